@@ -1,0 +1,73 @@
+"""Commands that enter or correct democratic evaluation (民主测评): ballots and tallies per rater group."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.backbone.domain import Context, Decision, DomainError
+
+from . import annual_events as ev
+from .annual_state import Assessment, open_for_host, require_live_entry
+from .guards import require_member, require_reason
+from .vocabulary import GRADES
+
+
+@dataclass(frozen=True)
+class CastBallot:
+    """One paper ballot, entered by the host unit: a rater group and a grade, nothing about the rater."""
+
+    assessment_id: str
+    rater_group: str
+    grade: str
+
+
+@dataclass(frozen=True)
+class EnterTally:
+    assessment_id: str
+    rater_group: str
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class CorrectDemocraticEntry:
+    assessment_id: str
+    corrects_entry_id: str
+    counts: Mapping[str, int]
+
+
+
+def _counts(counts: Mapping[str, int], allow_empty: bool = False) -> dict[str, int]:
+    for grade, count in counts.items():
+        require_member(grade, GRADES, "unknown_grade", "grade")
+        if not isinstance(count, int) or count < 0:
+            raise DomainError("invalid_count", f"count for {grade} must be a whole number >= 0, got {count}")
+    if not allow_empty and sum(counts.values()) == 0:
+        raise DomainError("empty_tally", "a tally must hold at least one ballot")
+    return {g: counts.get(g, 0) for g in GRADES}
+
+
+def decide_cast_ballot(state: Assessment | None, command: CastBallot, ctx: Context) -> Decision:
+    s = open_for_host(state, ctx)
+    require_member(command.rater_group, s.policy.rater_groups, "unknown_rater_group", "rater group")
+    require_member(command.grade, GRADES, "unknown_grade", "grade")
+    event = ev.BallotCast(s.assessment_id, s.next_entry_id(), command.rater_group, command.grade)
+    return Decision([event], policy_version=s.policy.version)
+
+
+def decide_enter_tally(state: Assessment | None, command: EnterTally, ctx: Context) -> Decision:
+    s = open_for_host(state, ctx)
+    require_member(command.rater_group, s.policy.rater_groups, "unknown_rater_group", "rater group")
+    event = ev.TallyEntered(s.assessment_id, s.next_entry_id(), command.rater_group, _counts(command.counts))
+    return Decision([event], policy_version=s.policy.version)
+
+
+def decide_correct_democratic_entry(state: Assessment | None, command: CorrectDemocraticEntry, ctx: Context) -> Decision:
+    s = open_for_host(state, ctx)
+    require_live_entry(s.democratic, command.corrects_entry_id)
+    counts = _counts(command.counts, allow_empty=True)
+    reason = require_reason(ctx, "correct a democratic evaluation entry")
+    group = s.democratic[command.corrects_entry_id].rater_group
+    event = ev.DemocraticEntryCorrected(
+        s.assessment_id, s.next_entry_id(), command.corrects_entry_id, group, counts, reason,
+    )
+    return Decision([event], policy_version=s.policy.version)

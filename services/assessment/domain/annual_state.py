@@ -1,0 +1,136 @@
+"""The assessment aggregate: its state, and how each of its events changes it."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from services.backbone.domain import Context, Event, NotFoundError, StepOrderError
+
+from . import annual_events as ev
+from .guards import require_own_unit, require_role
+from .policy import AssessmentPolicy
+from .scoring import Tally, add_tallies
+
+V = TypeVar("V")
+
+OPEN = "open"
+FINALISED = "finalised"
+
+
+@dataclass(frozen=True)
+class DemocraticEntry:
+    rater_group: str
+    counts: Tally
+
+
+@dataclass(frozen=True)
+class ScoreEntry:
+    dimension: str
+    score: float
+    evidence: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One cadre's annual or end-of-term assessment; entries hold only the live (uncorrected) ones."""
+
+    assessment_id: str
+    kind: str
+    year: int
+    placement_id: str
+    cadre_id: str
+    host_unit: str
+    home_unit: str
+    policy: AssessmentPolicy
+    status: str = OPEN
+    version: int = 1
+    self_evaluation: Mapping[str, str] = field(default_factory=dict)
+    democratic: Mapping[str, DemocraticEntry] = field(default_factory=dict)
+    scores: Mapping[str, ScoreEntry] = field(default_factory=dict)
+    adjustments: Mapping[str, float] = field(default_factory=dict)
+    final_grade: str | None = None
+
+    def next_entry_id(self) -> str:
+        """Entry ids number the stream's events, so a retried command cannot mint a second id."""
+        return f"E{self.version + 1}"
+
+    def tallies_by_group(self) -> dict[str, dict[str, int]]:
+        groups = {e.rater_group for e in self.democratic.values()}
+        return {g: add_tallies(e.counts for e in self.democratic.values() if e.rater_group == g) for g in groups}
+
+    def score_entry_for(self, dimension: str) -> str | None:
+        return next((k for k, s in self.scores.items() if s.dimension == dimension), None)
+
+    def effective_scores(self) -> dict[str, float]:
+        """Each entered dimension's score plus its adjustments."""
+        return {s.dimension: s.score + self.adjustments.get(s.dimension, 0.0) for s in self.scores.values()}
+
+
+def _without(entries: Mapping[str, V], key: str) -> dict[str, V]:
+    return {k: v for k, v in entries.items() if k != key}
+
+
+def _opened(e: ev.AssessmentOpened) -> Assessment:
+    return Assessment(
+        assessment_id=e.assessment_id, kind=e.kind, year=e.year, placement_id=e.placement_id,
+        cadre_id=e.cadre_id, host_unit=e.host_unit, home_unit=e.home_unit,
+        policy=AssessmentPolicy.from_dict(e.policy),
+    )
+
+
+def _applied(s: Assessment, e: Event) -> Assessment:
+    if isinstance(e, ev.SelfEvaluationEntered):
+        return replace(s, self_evaluation={e.entry_id: e.text})
+    if isinstance(e, ev.SelfEvaluationCorrected):
+        return replace(s, self_evaluation={e.entry_id: e.text})
+    if isinstance(e, ev.BallotCast):
+        entry = DemocraticEntry(e.rater_group, {e.grade: 1})
+        return replace(s, democratic={**s.democratic, e.entry_id: entry})
+    if isinstance(e, (ev.TallyEntered, ev.DemocraticEntryCorrected)):
+        kept = _without(s.democratic, getattr(e, "corrects_entry_id", ""))
+        return replace(s, democratic={**kept, e.entry_id: DemocraticEntry(e.rater_group, dict(e.counts))})
+    if isinstance(e, (ev.PerformanceScoreEntered, ev.PerformanceScoreCorrected)):
+        kept = _without(s.scores, getattr(e, "corrects_entry_id", ""))
+        return replace(s, scores={**kept, e.entry_id: ScoreEntry(e.dimension, e.score, e.evidence)})
+    if isinstance(e, ev.PerformanceScoreAdjusted):
+        total = s.adjustments.get(e.dimension, 0.0) + e.delta
+        return replace(s, adjustments={**s.adjustments, e.dimension: total})
+    if isinstance(e, ev.AssessmentFinalised):
+        return replace(s, status=FINALISED, final_grade=e.final_grade)
+    if isinstance(e, ev.AssessmentReopened):
+        return replace(s, status=OPEN)
+    return s
+
+
+def open_for_host(state: Assessment | None, ctx: Context) -> Assessment:
+    """The assessment, if it exists, is open, and the actor is its host unit."""
+    if state is None:
+        raise NotFoundError("assessment_not_found", "no such assessment")
+    require_role(ctx, "host_unit")
+    require_own_unit(ctx, state.host_unit)
+    if state.status != OPEN:
+        raise StepOrderError("assessment_finalised", f"assessment {state.assessment_id} is finalised; appeal to reopen it")
+    return state
+
+
+def require_live_entry(entries: Mapping[str, object], entry_id: str) -> None:
+    """Refuse to correct an entry that does not exist or was already corrected."""
+    if entry_id not in entries:
+        raise NotFoundError("entry_not_found", f"no live entry {entry_id} to correct (unknown or already corrected)")
+
+
+def evolve(state: Assessment | None, event: Event) -> Assessment:
+    """The state after `event`; the first event of a stream must be AssessmentOpened."""
+    if state is None:
+        if not isinstance(event, ev.AssessmentOpened):
+            raise ValueError(f"an assessment stream must start with AssessmentOpened, not {event.TYPE}")
+        return _opened(event)
+    return replace(_applied(state, event), version=state.version + 1)
+
+
+def fold(events: Iterable[Event]) -> Assessment | None:
+    state: Assessment | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,99 @@
+"""The annual-assessment rules as versioned data; a copy is frozen into each assessment when it opens."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from services.backbone.domain import DomainError, NotFoundError
+
+from .guards import require_descending, require_member, require_weights
+from .vocabulary import (
+    BASICALLY_COMPETENT,
+    COMPETENT,
+    DIMENSIONS,
+    EXCELLENT,
+    GRADES,
+    INCOMPETENT,
+    PUBLIC_RECOGNITION,
+    QUALITY_IMPROVEMENT,
+    WORK_PERFORMANCE,
+)
+
+
+def _group_weights() -> dict[str, float]:
+    return {"leaders": 0.3, "colleagues": 0.4, "public": 0.3}
+
+
+def _dimension_weights() -> dict[str, float]:
+    return {WORK_PERFORMANCE: 0.5, PUBLIC_RECOGNITION: 0.3, QUALITY_IMPROVEMENT: 0.2}
+
+
+def _grade_points() -> dict[str, float]:
+    return {EXCELLENT: 100, COMPETENT: 80, BASICALLY_COMPETENT: 60, INCOMPETENT: 0}
+
+
+def _grade_thresholds() -> dict[str, float]:
+    return {EXCELLENT: 90, COMPETENT: 75, BASICALLY_COMPETENT: 60}
+
+
+@dataclass(frozen=True)
+class AssessmentPolicy:
+    """Local settings of the annual assessment; `version` is stamped on every decision it judges."""
+
+    version: str
+    effective_from: date
+    min_group_count: int = 5
+    excellent_cap: float = 0.20
+    min_approval_share: float = 2 / 3
+    max_incompetent_share: float = 1 / 3
+    democratic_weight: float = 0.4
+    performance_weight: float = 0.6
+    group_weights: Mapping[str, float] = field(default_factory=_group_weights)
+    dimension_weights: Mapping[str, float] = field(default_factory=_dimension_weights)
+    grade_points: Mapping[str, float] = field(default_factory=_grade_points)
+    grade_thresholds: Mapping[str, float] = field(default_factory=_grade_thresholds)
+
+    def __post_init__(self) -> None:
+        if self.min_group_count < 1:
+            raise DomainError("invalid_policy", f"min_group_count must be at least 1, got {self.min_group_count}")
+        for name in ("excellent_cap", "min_approval_share", "max_incompetent_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise DomainError("invalid_policy", f"{name} must be in (0, 1], got {getattr(self, name)}")
+        weights = {"democratic": self.democratic_weight, "performance": self.performance_weight}
+        require_weights(weights, "democratic and performance weights", "invalid_policy")
+        require_weights(self.group_weights, "rater group weights", "invalid_policy")
+        require_weights(self.dimension_weights, "dimension weights", "invalid_policy")
+        if not self.group_weights or set(self.dimension_weights) != set(DIMENSIONS):
+            raise DomainError("invalid_policy", f"weights needed for rater groups and for {', '.join(DIMENSIONS)}")
+        if set(self.grade_points) != set(GRADES):
+            raise DomainError("invalid_policy", f"grade points needed for {', '.join(GRADES)}")
+        for grade in self.grade_thresholds:
+            require_member(grade, GRADES[:-1], "invalid_policy", "threshold grade")
+        require_descending(self.grade_thresholds, GRADES, "invalid_policy")
+
+    @property
+    def rater_groups(self) -> tuple[str, ...]:
+        return tuple(self.group_weights)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The policy as JSON-friendly values, as frozen into an AssessmentOpened event."""
+        values = asdict(self)
+        values["effective_from"] = self.effective_from.isoformat()
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> AssessmentPolicy:
+        return cls(**{**values, "effective_from": date.fromisoformat(values["effective_from"])})
+
+
+DEFAULT_POLICY = AssessmentPolicy(version="default-1", effective_from=date(2000, 1, 1))
+
+
+def policy_in_force(policies: Iterable[AssessmentPolicy], on: date) -> AssessmentPolicy:
+    """The policy with the latest `effective_from` not after `on`."""
+    candidates = [p for p in policies if p.effective_from <= on]
+    if not candidates:
+        raise NotFoundError("no_policy_in_force", f"no assessment policy is in force on {on.isoformat()}")
+    return max(candidates, key=lambda p: p.effective_from)

@@ -1,0 +1,175 @@
+"""The idempotent consumer: applies another service's events exactly once, in that service's feed order.
+
+Each applied event is recorded in `consumer_inbox` in the same transaction as the handler's own
+writes, so a redelivered message changes nothing. A per-source advisory lock makes concurrent
+deliveries (nameko runs each message in its own green thread) apply one at a time. A message whose
+`previoussequence` is not the consumer's cursor reveals a gap: the consumer reads the missing events
+from the source's feed before going on. A message the handler cannot apply is parked, not lost.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[psycopg.Connection, RecordedEvent], None]
+FetchFeed = Callable[[str, FeedCursor, int], list[dict[str, Any]]]
+Outcome = Literal["applied", "duplicate", "caught_up", "parked"]
+
+
+@dataclass
+class ConsumerStats:
+    applied: int = 0
+    duplicates: int = 0
+    parked: int = 0
+    catch_ups: int = 0
+
+
+class IdempotentConsumer:
+    """Applies events from sources through `handlers[source]`; `fetch_feed` reads a source's feed."""
+
+    def __init__(
+        self, pool: ConnectionPool, schema: str, name: str,
+        handlers: dict[str, Handler], fetch_feed: FetchFeed, batch_size: int = 200,
+    ) -> None:
+        self.pool, self.schema, self.name = pool, schema, name
+        self.handlers, self.fetch_feed, self.batch_size = handlers, fetch_feed, batch_size
+        self.stats = ConsumerStats()
+        self._s = sql.Identifier(schema)
+
+    def receive(self, source: str, body: Any) -> Outcome:
+        """Handle one delivered message; never raises for a bad message (it is parked instead)."""
+        try:
+            event = from_cloudevent(body)
+            previous = FeedCursor.parse(body.get("previoussequence"))
+        except Exception as exc:  # noqa: BLE001  (anything malformed is parked with its reason)
+            self.park(source, body, f"malformed message: {exc!r}")
+            return "parked"
+        outcome = self._apply_in_order(source, event, previous)
+        if outcome == "gap":
+            self.catch_up(source)
+            return "caught_up"
+        return outcome
+
+    def catch_up(self, source: str) -> int:
+        """Read and apply the source's feed after our cursor until we reach its end."""
+        self.stats.catch_ups += 1
+        applied = 0
+        while True:
+            cursor = self.cursor(source)
+            bodies = self.fetch_feed(source, cursor, self.batch_size)
+            for body in bodies:
+                event = from_cloudevent(body)
+                if self._apply_in_order(source, event, None) == "applied":
+                    applied += 1
+            if len(bodies) < self.batch_size:
+                return applied
+
+    def _apply_in_order(self, source: str, event: RecordedEvent, previous: FeedCursor | None) -> Outcome | Literal["gap"]:
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
+                cursor = self.cursor(source, conn)
+                if event.cursor <= cursor or self._seen(conn, event):
+                    self.stats.duplicates += 1
+                    return "duplicate"
+                if previous is not None and previous > cursor:
+                    return "gap"
+                self._handler(source)(conn, event)
+                self._record(conn, source, event)
+        except _NoHandlerError as exc:
+            self._park_event(source, event, str(exc))
+            return "parked"
+        except psycopg.OperationalError:
+            raise  # the database is away: nothing to park; the source's feed will be read again
+        except Exception:  # noqa: BLE001  (a poison event: park it and go on)
+            self._park_event(source, event, traceback.format_exc(limit=5))
+            return "parked"
+        self.stats.applied += 1
+        return "applied"
+
+    def _handler(self, source: str) -> Handler:
+        try:
+            return self.handlers[source]
+        except KeyError:
+            raise _NoHandlerError(f"no handler for events from {source!r}") from None
+
+    def _seen(self, conn: psycopg.Connection, event: RecordedEvent) -> bool:
+        query = sql.SQL("SELECT 1 FROM {}.consumer_inbox WHERE consumer = %s AND event_id = %s").format(self._s)
+        return conn.execute(query, (self.name, event.event_id)).fetchone() is not None
+
+    def _record(self, conn: psycopg.Connection, source: str, event: RecordedEvent) -> None:
+        conn.execute(
+            sql.SQL("INSERT INTO {}.consumer_inbox (consumer, event_id, source) VALUES (%s, %s, %s)").format(self._s),
+            (self.name, event.event_id, source),
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (consumer, source) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
+                " position = EXCLUDED.position, updated_at = now()"
+            ).format(self._s),
+            (self.name, source, *event.cursor),
+        )
+
+    def cursor(self, source: str, conn: psycopg.Connection | None = None) -> FeedCursor:
+        """The feed position of the last event applied (or parked) from `source`."""
+        query = sql.SQL("SELECT era, tx_id, position FROM {}.consumer_cursor WHERE consumer = %s AND source = %s")
+        if conn is None:
+            with self.pool.connection() as own:
+                row = own.execute(query.format(self._s), (self.name, source)).fetchone()
+        else:
+            row = conn.execute(query.format(self._s), (self.name, source)).fetchone()
+        return FeedCursor(*row) if row else FEED_START
+
+    def _park_event(self, source: str, event: RecordedEvent, error: str) -> None:
+        """Park an event that failed, and move the cursor past it so the source's next events flow."""
+        with self.pool.connection() as conn, conn.transaction():
+            body = dumps(to_cloudevent(event, None))
+            self._insert_parked(conn, source, str(event.event_id), event.type, body, error)
+            if not self._seen(conn, event):
+                self._record(conn, source, event)
+        log.error("consumer %s parked %s %s: %s", self.name, event.type, event.event_id, error.splitlines()[-1])
+
+    def park(self, source: str, body: Any, error: str) -> None:
+        """Park a message that is not even a readable event."""
+        raw = body if isinstance(body, str) else dumps(body)
+        event_id = body.get("id") if isinstance(body, dict) else None
+        type_ = body.get("type") if isinstance(body, dict) else None
+        with self.pool.connection() as conn, conn.transaction():
+            self._insert_parked(conn, source, event_id, type_, raw, error)
+        log.error("consumer %s parked a malformed message from %s: %s", self.name, source, error)
+
+    def _insert_parked(self, conn: psycopg.Connection, source: str, event_id: str | None, type_: str | None,
+                       body: str, error: str) -> None:
+        self.stats.parked += 1
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.parked_messages (consumer, source, event_id, type, body, error) VALUES (%s, %s, %s, %s, %s, %s)"
+            ).format(self._s),
+            (self.name, source, event_id, type_, body, error),
+        )
+
+    def parked(self, include_resolved: bool = False) -> list[dict[str, Any]]:
+        """Parked messages for operators: id, source, event id, type, error, when."""
+        query = sql.SQL(
+            "SELECT id, source, event_id, type, error, parked_at, resolved_at FROM {}.parked_messages"
+            " WHERE consumer = %s AND (%s OR resolved_at IS NULL) ORDER BY id"
+        ).format(self._s)
+        with self.pool.connection() as conn:
+            rows = conn.execute(query, (self.name, include_resolved)).fetchall()
+        keys = ("id", "source", "event_id", "type", "error", "parked_at", "resolved_at")
+        return [dict(zip(keys, row)) for row in rows]
+
+
+class _NoHandlerError(Exception):
+    pass

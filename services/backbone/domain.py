@@ -1,0 +1,92 @@
+"""Pure building blocks every service's domain uses: who acts, what an event is, how a rule refuses.
+
+Nothing here imports nameko, psycopg or marshmallow, so a domain module stays a plain function of
+(state, command, context) -> events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+ROLES = (
+    "sending_unit",
+    "organisation_department",
+    "party_committee",
+    "host_unit",
+    "third_party_agency",
+    "auditor",
+    "integration",
+    "operator",
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated principal a command comes from; stamped on every event it causes."""
+
+    principal: str
+    role: str
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision may depend on besides state and command: who, when, why."""
+
+    actor: Actor
+    now: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every domain event. Subclasses set TYPE, a stable name such as 'selection.CadreRegistered'."""
+
+    TYPE: ClassVar[str] = ""
+
+    def payload(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Events a command produced, plus the policy version that judged them (if a rule decided)."""
+
+    events: list[Event] = field(default_factory=list)
+    policy_version: str | None = None
+
+
+class DomainError(Exception):
+    """A command refused by a rule. `rule` is a stable code; the message says why, in words."""
+
+    status = 422
+    title = "Rule violated"
+
+    def __init__(self, rule: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.details = details
+
+
+class ForbiddenError(DomainError):
+    """The actor's role or unit may not take this step."""
+
+    status = 403
+    title = "Not allowed for this role"
+
+
+class NotFoundError(DomainError):
+    """The command names something that does not exist."""
+
+    status = 404
+    title = "Not found"
+
+
+class StepOrderError(DomainError):
+    """The step is valid in general but not in the aggregate's current state."""
+
+    status = 409
+    title = "Step out of order"

@@ -1,0 +1,168 @@
+"""The event envelope: payload and metadata kept apart, as stored and as sent (CloudEvents 1.0)."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from services.backbone.domain import Actor
+
+CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
+
+
+class FeedCursor(NamedTuple):
+    """A place in a service's feed. Feed order is (era, tx_id, position), never position alone."""
+
+    era: int
+    tx_id: int
+    position: int
+
+    @property
+    def token(self) -> str:
+        return f"{self.era}.{self.tx_id}.{self.position}"
+
+    @classmethod
+    def parse(cls, token: str | None) -> "FeedCursor":
+        """Read a token made by `token`; None or '' means the start of the feed."""
+        if not token:
+            return FEED_START
+        try:
+            era, tx_id, position = (int(part) for part in token.split("."))
+        except ValueError:
+            raise ValueError(f"feed cursor {token!r} is not of the form era.tx_id.position") from None
+        return cls(era, tx_id, position)
+
+
+FEED_START = FeedCursor(0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Who caused an event, why, in answer to what, when, and under which policy (architecture §4)."""
+
+    actor: Actor
+    command_id: str
+    correlation_id: str
+    source: str
+    occurred_at: datetime
+    causation_id: str | None = None
+    reason: str | None = None
+    policy_version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "actor": {"principal": self.actor.principal, "role": self.actor.role, "unit": self.actor.unit},
+            "command_id": self.command_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "source": self.source,
+            "reason": self.reason,
+            "policy_version": self.policy_version,
+            "occurred_at": self.occurred_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> "Metadata":
+        return cls(
+            actor=Actor(**raw["actor"]),
+            command_id=raw["command_id"],
+            correlation_id=raw["correlation_id"],
+            causation_id=raw.get("causation_id"),
+            source=raw["source"],
+            reason=raw.get("reason"),
+            policy_version=raw.get("policy_version"),
+            occurred_at=datetime.fromisoformat(raw["occurred_at"]),
+        )
+
+
+def deterministic_event_id(command_id: str, index: int) -> uuid.UUID:
+    """The id of the index-th event a command causes: a retried command makes the same ids."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"fourgates:{command_id}:{index}")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended: data is already plain JSON (dumped by its schema)."""
+
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: Metadata
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the store holds it: with its stream version, feed cursor and recording time."""
+
+    event_id: uuid.UUID
+    stream: str
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: Metadata
+    cursor: FeedCursor
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def with_data(self, data: dict[str, Any], schema_version: int) -> "RecordedEvent":
+        return replace(self, data=data, schema_version=schema_version)
+
+
+def to_cloudevent(event: RecordedEvent, previous: FeedCursor | None) -> dict[str, Any]:
+    """CloudEvents 1.0 structured form; `previoussequence` lets a consumer see a gap."""
+    meta = event.metadata
+    return {
+        "specversion": "1.0",
+        "id": str(event.event_id),
+        "source": f"/fourgates/{meta.source}",
+        "type": event.type,
+        "subject": event.stream,
+        "time": event.recorded_at.isoformat(),
+        "datacontenttype": "application/json",
+        "dataschema": f"urn:fourgates:{event.type}:v{event.schema_version}",
+        "sequence": event.cursor.token,
+        "previoussequence": previous.token if previous else "",
+        "streamversion": event.version,
+        "correlationid": meta.correlation_id,
+        "causationid": meta.causation_id,
+        "fourgatesmetadata": meta.to_json(),
+        "data": event.data,
+    }
+
+
+def from_cloudevent(body: dict[str, Any]) -> RecordedEvent:
+    """Rebuild a RecordedEvent from its wire form; KeyError/ValueError on a malformed body."""
+    version = int(body["dataschema"].rsplit(":v", 1)[1])
+    return RecordedEvent(
+        event_id=uuid.UUID(body["id"]),
+        stream=body["subject"],
+        version=int(body["streamversion"]),
+        type=body["type"],
+        schema_version=version,
+        data=body["data"],
+        metadata=Metadata.from_json(body["fourgatesmetadata"]),
+        cursor=FeedCursor.parse(body["sequence"]),
+        recorded_at=datetime.fromisoformat(body["time"]),
+    )
+
+
+def dumps(obj: Any) -> str:
+    """JSON for the wire: compact, UTF-8 text kept readable (Chinese labels stay as they are)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def loads(raw: str | bytes) -> Any:
+    return json.loads(raw)
+
+
+def register_wire_format() -> None:
+    """Teach kombu the CloudEvents structured content type, so nameko handlers get dicts."""
+    from kombu.serialization import register
+
+    register("cloudevents", dumps, loads, content_type=CLOUDEVENTS_CONTENT_TYPE, content_encoding="utf-8")
+
+
+register_wire_format()

@@ -1,0 +1,135 @@
+"""Nameko dependency providers: the service's event store, its relay, and its idempotent consumer.
+
+Each builds what it needs in setup/start from the nameko config (environment variables win),
+hands workers a small facade, and closes on stop.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.standalone.rpc import ClusterRpcProxy
+from psycopg_pool import ConnectionPool
+
+from services.backbone.config import amqp_uri, database_url, setting
+from services.backbone.consumer import Handler, IdempotentConsumer
+from services.backbone.cooperative import assert_cooperative
+from services.backbone.envelope import FeedCursor, to_cloudevent
+from services.backbone.migrations import ensure_database, migrate
+from services.backbone.relay import Relay
+from services.backbone.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+class EventStoreProvider(DependencyProvider):
+    """Gives each worker the service's EventStore (its own schema); migrates and checks on start."""
+
+    def __init__(self, schema: str | None = None) -> None:
+        self.schema = schema
+        self.store: EventStore | None = None
+        self.pool: ConnectionPool | None = None
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.schema = self.schema or self.container.service_name
+        self.conninfo = database_url(config)
+        if setting(config, "MIGRATE_ON_START", True):
+            ensure_database(self.conninfo)
+            migrate(self.conninfo, self.schema)
+        assert_cooperative(self.conninfo)
+        size = int(setting(config, "DB_POOL_SIZE", 10))
+        self.pool = ConnectionPool(self.conninfo, min_size=1, max_size=size, open=True, name=self.schema)
+        self.store = EventStore(self.pool, self.schema)
+
+    def stop(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> EventStore:
+        assert self.store is not None
+        return self.store
+
+
+class RelayProvider(DependencyProvider):
+    """Runs the service's relay in a managed thread; replicas stand by on the advisory lock."""
+
+    def __init__(self, store_provider_attr: str = "store") -> None:
+        self.store_attr = store_provider_attr
+        self.relay: Relay | None = None
+
+    def start(self) -> None:
+        store_provider = _sibling(self.container, self.store_attr)
+        assert store_provider.store is not None
+        config = self.container.config
+        self.relay = Relay(
+            store_provider.store, store_provider.conninfo, amqp_uri(config), self.container.service_name,
+            poll_seconds=float(setting(config, "RELAY_POLL_SECONDS", 0.2)),
+        )
+        self.container.spawn_managed_thread(self.relay.run, identifier=f"{self.container.service_name}.relay")
+
+    def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop.set()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> Relay | None:
+        return self.relay
+
+
+class ConsumerProvider(DependencyProvider):
+    """An IdempotentConsumer over the service's own schema; catch-up reads go through RPC."""
+
+    def __init__(self, handlers: dict[str, Handler], store_provider_attr: str = "store") -> None:
+        self.handlers = handlers
+        self.store_attr = store_provider_attr
+        self.consumer: IdempotentConsumer | None = None
+
+    def setup(self) -> None:
+        store_provider = _sibling(self.container, self.store_attr)
+        assert store_provider.pool is not None
+        self.consumer = IdempotentConsumer(
+            store_provider.pool, store_provider.schema, self.container.service_name,
+            self.handlers, self._fetch_feed,
+        )
+
+    def _fetch_feed(self, source: str, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
+        with ClusterRpcProxy(self.container.config, timeout=30) as cluster:
+            return getattr(cluster, source).read_feed(after.token, limit)  # type: ignore[no-any-return]
+
+    def get_dependency(self, worker_ctx: Any) -> IdempotentConsumer:
+        assert self.consumer is not None
+        return self.consumer
+
+
+def _sibling(container: Any, attr: str) -> Any:
+    for provider in container.dependencies:
+        if provider.attr_name == attr:
+            return provider
+    raise LookupError(f"service {container.service_name} has no dependency named {attr!r}")
+
+
+class FeedEndpoints:
+    """Mixin for a service class: the RPC every service exposes so consumers can catch up."""
+
+    store: EventStore
+
+    @rpc
+    def read_feed(self, after: str = "", limit: int = 200) -> list[dict[str, Any]]:
+        """Up to `limit` committed events after the cursor token, as CloudEvents, in feed order."""
+        cursor = FeedCursor.parse(after)
+        events = self.store.read_feed(cursor, min(int(limit), 1000))
+        previous: FeedCursor | None = cursor if after else None
+        bodies = []
+        for event in events:
+            bodies.append(to_cloudevent(event, previous))
+            previous = event.cursor
+        return bodies
+

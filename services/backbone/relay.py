@@ -1,0 +1,117 @@
+"""The relay (transactional outbox): publishes a service's committed events, in feed order, to its
+topic exchange, with publisher confirms, then advances a persisted checkpoint.
+
+A crash between publishing and saving the checkpoint republishes a few events on restart;
+consumers are idempotent, so duplicates change nothing. One replica relays at a time: the holder
+of a session advisory lock; the others wait and take over when its connection dies.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+import psycopg
+from kombu import Connection, Exchange, Producer
+from psycopg import sql
+
+from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, to_cloudevent
+from services.backbone.store import EventStore
+
+log = logging.getLogger(__name__)
+
+
+def events_exchange(service: str) -> Exchange:
+    """The topic exchange `<service>.events`, declared exactly as nameko's EventDispatcher does."""
+    return Exchange(f"{service}.events", type="topic", durable=True, delivery_mode=2)
+
+
+class Relay:
+    """Moves events from one service's log to its exchange. `run` loops until `stop` is set."""
+
+    def __init__(
+        self, store: EventStore, conninfo: str, amqp_uri: str, service: str,
+        batch_size: int = 200, poll_seconds: float = 0.2,
+        on_published: Callable[[int, FeedCursor], None] | None = None,
+    ) -> None:
+        self.store, self.conninfo, self.amqp_uri, self.service = store, conninfo, amqp_uri, service
+        self.batch_size, self.poll_seconds = batch_size, poll_seconds
+        self.on_published = on_published
+        self.stop = threading.Event()
+        self.is_leader = False
+        self._ident = sql.Identifier(store.schema)
+
+    def run(self) -> None:
+        """Relay forever: become leader, publish, and on any failure back off and start again."""
+        while not self.stop.is_set():
+            try:
+                self._lead_and_publish()
+            except Exception as exc:  # noqa: BLE001  (broker or database away: retry, never die)
+                self.is_leader = False
+                log.warning("relay %s: %s; retrying in 1s", self.service, exc)
+                self.stop.wait(1.0)
+
+    def _lead_and_publish(self) -> None:
+        with psycopg.connect(self.conninfo, autocommit=True) as lock_conn:
+            while not self._try_lead(lock_conn):
+                if self.stop.wait(self.poll_seconds * 5):
+                    return
+            self.is_leader = True
+            with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as amqp:
+                producer = Producer(amqp.channel(), exchange=events_exchange(self.service), serializer="cloudevents")
+                producer.declare()
+                while not self.stop.is_set():
+                    lock_conn.execute("SELECT 1")  # a dead lock connection means we are no longer leader
+                    if self.publish_batch(producer) == 0:
+                        self.stop.wait(self.poll_seconds)
+
+    def _try_lead(self, conn: psycopg.Connection) -> bool:
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"relay:{self.store.schema}",)).fetchone()
+        return bool(row and row[0])
+
+    def publish_batch(self, producer: Producer) -> int:
+        """Publish the next batch after the checkpoint, confirmed, then save the checkpoint."""
+        checkpoint = self.checkpoint()
+        events = self.store.read_feed(checkpoint, self.batch_size)
+        previous: FeedCursor | None = checkpoint if checkpoint != FEED_START else None
+        for event in events:
+            self._publish(producer, event, previous)
+            previous = event.cursor
+        if events:
+            self._save(events[-1].cursor, len(events))
+            if self.on_published:
+                self.on_published(len(events), events[-1].cursor)
+        return len(events)
+
+    def _publish(self, producer: Producer, event: RecordedEvent, previous: FeedCursor | None) -> None:
+        producer.publish(
+            to_cloudevent(event, previous),
+            routing_key=event.type,
+            delivery_mode=2,
+            headers={"nameko.correlation_id": event.metadata.correlation_id},
+            retry=True,
+            retry_policy={"max_retries": 3},
+        )
+
+    def checkpoint(self) -> FeedCursor:
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT era, tx_id, position FROM {}.relay_checkpoint WHERE relay = 'main'").format(self._ident)
+            ).fetchone()
+        return FeedCursor(*row) if row else FEED_START
+
+    def _save(self, cursor: FeedCursor, count: int) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.relay_checkpoint (relay, era, tx_id, position, published) VALUES ('main', %s, %s, %s, %s)"
+                    " ON CONFLICT (relay) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
+                    " position = EXCLUDED.position, published = relay_checkpoint.published + EXCLUDED.published,"
+                    " updated_at = now()"
+                ).format(self._ident),
+                (*cursor, count),
+            )
+
+    def lag(self) -> int:
+        """Events committed but not yet published (the relay-lag metric)."""
+        return self.store.count_after(self.checkpoint())

@@ -1,0 +1,194 @@
+"""The event store: one `events` table in the service's own PostgreSQL schema (architecture §4).
+
+Writers are not serialised against each other: each append takes only a per-stream advisory lock.
+Readers of the feed see only rows whose transaction id is below the oldest transaction still
+running (`pg_snapshot_xmin`), so a row can never commit behind a reader's cursor.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import tuple_row
+from psycopg_pool import ConnectionPool
+
+from services.backbone.envelope import FEED_START, FeedCursor, Metadata, NewEvent, RecordedEvent
+from services.backbone.errors import AppendNotFirstWriteError, ConcurrencyConflictError, IdempotencyMismatchError
+
+ANY_VERSION = None
+NO_STREAM = 0
+
+_COLUMNS = "event_id, stream, version, type, schema_version, data, metadata, era, tx_id::text::bigint, position, recorded_at"
+
+
+def _row_to_event(row: tuple[Any, ...]) -> RecordedEvent:
+    event_id, stream, version, type_, schema_version, data, metadata, era, tx_id, position, recorded_at = row
+    return RecordedEvent(
+        event_id=event_id,
+        stream=stream,
+        version=version,
+        type=type_,
+        schema_version=schema_version,
+        data=data,
+        metadata=Metadata.from_json(metadata),
+        cursor=FeedCursor(era, tx_id, position),
+        recorded_at=recorded_at,
+    )
+
+
+class EventStore:
+    """Append to and read from one service's event log. Every method may join a caller's transaction."""
+
+    def __init__(self, pool: ConnectionPool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self._q = _Queries(schema)
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection inside one transaction: commit on success, roll back on error."""
+        with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    @contextmanager
+    def _using(self, conn: psycopg.Connection | None) -> Iterator[psycopg.Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.transaction() as own:
+                yield own
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None = ANY_VERSION,
+        conn: psycopg.Connection | None = None,
+    ) -> list[RecordedEvent]:
+        """Append events atomically at the stream's next versions; returns them as recorded.
+
+        Idempotent by event id: if every event is already stored, returns the stored ones and
+        writes nothing. Raises ConcurrencyConflictError when the stream is not at
+        `expected_version` (None accepts any). Must be the first write of its transaction.
+        """
+        if not events:
+            return []
+        with self._using(conn) as c:
+            assigned = c.execute(self._q.lock, (f"{self.schema}:{stream}",)).fetchone()
+            ids = [e.event_id for e in events]
+            current, existing = c.execute(self._q.state, (stream, ids)).fetchone()  # type: ignore[misc]
+            if existing:
+                return self._existing(c, stream, ids, existing)
+            if assigned and assigned[0] is not None:
+                raise AppendNotFirstWriteError(
+                    "append must be the first write of its transaction, or the feed could reorder a stream"
+                )
+            if expected_version is not None and current != expected_version:
+                raise ConcurrencyConflictError(stream, expected_version, current)
+            rows = [
+                (stream, current + i + 1, e.event_id, e.type, e.schema_version,
+                 json.dumps(e.data, ensure_ascii=False), json.dumps(e.metadata.to_json(), ensure_ascii=False))
+                for i, e in enumerate(events)
+            ]
+            return [_row_to_event(r) for r in self._insert(c, rows)]
+
+    def _insert(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        query = self._q.insert(len(rows))
+        params = [value for row in rows for value in row]
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchall()
+
+    def _existing(self, conn: psycopg.Connection, stream: str, ids: list[Any], found: int) -> list[RecordedEvent]:
+        if found != len(ids):
+            raise IdempotencyMismatchError(
+                f"{found} of {len(ids)} events of this append are already stored: the retry differs from the original"
+            )
+        rows = conn.execute(self._q.by_ids, (ids,)).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def read_stream(
+        self, stream: str, until: datetime | None = None, conn: psycopg.Connection | None = None
+    ) -> list[RecordedEvent]:
+        """Every event of one stream in version order (recorded at or before `until`, if given)."""
+        with self._using(conn) as c:
+            rows = c.execute(self._q.stream, (stream, until, until)).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def stream_version(self, stream: str, conn: psycopg.Connection | None = None) -> int:
+        with self._using(conn) as c:
+            row = c.execute(self._q.version, (stream,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def read_feed(
+        self, after: FeedCursor = FEED_START, limit: int = 500, conn: psycopg.Connection | None = None
+    ) -> list[RecordedEvent]:
+        """Up to `limit` committed events after `after`, in feed order. Never skips, never reorders a stream."""
+        with self._using(conn) as c:
+            rows = c.execute(self._q.feed, (*after, limit)).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+    def count_after(self, after: FeedCursor, conn: psycopg.Connection | None = None) -> int:
+        """How many committed events lie after `after` in the feed (relay and consumer lag)."""
+        with self._using(conn) as c:
+            row = c.execute(self._q.count_after, tuple(after)).fetchone()
+        return int(row[0]) if row else 0
+
+    def read_streams_prefix(self, prefix: str, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
+        """Every event of the streams whose name starts with `prefix`, in stream then version order."""
+        with self._using(conn) as c:
+            rows = c.execute(self._q.prefix, (prefix + "%",)).fetchall()
+        return [_row_to_event(r) for r in rows]
+
+
+class _Queries:
+    """The SQL of one schema, composed once (inserts once per batch size)."""
+
+    def insert(self, rows: int) -> sql.Composed:
+        if rows not in self._inserts:
+            values = sql.SQL(", ").join(sql.SQL("(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)") for _ in range(rows))
+            self._inserts[rows] = self._insert_head + values + self._returning
+        return self._inserts[rows]
+
+    def __init__(self, schema: str) -> None:
+        s = sql.Identifier(schema)
+        cols = sql.SQL(_COLUMNS)
+        # The advisory lock keeps two writers of one stream in commit order = version order;
+        # pg_current_xact_id_if_assigned tells whether an earlier write already fixed our tx id.
+        self.lock = sql.SQL(
+            "SELECT pg_current_xact_id_if_assigned()::text, pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        )
+        self.state = sql.SQL(
+            "SELECT (SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = %s),"
+            " (SELECT count(*) FROM {s}.events WHERE event_id = ANY(%s))"
+        ).format(s=s)
+        self._insert_head = sql.SQL(
+            "INSERT INTO {s}.events (stream, version, event_id, type, schema_version, data, metadata) VALUES "
+        ).format(s=s)
+        self._returning = sql.SQL(" RETURNING {cols}").format(cols=cols)
+        self._inserts: dict[int, sql.Composed] = {}
+        self.by_ids = sql.SQL("SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s) ORDER BY version").format(
+            s=s, cols=cols
+        )
+        self.stream = sql.SQL(
+            "SELECT {cols} FROM {s}.events WHERE stream = %s"
+            " AND (%s::timestamptz IS NULL OR recorded_at <= %s::timestamptz) ORDER BY version"
+        ).format(s=s, cols=cols)
+        self.version = sql.SQL("SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = %s").format(s=s)
+        self.feed = sql.SQL(
+            "SELECT {cols} FROM {s}.events"
+            " WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
+            " AND (era < (SELECT era FROM {s}.feed_era)"
+            "      OR tx_id < pg_snapshot_xmin(pg_current_snapshot()))"
+            " ORDER BY era, tx_id, position LIMIT %s"
+        ).format(s=s, cols=cols)
+        self.count_after = sql.SQL(
+            "SELECT count(*) FROM {s}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
+        ).format(s=s)
+        self.prefix = sql.SQL("SELECT {cols} FROM {s}.events WHERE stream LIKE %s ORDER BY stream, version").format(
+            s=s, cols=cols
+        )

@@ -1,0 +1,143 @@
+"""Commands that move a planned placement through its life: start, extend, complete, recall."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from services.backbone.domain import Context, Decision, DomainError, StepOrderError
+from services.posting.domain import events as ev
+from services.posting.domain.placement import Placement
+from services.posting.domain.rules import (
+    require_department_or_own_host_unit,
+    require_organisation_department,
+    require_placement,
+    require_running,
+)
+from services.posting.domain.vocabulary import (
+    MAX_TERM_MONTHS,
+    OUTCOMES,
+    add_months,
+)
+
+
+@dataclass(frozen=True)
+class StartPlacement:
+    placement_id: str
+    started_on: date | None = None
+
+
+@dataclass(frozen=True)
+class ExtendPlacement:
+    placement_id: str
+    extra_months: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CompletePlacement:
+    placement_id: str
+    outcome: str
+    completed_on: date
+
+
+@dataclass(frozen=True)
+class RecallPlacement:
+    placement_id: str
+    reason: str
+    recalled_on: date
+
+
+def decide_start_placement(
+    state: Placement | None, command: StartPlacement, ctx: Context
+) -> Decision:
+    """PlacementStarted once all three parties signed the current agreement version."""
+    s = require_placement(state, command.placement_id)
+    require_department_or_own_host_unit(s, ctx, "start a placement")
+    if s.status == "planned":
+        missing = (
+            ", ".join(s.missing_signatures) if s.agreement else "no agreement drafted"
+        )
+        raise StepOrderError(
+            "agreement_not_fully_signed",
+            f"placement {s.placement_id} cannot start before the organisation department, "
+            f"sending unit and host unit all sign; missing: {missing}",
+        )
+    if s.status != "agreement_signed":
+        raise StepOrderError(
+            "placement_already_started",
+            f"placement {s.placement_id} is already {s.status}",
+        )
+    started_on = command.started_on or s.start_date
+    ends_on = add_months(started_on, s.term_months)
+    return Decision([ev.PlacementStarted(s.placement_id, started_on, ends_on)])
+
+
+def decide_extend_placement(
+    state: Placement | None,
+    command: ExtendPlacement,
+    ctx: Context,
+    *,
+    max_term_months: int = MAX_TERM_MONTHS,
+) -> Decision:
+    """PlacementExtended, keeping the whole term within max_term_months."""
+    s = require_placement(state, command.placement_id)
+    require_organisation_department(ctx, "extend a placement")
+    require_running(s, "extend")
+    if command.extra_months <= 0:
+        raise DomainError(
+            "extension_months_invalid",
+            f"an extension adds a positive number of months; got {command.extra_months}",
+        )
+    total = s.term_months + command.extra_months
+    if total > max_term_months:
+        raise DomainError(
+            "term_exceeds_maximum",
+            f"term rule: {s.term_months} + {command.extra_months} = {total} months "
+            f"exceeds the maximum of {max_term_months}",
+        )
+    ends_on = add_months(s.started_on or s.start_date, total)
+    return Decision(
+        [
+            ev.PlacementExtended(
+                s.placement_id, command.extra_months, total, ends_on, command.reason
+            )
+        ]
+    )
+
+
+def decide_complete_placement(
+    state: Placement | None, command: CompletePlacement, ctx: Context
+) -> Decision:
+    """PlacementCompleted with an outcome, once the term has been served."""
+    s = require_placement(state, command.placement_id)
+    require_organisation_department(ctx, "complete a placement")
+    require_running(s, "complete")
+    if command.outcome not in OUTCOMES:
+        raise DomainError(
+            "unknown_outcome",
+            f"unknown outcome {command.outcome!r}; allowed: {', '.join(OUTCOMES)}",
+        )
+    if s.ends_on is not None and command.completed_on < s.ends_on:
+        raise StepOrderError(
+            "term_not_served",
+            f"placement {s.placement_id} runs until {s.ends_on}; completing on "
+            f"{command.completed_on} is early (recall it with a reason instead)",
+        )
+    return Decision(
+        [ev.PlacementCompleted(s.placement_id, command.outcome, command.completed_on)]
+    )
+
+
+def decide_recall_placement(
+    state: Placement | None, command: RecallPlacement, ctx: Context
+) -> Decision:
+    """PlacementRecalled: the organisation department ends a running placement early."""
+    s = require_placement(state, command.placement_id)
+    require_organisation_department(ctx, "recall a placement")
+    require_running(s, "recall")
+    if not command.reason.strip():
+        raise DomainError("recall_reason_required", "an early recall needs a reason")
+    return Decision(
+        [ev.PlacementRecalled(s.placement_id, command.reason, command.recalled_on)]
+    )

@@ -1,0 +1,94 @@
+"""Planning a placement: only an approved, not yet placed nomination, at an allowed level and term."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from services.backbone.domain import (
+    Context,
+    Decision,
+    DomainError,
+    NotFoundError,
+    StepOrderError,
+)
+from services.posting.domain import events as ev
+from services.posting.domain.nomination import ApprovedNomination, NominationPlaced
+from services.posting.domain.placement import Placement
+from services.posting.domain.rules import (
+    check_posting_level,
+    check_term,
+    require_organisation_department,
+)
+from services.posting.domain.vocabulary import DEFAULT_TERMS, PLACEMENT_TYPES
+
+
+@dataclass(frozen=True)
+class PlanPlacement:
+    """Place an approved nomination; unset post fields are taken from the nomination."""
+
+    placement_id: str
+    nomination_id: str
+    term_months: int
+    start_date: date
+    placement_type: str | None = None
+    host_unit: str | None = None
+    host_post: str | None = None
+    post_level: str | None = None
+    posting_mode: str | None = None
+
+
+def decide_plan_placement(
+    state: Placement | None,
+    command: PlanPlacement,
+    ctx: Context,
+    nomination: ApprovedNomination | None,
+    *,
+    allowed_terms: tuple[int, ...] = DEFAULT_TERMS,
+) -> Decision:
+    """PlacementPlanned (placement stream) + NominationPlaced (nomination stream), or refuse."""
+    require_organisation_department(ctx, "plan a placement")
+    if state is not None:
+        raise StepOrderError(
+            "placement_already_exists",
+            f"placement {command.placement_id} already exists",
+        )
+    if nomination is None:
+        raise NotFoundError(
+            "nomination_not_approved",
+            f"nomination {command.nomination_id} has no party-committee approval on record",
+        )
+    if nomination.placement_id is not None:
+        raise StepOrderError(
+            "nomination_already_placed",
+            f"nomination {nomination.nomination_id} is already placed as {nomination.placement_id}",
+        )
+    planned = _placement_planned(command, nomination)
+    if planned.placement_type not in PLACEMENT_TYPES:
+        raise DomainError(
+            "unknown_placement_type",
+            f"unknown placement type {planned.placement_type!r}; "
+            f"allowed: {', '.join(PLACEMENT_TYPES)}",
+        )
+    check_posting_level(planned.cadre_rank, planned.post_level, planned.posting_mode)
+    check_term(planned.term_months, allowed_terms)
+    return Decision(
+        [planned, NominationPlaced(nomination.nomination_id, command.placement_id)]
+    )
+
+
+def _placement_planned(c: PlanPlacement, n: ApprovedNomination) -> ev.PlacementPlanned:
+    return ev.PlacementPlanned(
+        placement_id=c.placement_id,
+        nomination_id=n.nomination_id,
+        cadre_id=n.cadre_id,
+        cadre_rank=n.cadre_rank,
+        placement_type=c.placement_type or n.placement_type,
+        home_unit=n.home_unit,
+        host_unit=c.host_unit or n.host_unit,
+        host_post=c.host_post or n.host_post,
+        post_level=c.post_level or n.post_level,
+        posting_mode=c.posting_mode or n.posting_mode,
+        term_months=c.term_months,
+        start_date=c.start_date,
+    )

@@ -1,0 +1,89 @@
+"""Safeguards (Gate 4) on a running placement: training received, rewards and penalties decided."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from services.backbone.domain import Context, Decision, DomainError
+from services.posting.domain import supervision_events as sv
+from services.posting.domain.placement import Placement
+from services.posting.domain.rules import (
+    require_department_or_own_host_unit,
+    require_organisation_department,
+    require_placement,
+    require_running,
+)
+
+
+@dataclass(frozen=True)
+class RecordTraining:
+    placement_id: str
+    course: str
+    provider: str
+    hours: int
+    completed_on: date
+
+
+@dataclass(frozen=True)
+class DecideReward:
+    placement_id: str
+    description: str
+    basis: str
+    decided_on: date
+
+
+@dataclass(frozen=True)
+class DecidePenalty:
+    placement_id: str
+    description: str
+    basis: str
+    decided_on: date
+
+
+def decide_record_training(
+    state: Placement | None, command: RecordTraining, ctx: Context
+) -> Decision:
+    """TrainingRecorded (Gate 4) by the organisation department or the own host unit."""
+    s = require_placement(state, command.placement_id)
+    require_department_or_own_host_unit(s, ctx, "record training")
+    require_running(s, "record training")
+    if command.hours <= 0:
+        raise DomainError(
+            "training_hours_invalid",
+            f"training lasts a positive number of hours; got {command.hours}",
+        )
+    c = command
+    return Decision(
+        [
+            sv.TrainingRecorded(
+                s.placement_id, c.course, c.provider, c.hours, c.completed_on
+            )
+        ]
+    )
+
+
+def decide_reward(
+    state: Placement | None, command: DecideReward, ctx: Context
+) -> Decision:
+    """RewardDecided by the organisation department."""
+    s = require_placement(state, command.placement_id)
+    require_organisation_department(ctx, "decide a reward")
+    require_running(s, "decide a reward")
+    c = command
+    return Decision(
+        [sv.RewardDecided(s.placement_id, c.description, c.basis, c.decided_on)]
+    )
+
+
+def decide_penalty(
+    state: Placement | None, command: DecidePenalty, ctx: Context
+) -> Decision:
+    """PenaltyDecided by the organisation department."""
+    s = require_placement(state, command.placement_id)
+    require_organisation_department(ctx, "decide a penalty")
+    require_running(s, "decide a penalty")
+    c = command
+    return Decision(
+        [sv.PenaltyDecided(s.placement_id, c.description, c.basis, c.decided_on)]
+    )

@@ -1,0 +1,161 @@
+"""Pure domain of the `selection` service (Gate 1, 选拔关): cadre register, policy, nominations.
+
+Three aggregates, each a frozen state folded from its own events:
+- a cadre (`Cadre`, stream per cadre_id): register upserts, reserve pool, assessment results;
+- the policy book (`PolicyBook`, one stream): eligibility policy versions;
+- a nomination (`Nomination`, stream per nomination_id): recommend -> inspect -> decide.
+"""
+
+from __future__ import annotations
+
+from .cadres import (
+    AssessmentResult,
+    AssessmentResultRecorded,
+    Cadre,
+    CadreAddedToReservePool,
+    CadreRegistered,
+    CadreRemovedFromReservePool,
+    CadreUpdated,
+)
+from .cadres import evolve as evolve_cadre
+from .cadres import fold as fold_cadre
+from .eligibility import CriterionResult, age_on, check_eligibility
+from .labels import (
+    ASSESSMENT_KIND_LABELS,
+    CRITERION_LABELS,
+    GRADE_LABELS,
+    NOMINATION_STATUS_LABELS,
+    PLACEMENT_TYPE_LABELS,
+    POSTING_MODE_LABELS,
+    RANK_LABELS,
+    STEP_LABELS,
+)
+from .nominations import (
+    OPEN_STATUSES,
+    TERMINAL_STATUSES,
+    EligibilityOverridden,
+    Nomination,
+    NominationApproved,
+    NominationInspected,
+    NominationRecommended,
+    NominationRejected,
+    NominationWithdrawn,
+)
+from .nominations import evolve as evolve_nomination
+from .nominations import fold as fold_nomination
+from .policy import (
+    AdoptPolicy,
+    EligibilityPolicy,
+    PolicyAdopted,
+    PolicyBook,
+    decide_adopt_policy,
+)
+from .policy import evolve as evolve_policy_book
+from .policy import fold as fold_policy_book
+from .ranks import POSTING_MODES, RANKS, check_posting_level, rank_level
+from .recommendation import (
+    OverrideEligibility,
+    RecommendNomination,
+    decide_override_eligibility,
+    decide_recommend_nomination,
+)
+from .register import (
+    AddToReservePool,
+    RecordAssessmentResult,
+    RegisterCadre,
+    RemoveFromReservePool,
+    decide_add_to_reserve_pool,
+    decide_record_assessment_result,
+    decide_register_cadre,
+    decide_remove_from_reserve_pool,
+)
+from .steps import (
+    InspectNomination,
+    RecordCommitteeDecision,
+    WithdrawNomination,
+    decide_inspect_nomination,
+    decide_record_committee_decision,
+    decide_withdraw_nomination,
+)
+
+EVENT_TYPES = {
+    cls.TYPE: cls
+    for cls in (
+        CadreRegistered,
+        CadreUpdated,
+        CadreAddedToReservePool,
+        CadreRemovedFromReservePool,
+        AssessmentResultRecorded,
+        PolicyAdopted,
+        NominationRecommended,
+        EligibilityOverridden,
+        NominationInspected,
+        NominationApproved,
+        NominationRejected,
+        NominationWithdrawn,
+    )
+}
+
+__all__ = [
+    "ASSESSMENT_KIND_LABELS",
+    "CRITERION_LABELS",
+    "EVENT_TYPES",
+    "GRADE_LABELS",
+    "NOMINATION_STATUS_LABELS",
+    "OPEN_STATUSES",
+    "PLACEMENT_TYPE_LABELS",
+    "POSTING_MODES",
+    "POSTING_MODE_LABELS",
+    "RANKS",
+    "RANK_LABELS",
+    "STEP_LABELS",
+    "TERMINAL_STATUSES",
+    "AddToReservePool",
+    "AdoptPolicy",
+    "AssessmentResult",
+    "AssessmentResultRecorded",
+    "Cadre",
+    "CadreAddedToReservePool",
+    "CadreRegistered",
+    "CadreRemovedFromReservePool",
+    "CadreUpdated",
+    "CriterionResult",
+    "EligibilityOverridden",
+    "EligibilityPolicy",
+    "InspectNomination",
+    "Nomination",
+    "NominationApproved",
+    "NominationInspected",
+    "NominationRecommended",
+    "NominationRejected",
+    "NominationWithdrawn",
+    "OverrideEligibility",
+    "PolicyAdopted",
+    "PolicyBook",
+    "RecommendNomination",
+    "RecordAssessmentResult",
+    "RecordCommitteeDecision",
+    "RegisterCadre",
+    "RemoveFromReservePool",
+    "WithdrawNomination",
+    "age_on",
+    "check_eligibility",
+    "check_posting_level",
+    "decide_add_to_reserve_pool",
+    "decide_adopt_policy",
+    "decide_inspect_nomination",
+    "decide_override_eligibility",
+    "decide_recommend_nomination",
+    "decide_record_assessment_result",
+    "decide_record_committee_decision",
+    "decide_register_cadre",
+    "decide_remove_from_reserve_pool",
+    "decide_withdraw_nomination",
+    "evolve_cadre",
+    "evolve_nomination",
+    "evolve_policy_book",
+    "fold_cadre",
+    "fold_nomination",
+    "fold_policy_book",
+    "rank_level",
+]

@@ -1,0 +1,129 @@
+"""The cadre register: one aggregate per cadre, its events and how they fold into state.
+
+Fitness is held only as a yes/no flag; no health detail ever enters an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, ClassVar
+
+from services.backbone.domain import Event
+
+REGISTER_FIELDS: tuple[str, ...] = (
+    "name",
+    "rank",
+    "home_unit",
+    "birth_date",
+    "grassroots_experience",
+    "fit_for_duty",
+    "reserve_cadre",
+    "open_disciplinary_matter",
+)
+
+
+@dataclass(frozen=True)
+class CadreRegistered(Event):
+    TYPE: ClassVar[str] = "selection.CadreRegistered"
+    cadre_id: str
+    name: str
+    rank: str
+    home_unit: str
+    birth_date: date
+    grassroots_experience: bool
+    fit_for_duty: bool
+    reserve_cadre: bool
+    open_disciplinary_matter: bool
+
+
+@dataclass(frozen=True)
+class CadreUpdated(Event):
+    """`changes` maps each changed register field to {"old": ..., "new": ...}."""
+
+    TYPE: ClassVar[str] = "selection.CadreUpdated"
+    cadre_id: str
+    changes: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class CadreAddedToReservePool(Event):
+    TYPE: ClassVar[str] = "selection.CadreAddedToReservePool"
+    cadre_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CadreRemovedFromReservePool(Event):
+    TYPE: ClassVar[str] = "selection.CadreRemovedFromReservePool"
+    cadre_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AssessmentResultRecorded(Event):
+    TYPE: ClassVar[str] = "selection.AssessmentResultRecorded"
+    cadre_id: str
+    year: int
+    kind: str
+    grade: str
+    source_event_id: str
+
+
+@dataclass(frozen=True)
+class AssessmentResult:
+    year: int
+    kind: str
+    grade: str
+    source_event_id: str
+
+
+@dataclass(frozen=True)
+class Cadre:
+    cadre_id: str
+    name: str
+    rank: str
+    home_unit: str
+    birth_date: date
+    grassroots_experience: bool
+    fit_for_duty: bool
+    reserve_cadre: bool
+    open_disciplinary_matter: bool
+    assessments: tuple[AssessmentResult, ...] = field(default=())
+
+    def register_fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in REGISTER_FIELDS}
+
+    def has_assessment_from(self, source_event_id: str) -> bool:
+        return any(a.source_event_id == source_event_id for a in self.assessments)
+
+
+def evolve(state: Cadre | None, event: Event) -> Cadre | None:
+    """Fold one event into the cadre; events of other types leave it unchanged (additive evolution)."""
+    if isinstance(event, CadreRegistered):
+        return Cadre(**event.payload())
+    if state is None:
+        raise ValueError(f"{event.TYPE} cannot come before selection.CadreRegistered")
+    if isinstance(event, CadreUpdated):
+        return replace(
+            state, **{name: change["new"] for name, change in event.changes.items()}
+        )
+    if isinstance(event, CadreAddedToReservePool):
+        return replace(state, reserve_cadre=True)
+    if isinstance(event, CadreRemovedFromReservePool):
+        return replace(state, reserve_cadre=False)
+    if isinstance(event, AssessmentResultRecorded):
+        result = AssessmentResult(
+            event.year, event.kind, event.grade, event.source_event_id
+        )
+        return replace(state, assessments=(*state.assessments, result))
+    return state
+
+
+def fold(events: Iterable[Event]) -> Cadre | None:
+    """Replay a cadre's events in order; None when there are none."""
+    state: Cadre | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state

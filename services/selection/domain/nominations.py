@@ -1,0 +1,177 @@
+"""The nomination aggregate: recommend -> inspect -> decide, its events and how they fold into state.
+
+Each step's principal is kept in its event because separation of duties is judged from state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any, ClassVar
+
+from services.backbone.domain import Event
+
+from .eligibility import CriterionResult
+
+OPEN_STATUSES = ("recommended", "inspected")
+TERMINAL_STATUSES = ("inspection_failed", "rejected", "withdrawn")
+
+
+@dataclass(frozen=True)
+class NominationRecommended(Event):
+    """`criteria` lists {criterion, passed, hard, detail}; `eligible` is False when a hard one failed."""
+
+    TYPE: ClassVar[str] = "selection.NominationRecommended"
+    nomination_id: str
+    cadre_id: str
+    sending_unit: str
+    cadre_rank: str
+    placement_type: str
+    host_unit: str
+    host_post: str
+    post_level: str
+    posting_mode: str
+    reason: str
+    recommended_on: date
+    nominated_by: str
+    policy_version: str
+    criteria: list[dict[str, Any]]
+    eligible: bool
+
+
+@dataclass(frozen=True)
+class EligibilityOverridden(Event):
+    TYPE: ClassVar[str] = "selection.EligibilityOverridden"
+    nomination_id: str
+    cadre_id: str
+    policy_version: str
+    failed_criteria: list[str]
+    reason: str
+    overridden_by: str
+
+
+@dataclass(frozen=True)
+class NominationInspected(Event):
+    TYPE: ClassVar[str] = "selection.NominationInspected"
+    nomination_id: str
+    cadre_id: str
+    findings: str
+    passed: bool
+    inspected_by: str
+
+
+@dataclass(frozen=True)
+class NominationApproved(Event):
+    """Carries the placement so the posting service can start it without asking selection."""
+
+    TYPE: ClassVar[str] = "selection.NominationApproved"
+    nomination_id: str
+    cadre_id: str
+    sending_unit: str
+    placement_type: str
+    host_unit: str
+    host_post: str
+    post_level: str
+    posting_mode: str
+    decision_ref: str
+    decision_date: date
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class NominationRejected(Event):
+    TYPE: ClassVar[str] = "selection.NominationRejected"
+    nomination_id: str
+    cadre_id: str
+    decision_ref: str
+    decision_date: date
+    decided_by: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class NominationWithdrawn(Event):
+    TYPE: ClassVar[str] = "selection.NominationWithdrawn"
+    nomination_id: str
+    cadre_id: str
+    reason: str
+    withdrawn_by: str
+
+
+@dataclass(frozen=True)
+class Nomination:
+    nomination_id: str
+    cadre_id: str
+    sending_unit: str
+    placement_type: str
+    host_unit: str
+    host_post: str
+    post_level: str
+    posting_mode: str
+    policy_version: str
+    criteria: tuple[CriterionResult, ...]
+    nominated_by: str
+    status: str = "recommended"
+    override_reason: str | None = None
+    inspected_by: str | None = None
+    decided_by: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Still on its way: neither approved nor ended."""
+        return self.status in OPEN_STATUSES
+
+    @property
+    def failed_hard_criteria(self) -> list[str]:
+        return [c.criterion for c in self.criteria if c.hard and not c.passed]
+
+    @property
+    def blocked(self) -> bool:
+        """A hard criterion failed and the organisation department has not overridden it."""
+        return bool(self.failed_hard_criteria) and self.override_reason is None
+
+
+def evolve(state: Nomination | None, event: Event) -> Nomination | None:
+    """Fold one event into the nomination; events of other types leave it unchanged."""
+    if isinstance(event, NominationRecommended):
+        return _recommended(event)
+    if state is None:
+        raise ValueError(
+            f"{event.TYPE} cannot come before selection.NominationRecommended"
+        )
+    if isinstance(event, EligibilityOverridden):
+        return replace(state, override_reason=event.reason)
+    if isinstance(event, NominationInspected):
+        status = "inspected" if event.passed else "inspection_failed"
+        return replace(state, status=status, inspected_by=event.inspected_by)
+    if isinstance(event, NominationApproved | NominationRejected):
+        status = "approved" if isinstance(event, NominationApproved) else "rejected"
+        return replace(state, status=status, decided_by=event.decided_by)
+    if isinstance(event, NominationWithdrawn):
+        return replace(state, status="withdrawn")
+    return state
+
+
+def _recommended(event: NominationRecommended) -> Nomination:
+    return Nomination(
+        nomination_id=event.nomination_id,
+        cadre_id=event.cadre_id,
+        sending_unit=event.sending_unit,
+        placement_type=event.placement_type,
+        host_unit=event.host_unit,
+        host_post=event.host_post,
+        post_level=event.post_level,
+        posting_mode=event.posting_mode,
+        policy_version=event.policy_version,
+        criteria=tuple(CriterionResult.from_dict(c) for c in event.criteria),
+        nominated_by=event.nominated_by,
+    )
+
+
+def fold(events: Iterable[Event]) -> Nomination | None:
+    """Replay a nomination's events in order; None when there are none."""
+    state: Nomination | None = None
+    for event in events:
+        state = evolve(state, event)
+    return state

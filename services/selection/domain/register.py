@@ -1,0 +1,150 @@
+"""Commands on the cadre register: upsert from HR systems, the reserve pool, assessment results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.backbone.domain import Context, Decision, NotFoundError, StepOrderError
+
+from .cadres import (
+    REGISTER_FIELDS,
+    AssessmentResultRecorded,
+    Cadre,
+    CadreAddedToReservePool,
+    CadreRegistered,
+    CadreRemovedFromReservePool,
+    CadreUpdated,
+)
+from .labels import ASSESSMENT_KIND_LABELS, GRADE_LABELS
+from .ranks import rank_level
+from .rules import require_code, require_role, require_text
+
+
+@dataclass(frozen=True)
+class RegisterCadre:
+    cadre_id: str
+    name: str
+    rank: str
+    home_unit: str
+    birth_date: date
+    grassroots_experience: bool
+    fit_for_duty: bool
+    reserve_cadre: bool = False
+    open_disciplinary_matter: bool = False
+
+
+@dataclass(frozen=True)
+class AddToReservePool:
+    cadre_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RemoveFromReservePool:
+    cadre_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RecordAssessmentResult:
+    cadre_id: str
+    year: int
+    kind: str
+    grade: str
+    source_event_id: str
+
+
+def decide_register_cadre(
+    state: Cadre | None, command: RegisterCadre, ctx: Context
+) -> Decision:
+    """Register a new cadre, or list what changed; an identical upsert yields no events."""
+    require_role(ctx, "register cadres", "integration", "organisation_department")
+    for text in ("cadre_id", "name", "home_unit"):
+        require_text(getattr(command, text), text)
+    rank_level(command.rank)
+    incoming = {name: getattr(command, name) for name in REGISTER_FIELDS}
+    if state is None:
+        return Decision([CadreRegistered(cadre_id=command.cadre_id, **incoming)])
+    changes = _changes(state.register_fields(), incoming)
+    return Decision([CadreUpdated(command.cadre_id, changes)] if changes else [])
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        k: {"old": old[k], "new": new[k]} for k in REGISTER_FIELDS if old[k] != new[k]
+    }
+
+
+def decide_add_to_reserve_pool(
+    state: Cadre | None, command: AddToReservePool, ctx: Context
+) -> Decision:
+    """Put a registered cadre into the reserve-cadre pool (后备干部), with a reason."""
+    cadre = _existing(state, command.cadre_id, ctx, "manage the reserve pool")
+    reason = require_text(command.reason, "reason")
+    if cadre.reserve_cadre:
+        raise StepOrderError(
+            "already_in_reserve_pool",
+            f"reserve pool rule: cadre {cadre.cadre_id} is already in the reserve-cadre pool",
+        )
+    return Decision([CadreAddedToReservePool(cadre.cadre_id, reason)])
+
+
+def decide_remove_from_reserve_pool(
+    state: Cadre | None, command: RemoveFromReservePool, ctx: Context
+) -> Decision:
+    """Take a cadre out of the reserve-cadre pool, with a reason."""
+    cadre = _existing(state, command.cadre_id, ctx, "manage the reserve pool")
+    reason = require_text(command.reason, "reason")
+    if not cadre.reserve_cadre:
+        raise StepOrderError(
+            "not_in_reserve_pool",
+            f"reserve pool rule: cadre {cadre.cadre_id} is not in the reserve-cadre pool",
+        )
+    return Decision([CadreRemovedFromReservePool(cadre.cadre_id, reason)])
+
+
+def _existing(state: Cadre | None, cadre_id: str, ctx: Context, action: str) -> Cadre:
+    require_role(ctx, action, "organisation_department")
+    return require_cadre(state, cadre_id)
+
+
+def require_cadre(state: Cadre | None, cadre_id: str) -> Cadre:
+    """Refuse with `cadre_not_found` when the cadre was never registered."""
+    if state is None:
+        raise NotFoundError(
+            "cadre_not_found", f"cadre {cadre_id} is not in the register"
+        )
+    return state
+
+
+def decide_record_assessment_result(
+    state: Cadre | None, command: RecordAssessmentResult, ctx: Context
+) -> Decision:
+    """Record an assessment grade on the cadre; the same source event recorded again yields no events."""
+    require_role(
+        ctx, "record assessment results", "integration", "organisation_department"
+    )
+    cadre = require_cadre(state, command.cadre_id)
+    require_text(command.source_event_id, "source_event_id")
+    require_code(
+        command.kind,
+        ASSESSMENT_KIND_LABELS,
+        "unknown_assessment_kind",
+        "assessment kind",
+    )
+    require_code(command.grade, GRADE_LABELS, "unknown_grade", "grade")
+    if cadre.has_assessment_from(command.source_event_id):
+        return Decision([])
+    return Decision(
+        [
+            AssessmentResultRecorded(
+                command.cadre_id,
+                command.year,
+                command.kind,
+                command.grade,
+                command.source_event_id,
+            )
+        ]
+    )

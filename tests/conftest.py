@@ -1,0 +1,55 @@
+"""Fixtures shared by every test tier: a test database, a fresh schema per test, event builders."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+import psycopg
+import pytest
+
+import services.backbone  # noqa: F401  (psycopg made cooperative before any connection)
+from services.backbone.domain import Actor
+from services.backbone.envelope import Metadata, NewEvent
+from services.backbone.migrations import ensure_database, migrate
+
+TEST_DB = os.environ.get(
+    "FOURGATES_TEST_DB", "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test"
+)
+
+
+@pytest.fixture(scope="session")
+def db_url() -> str:
+    ensure_database(TEST_DB)
+    return TEST_DB
+
+
+@pytest.fixture
+def schema(db_url: str) -> Iterator[str]:
+    """A schema of its own for one test, migrated, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    migrate(db_url, name, service="none")
+    yield name
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+def new_event(type_: str = "test.Happened", data: dict[str, Any] | None = None, **meta: Any) -> NewEvent:
+    """An event ready to append, with full metadata (a random command)."""
+    command_id = meta.pop("command_id", str(uuid.uuid4()))
+    return NewEvent(
+        event_id=meta.pop("event_id", uuid.uuid4()),
+        type=type_,
+        schema_version=1,
+        data=data if data is not None else {"n": 1},
+        metadata=Metadata(
+            actor=Actor("alice", "organisation_department", "county-od"),
+            command_id=command_id,
+            correlation_id=meta.pop("correlation_id", command_id),
+            source="test",
+            occurred_at=datetime.now(timezone.utc),
+            reason=meta.pop("reason", "because the test says so"),
+            policy_version=meta.pop("policy_version", None),
+        ),
+    )
