@@ -92,21 +92,23 @@ class ConsumerProvider(DependencyProvider):
         self.store_attr = store_provider_attr
         self.consumer: IdempotentConsumer | None = None
 
-    def setup(self) -> None:
-        store_provider = _sibling(self.container, self.store_attr)
-        assert store_provider.pool is not None
-        self.consumer = IdempotentConsumer(
-            store_provider.pool, store_provider.schema, self.container.service_name,
-            self.handlers, self._fetch_feed,
-        )
+    def _build(self) -> IdempotentConsumer:
+        # Built on first use: nameko sets providers up concurrently, so the pool may not exist in setup().
+        if self.consumer is None:
+            store_provider = _sibling(self.container, self.store_attr)
+            assert store_provider.pool is not None
+            self.consumer = IdempotentConsumer(
+                store_provider.pool, store_provider.schema, self.container.service_name,
+                self.handlers, self._fetch_feed,
+            )
+        return self.consumer
 
     def _fetch_feed(self, source: str, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
         with ClusterRpcProxy(self.container.config, timeout=30) as cluster:
             return getattr(cluster, source).read_feed(after.token, limit)  # type: ignore[no-any-return]
 
     def get_dependency(self, worker_ctx: Any) -> IdempotentConsumer:
-        assert self.consumer is not None
-        return self.consumer
+        return self._build()
 
 
 def _sibling(container: Any, attr: str) -> Any:

@@ -1,0 +1,59 @@
+"""Two tiny services used only by the backbone tests: `ledger` writes events, `tally` consumes them."""
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+from nameko.events import event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from services.backbone.consumer import Handler
+from services.backbone.envelope import RecordedEvent
+from services.backbone.providers import ConsumerProvider, EventStoreProvider, FeedEndpoints, RelayProvider
+from tests.conftest import new_event
+
+
+class Ledger(FeedEndpoints):
+    name = "ledger"
+    store = EventStoreProvider()
+    relay = RelayProvider()
+
+    @rpc
+    def slow_query(self, seconds: float) -> float:
+        """Holds a pooled connection for `seconds` inside the database."""
+        with self.store.transaction() as conn:
+            conn.execute("SELECT pg_sleep(%s)", (seconds,))
+        return seconds
+
+    @rpc
+    def append(self, stream: str, type_: str = "test.Happened") -> int:
+        recorded = self.store.append(stream, [new_event(type_, {"id": str(uuid.uuid4())})])
+        return recorded[0].version
+
+
+def apply_ledger_event(conn: psycopg.Connection, event: RecordedEvent) -> None:
+    if event.type == "test.Poison":
+        raise ValueError("this event cannot be applied")
+    conn.execute(
+        "INSERT INTO tally.applied (event_id, stream, version) VALUES (%s, %s, %s)",
+        (event.event_id, event.stream, event.version),
+    )
+
+
+HANDLERS: dict[str, Handler] = {"ledger": apply_ledger_event}
+
+
+class Tally(FeedEndpoints):
+    name = "tally"
+    store = EventStoreProvider()
+    consumer = ConsumerProvider(HANDLERS)
+
+    @event_handler("ledger", "#")
+    def on_ledger_event(self, body: dict) -> None:
+        """Applies one ledger event exactly once; parks what it cannot apply."""
+        self.consumer.receive("ledger", body)
+
+    @timer(interval=2)
+    def catch_up(self) -> None:
+        self.consumer.catch_up("ledger")
