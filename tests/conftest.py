@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import pytest
 
-import services.backbone  # noqa: F401  (psycopg made cooperative before any connection)
+import services.backbone.cooperative  # noqa: F401  (psycopg made cooperative before any connection)
 from services.backbone.domain import Actor
 from services.backbone.envelope import Metadata, NewEvent
 from services.backbone.migrations import ensure_database, migrate
@@ -48,7 +49,7 @@ def new_event(type_: str = "test.Happened", data: dict[str, Any] | None = None, 
             command_id=command_id,
             correlation_id=meta.pop("correlation_id", command_id),
             source="test",
-            occurred_at=datetime.now(timezone.utc),
+            occurred_at=datetime.now(UTC),
             reason=meta.pop("reason", "because the test says so"),
             policy_version=meta.pop("policy_version", None),
         ),

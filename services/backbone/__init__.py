@@ -1,7 +1,5 @@
 """Shared infrastructure for every Four Gates service: event store, relay, consumer, providers.
 
-This package imports no service. Importing it makes psycopg cooperative under eventlet first.
+This package imports no service. `domain` is pure; the modules that touch PostgreSQL import
+`cooperative` first so psycopg yields to eventlet before any connection is made.
 """
-from services.backbone import cooperative as _cooperative
-
-_cooperative.make_psycopg_cooperative()

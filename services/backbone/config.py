@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 DEFAULT_DB = "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
 
 log = logging.getLogger(__name__)
@@ -168,7 +170,7 @@ class IdempotentConsumer:
         with self.pool.connection() as conn:
             rows = conn.execute(query, (self.name, include_resolved)).fetchall()
         keys = ("id", "source", "event_id", "type", "error", "parked_at", "resolved_at")
-        return [dict(zip(keys, row)) for row in rows]
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 class _NoHandlerError(Exception):

@@ -5,10 +5,9 @@ Nothing here imports nameko, psycopg or marshmallow, so a domain module stays a 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
-
 
 ROLES = (
     "sending_unit",
@@ -47,7 +46,7 @@ class Event:
     TYPE: ClassVar[str] = ""
 
     def payload(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)

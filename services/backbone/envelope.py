@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from services.backbone.domain import Actor
@@ -24,7 +24,7 @@ class FeedCursor(NamedTuple):
         return f"{self.era}.{self.tx_id}.{self.position}"
 
     @classmethod
-    def parse(cls, token: str | None) -> "FeedCursor":
+    def parse(cls, token: str | None) -> FeedCursor:
         """Read a token made by `token`; None or '' means the start of the feed."""
         if not token:
             return FEED_START
@@ -64,7 +64,7 @@ class Metadata:
         }
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> "Metadata":
+    def from_json(cls, raw: dict[str, Any]) -> Metadata:
         return cls(
             actor=Actor(**raw["actor"]),
             command_id=raw["command_id"],
@@ -105,9 +105,9 @@ class RecordedEvent:
     data: dict[str, Any]
     metadata: Metadata
     cursor: FeedCursor
-    recorded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    recorded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def with_data(self, data: dict[str, Any], schema_version: int) -> "RecordedEvent":
+    def with_data(self, data: dict[str, Any], schema_version: int) -> RecordedEvent:
         return replace(self, data=data, schema_version=schema_version)
 
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from services.backbone.envelope import FEED_START, FeedCursor, NewEvent, RecordedEvent
 from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
@@ -47,7 +48,7 @@ class InMemoryEventStore:
         return RecordedEvent(
             event_id=event.event_id, stream=stream, version=version, type=event.type,
             schema_version=event.schema_version, data=event.data, metadata=event.metadata,
-            cursor=FeedCursor(1, position, position), recorded_at=datetime.now(timezone.utc),
+            cursor=FeedCursor(1, position, position), recorded_at=datetime.now(UTC),
         )
 
     def _version(self, stream: str) -> int:

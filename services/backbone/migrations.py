@@ -10,6 +10,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+
 BACKBONE_SQL = Path(__file__).parent / "sql"
 SERVICES_DIR = Path(__file__).parent.parent
 

@@ -13,6 +13,7 @@ from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from psycopg_pool import ConnectionPool
 
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.config import amqp_uri, database_url, setting
 from services.backbone.consumer import Handler, IdempotentConsumer
 from services.backbone.cooperative import assert_cooperative

@@ -1,8 +1,9 @@
 """Event types: a stable name, a marshmallow schema and a version each; upcasters for old versions."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import marshmallow
 import marshmallow_dataclass

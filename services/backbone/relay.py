@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 from kombu import Connection, Exchange, Producer
 from psycopg import sql
 
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, to_cloudevent
 from services.backbone.store import EventStore
 

@@ -7,15 +7,17 @@ running (`pg_snapshot_xmin`), so a row can never commit behind a reader's cursor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, Metadata, NewEvent, RecordedEvent
 from services.backbone.errors import AppendNotFirstWriteError, ConcurrencyConflictError, IdempotencyMismatchError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import defaultdict
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from psycopg_pool import ConnectionPool

@@ -1,7 +1,8 @@
 """The event-store contract, run against the PostgreSQL store and the in-memory one alike."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from psycopg_pool import ConnectionPool

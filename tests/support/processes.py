@@ -7,9 +7,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -44,7 +45,7 @@ class ServiceProcess:
         self.module, self.service, self.env, self.log_dir = module, service, env, log_dir
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> "ServiceProcess":
+    def start(self, timeout: float = 30) -> ServiceProcess:
         log = open(self.log_dir / f"{self.service}.log", "ab")
         env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(

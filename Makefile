@@ -1,0 +1,32 @@
+# The project's verbs. `make run` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: run test test-fast bench-store migrate setup services lint clean-vhosts
+
+setup:
+	@bash scripts/bootstrap.sh
+
+services:
+	@bash scripts/ensure-services.sh
+
+migrate: setup services
+	$(PY) -m services.backbone.migrations
+
+run: setup services migrate
+	$(PY) -m deploy.supervise
+
+test: setup services
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -q tests/unit
+
+bench-store: setup services
+	$(PY) -m bench.store
+
+lint: setup
+	$(PY) -m ruff check services tests bench deploy
+
+clean-vhosts:
+	@bash scripts/clean-test-vhosts.sh
