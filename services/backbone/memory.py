@@ -18,7 +18,7 @@ class InMemoryEventStore:
     def __init__(self, schema: str = "memory") -> None:
         self.schema = schema
         self._events: list[RecordedEvent] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -43,6 +43,21 @@ class InMemoryEventStore:
             recorded = [self._record(stream, current + i + 1, last + i + 1, e) for i, e in enumerate(events)]
             self._events.extend(recorded)
             return recorded
+
+    def append_streams(
+        self, batches: Sequence[tuple[str, Sequence[NewEvent], int | None]], conn: Any = None
+    ) -> list[RecordedEvent]:
+        with self._lock:
+            snapshot = list(self._events)
+            try:
+                return [e for stream, events, expected in batches for e in self.append(stream, events, expected)]
+            except Exception:
+                self._events[:] = snapshot  # all or nothing, like one database transaction
+                raise
+
+    def read_events(self, event_ids: Sequence[Any], conn: Any = None) -> list[RecordedEvent]:
+        wanted = set(event_ids)
+        return [e for e in self._events if e.event_id in wanted]
 
     def _record(self, stream: str, version: int, position: int, event: NewEvent) -> RecordedEvent:
         return RecordedEvent(

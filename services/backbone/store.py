@@ -77,26 +77,50 @@ class EventStore:
         writes nothing. Raises ConcurrencyConflictError when the stream is not at
         `expected_version` (None accepts any). Must be the first write of its transaction.
         """
-        if not events:
+        return self.append_streams([(stream, events, expected_version)], conn=conn)
+
+    def append_streams(
+        self, batches: Sequence[tuple[str, Sequence[NewEvent], int | None]], conn: psycopg.Connection | None = None
+    ) -> list[RecordedEvent]:
+        """Append to several streams in one transaction (all or nothing), each at its expected version.
+
+        Every stream's lock is taken before the first insert: the transaction id is fixed by that
+        insert, and a lock taken later could let another writer's rows for that stream commit
+        first with a higher id, reordering the stream in the feed.
+        """
+        batches = [b for b in batches if b[1]]
+        if not batches:
             return []
         with self._using(conn) as c:
-            assigned = c.execute(self._q.lock, (f"{self.schema}:{stream}",)).fetchone()
-            ids = [e.event_id for e in events]
-            current, existing = c.execute(self._q.state, (stream, ids)).fetchone()  # type: ignore[misc]
+            assigned = None
+            for stream in sorted({b[0] for b in batches}):
+                assigned = c.execute(self._q.lock, (f"{self.schema}:{stream}",)).fetchone()
+            ids = [e.event_id for _, events, _ in batches for e in events]
+            existing = c.execute(self._q.count_ids, (ids,)).fetchone()[0]  # type: ignore[index]
             if existing:
-                return self._existing(c, stream, ids, existing)
+                return self._existing(c, ids, existing)
             if assigned and assigned[0] is not None:
                 raise AppendNotFirstWriteError(
                     "append must be the first write of its transaction, or the feed could reorder a stream"
                 )
-            if expected_version is not None and current != expected_version:
-                raise ConcurrencyConflictError(stream, expected_version, current)
-            rows = [
-                (stream, current + i + 1, e.event_id, e.type, e.schema_version,
-                 json.dumps(e.data, ensure_ascii=False), json.dumps(e.metadata.to_json(), ensure_ascii=False))
-                for i, e in enumerate(events)
-            ]
+            rows = []
+            for stream, events, expected in batches:
+                current = c.execute(self._q.version, (stream,)).fetchone()[0]  # type: ignore[index]
+                if expected is not None and current != expected:
+                    raise ConcurrencyConflictError(stream, expected, current)
+                rows += [self._row(stream, current + i + 1, e) for i, e in enumerate(events)]
             return [_row_to_event(r) for r in self._insert(c, rows)]
+
+    @staticmethod
+    def _row(stream: str, version: int, e: NewEvent) -> tuple[Any, ...]:
+        return (stream, version, e.event_id, e.type, e.schema_version,
+                json.dumps(e.data, ensure_ascii=False), json.dumps(e.metadata.to_json(), ensure_ascii=False))
+
+    def read_events(self, event_ids: Sequence[Any], conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
+        """The stored events among `event_ids`, in feed order."""
+        with self._using(conn) as c:
+            rows = c.execute(self._q.by_ids, (list(event_ids),)).fetchall()
+        return [_row_to_event(r) for r in rows]
 
     def _insert(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         query = self._q.insert(len(rows))
@@ -105,7 +129,7 @@ class EventStore:
             cur.execute(query, params)
             return cur.fetchall()
 
-    def _existing(self, conn: psycopg.Connection, stream: str, ids: list[Any], found: int) -> list[RecordedEvent]:
+    def _existing(self, conn: psycopg.Connection, ids: list[Any], found: int) -> list[RecordedEvent]:
         if found != len(ids):
             raise IdempotencyMismatchError(
                 f"{found} of {len(ids)} events of this append are already stored: the retry differs from the original"
@@ -164,16 +188,13 @@ class _Queries:
         self.lock = sql.SQL(
             "SELECT pg_current_xact_id_if_assigned()::text, pg_advisory_xact_lock(hashtextextended(%s, 0))"
         )
-        self.state = sql.SQL(
-            "SELECT (SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = %s),"
-            " (SELECT count(*) FROM {s}.events WHERE event_id = ANY(%s))"
-        ).format(s=s)
+        self.count_ids = sql.SQL("SELECT count(*) FROM {s}.events WHERE event_id = ANY(%s)").format(s=s)
         self._insert_head = sql.SQL(
             "INSERT INTO {s}.events (stream, version, event_id, type, schema_version, data, metadata) VALUES "
         ).format(s=s)
         self._returning = sql.SQL(" RETURNING {cols}").format(cols=cols)
         self._inserts: dict[int, sql.Composed] = {}
-        self.by_ids = sql.SQL("SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s) ORDER BY version").format(
+        self.by_ids = sql.SQL("SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s) ORDER BY era, tx_id, position").format(
             s=s, cols=cols
         )
         self.stream = sql.SQL(

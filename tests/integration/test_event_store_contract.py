@@ -91,3 +91,21 @@ def test_the_feed_holds_every_stream_in_commit_order_and_pages_by_cursor(store: 
 def test_an_empty_append_writes_nothing(store: Any) -> None:
     assert store.append("a", []) == []
     assert store.read_feed() == []
+
+
+def test_an_append_to_several_streams_is_all_or_nothing(store: Any) -> None:
+    store.append("nomination-1", [new_event()])
+
+    with pytest.raises(ConcurrencyConflictError):
+        store.append_streams([("placement-1", [new_event()], NO_STREAM), ("nomination-1", [new_event()], NO_STREAM)])
+
+    assert store.read_stream("placement-1") == []
+    store.append_streams([("placement-1", [new_event()], NO_STREAM), ("nomination-1", [new_event()], 1)])
+    assert [e.stream for e in store.read_feed()] == ["nomination-1", "placement-1", "nomination-1"]
+
+
+def test_events_are_found_by_id(store: Any) -> None:
+    first, second = new_event(), new_event()
+    store.append("a", [first, second])
+
+    assert [e.event_id for e in store.read_events([second.event_id, first.event_id])] == [first.event_id, second.event_id]

@@ -63,12 +63,3 @@ CREATE TABLE IF NOT EXISTS {schema}.parked_messages (
     parked_at    timestamptz NOT NULL DEFAULT now(),
     resolved_at  timestamptz
 );
-
--- HTTP Idempotency-Key: the first answer to a command, returned again on a retry.
-CREATE TABLE IF NOT EXISTS {schema}.command_results (
-    idempotency_key  text PRIMARY KEY,
-    request_hash     text NOT NULL,
-    status           integer NOT NULL,
-    body             jsonb NOT NULL,
-    created_at       timestamptz NOT NULL DEFAULT now()
-);
