@@ -20,10 +20,12 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
+from services.backbone.store import EventStore
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[psycopg.Connection, RecordedEvent], None]
+# A handler gets the transaction to write in, the event, and the consuming service's own event store.
+Handler = Callable[[psycopg.Connection, RecordedEvent, EventStore], None]
 FetchFeed = Callable[[str, FeedCursor, int], list[dict[str, Any]]]
 Outcome = Literal["applied", "duplicate", "caught_up", "parked"]
 
@@ -46,6 +48,7 @@ class IdempotentConsumer:
         self.pool, self.schema, self.name = pool, schema, name
         self.handlers, self.fetch_feed, self.batch_size = handlers, fetch_feed, batch_size
         self.stats = ConsumerStats()
+        self.store = EventStore(pool, schema)
         self._s = sql.Identifier(schema)
 
     def receive(self, source: str, body: Any) -> Outcome:
@@ -86,7 +89,7 @@ class IdempotentConsumer:
                     return "duplicate"
                 if previous is not None and previous > cursor:
                     return "gap"
-                self._handler(source)(conn, event)
+                self._handler(source)(conn, event, self.store)
                 self._record(conn, source, event)
         except _NoHandlerError as exc:
             self._park_event(source, event, str(exc))

@@ -11,6 +11,7 @@ from nameko.timer import timer
 from services.backbone.consumer import Handler
 from services.backbone.envelope import RecordedEvent
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, FeedEndpoints, RelayProvider
+from services.backbone.store import EventStore
 from tests.conftest import new_event
 
 
@@ -32,7 +33,7 @@ class Ledger(FeedEndpoints):
         return recorded[0].version
 
 
-def apply_ledger_event(conn: psycopg.Connection, event: RecordedEvent) -> None:
+def apply_ledger_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
     if event.type == "test.Poison":
         raise ValueError("this event cannot be applied")
     conn.execute(

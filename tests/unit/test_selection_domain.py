@@ -169,6 +169,13 @@ def test_a_changed_cadre_yields_one_update_listing_each_change() -> None:
     assert updated is not None and updated.rank == "deputy_division" and not updated.fit_for_duty
 
 
+def test_a_corrected_birth_date_is_listed_as_iso_text_and_folds_back_to_a_date() -> None:
+    decision = decide_register_cadre(fold_cadre([registered()]), register(birth_date=date(1991, 5, 20)), HR_SYSTEM)
+    assert decision.events == [CadreUpdated("c-001", {"birth_date": {"old": "1990-05-20", "new": "1991-05-20"}})]
+    corrected = fold_cadre([registered(), *decision.events])
+    assert corrected is not None and corrected.birth_date == date(1991, 5, 20)
+
+
 def test_only_integration_and_the_organisation_department_register_cadres() -> None:
     with refused(ForbiddenError, "role_not_allowed"):
         decide_register_cadre(None, register(), SENDER)
@@ -205,9 +212,7 @@ def test_removing_a_cadre_from_the_reserve_pool() -> None:
     assert after is not None and not after.reserve_cadre
     with refused(StepOrderError, "not_in_reserve_pool"):
         decide_remove_from_reserve_pool(after, RemoveFromReservePool("c-001", "again"), ORG)
-    decision = decide_remove_from_reserve_pool(
-        fold_cadre([registered()]), RemoveFromReservePool("c-001", "transferred"), ORG
-    )
+    decision = decide_remove_from_reserve_pool(fold_cadre([registered()]), RemoveFromReservePool("c-001", "transferred"), ORG)
     assert decision.events == [CadreRemovedFromReservePool("c-001", "transferred")]
 
 
@@ -480,9 +485,7 @@ def test_recommending_an_eligible_cadre_records_every_criterion_under_the_policy
         (date(1983, 3, 1), 41, False),  # turns 41 on the day
     ],
 )
-def test_age_on_the_recommendation_date_is_compared_with_the_cap_for_the_rank(
-    birth_date: date, age: int, passed: bool
-) -> None:
+def test_age_on_the_recommendation_date_is_compared_with_the_cap_for_the_rank(birth_date: date, age: int, passed: bool) -> None:
     event = recommended(registered(birth_date=birth_date))
     result = criterion(event, "age_under_cap")
     assert result["passed"] is passed and event.eligible is passed
@@ -593,7 +596,7 @@ def test_an_ended_or_approved_nomination_does_not_block_a_new_one() -> None:
         NominationWithdrawn("n-000", "c-001", "family reasons", "wang.sender"),
     )
     assert when_recommending(earlier=withdrawn).events
-    approved = (*walk_to_approval(first),)
+    approved = tuple(walk_to_approval(first))
     assert when_recommending(earlier=approved).events
 
 

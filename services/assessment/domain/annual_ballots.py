@@ -35,11 +35,11 @@ class CorrectDemocraticEntry:
     counts: Mapping[str, int]
 
 
-
 def _counts(counts: Mapping[str, int], allow_empty: bool = False) -> dict[str, int]:
+    """Counts for every grade, refusing unknown grades and counts that are not whole and non-negative."""
     for grade, count in counts.items():
         require_member(grade, GRADES, "unknown_grade", "grade")
-        if not isinstance(count, int) or count < 0:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise DomainError("invalid_count", f"count for {grade} must be a whole number >= 0, got {count}")
     if not allow_empty and sum(counts.values()) == 0:
         raise DomainError("empty_tally", "a tally must hold at least one ballot")

@@ -1,9 +1,9 @@
 """The assessment aggregate: its state, and how each of its events changes it."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from services.backbone.domain import Context, Event, NotFoundError, StepOrderError
 
@@ -52,7 +52,7 @@ class Assessment:
     final_grade: str | None = None
 
     def next_entry_id(self) -> str:
-        """Entry ids number the stream's events, so a retried command cannot mint a second id."""
+        """Entry ids number the stream's events: unique in the assessment, and no clock or random source needed."""
         return f"E{self.version + 1}"
 
     def tallies_by_group(self) -> dict[str, dict[str, int]]:
@@ -67,8 +67,9 @@ class Assessment:
         return {s.dimension: s.score + self.adjustments.get(s.dimension, 0.0) for s in self.scores.values()}
 
 
-def _without(entries: Mapping[str, V], key: str) -> dict[str, V]:
-    return {k: v for k, v in entries.items() if k != key}
+def _superseding(entries: Mapping[str, V], corrects: str | None, entry_id: str, value: V) -> dict[str, V]:
+    """`entries` with `value` added under `entry_id` and the entry it corrects, if any, dropped."""
+    return {**{k: v for k, v in entries.items() if k != corrects}, entry_id: value}
 
 
 def _opened(e: ev.AssessmentOpened) -> Assessment:
@@ -79,28 +80,40 @@ def _opened(e: ev.AssessmentOpened) -> Assessment:
     )
 
 
-def _applied(s: Assessment, e: Event) -> Assessment:
-    if isinstance(e, ev.SelfEvaluationEntered):
-        return replace(s, self_evaluation={e.entry_id: e.text})
-    if isinstance(e, ev.SelfEvaluationCorrected):
-        return replace(s, self_evaluation={e.entry_id: e.text})
-    if isinstance(e, ev.BallotCast):
-        entry = DemocraticEntry(e.rater_group, {e.grade: 1})
-        return replace(s, democratic={**s.democratic, e.entry_id: entry})
-    if isinstance(e, (ev.TallyEntered, ev.DemocraticEntryCorrected)):
-        kept = _without(s.democratic, getattr(e, "corrects_entry_id", ""))
-        return replace(s, democratic={**kept, e.entry_id: DemocraticEntry(e.rater_group, dict(e.counts))})
-    if isinstance(e, (ev.PerformanceScoreEntered, ev.PerformanceScoreCorrected)):
-        kept = _without(s.scores, getattr(e, "corrects_entry_id", ""))
-        return replace(s, scores={**kept, e.entry_id: ScoreEntry(e.dimension, e.score, e.evidence)})
-    if isinstance(e, ev.PerformanceScoreAdjusted):
-        total = s.adjustments.get(e.dimension, 0.0) + e.delta
-        return replace(s, adjustments={**s.adjustments, e.dimension: total})
-    if isinstance(e, ev.AssessmentFinalised):
-        return replace(s, status=FINALISED, final_grade=e.final_grade)
-    if isinstance(e, ev.AssessmentReopened):
-        return replace(s, status=OPEN)
-    return s
+def _ballot(s: Assessment, e: ev.BallotCast) -> Assessment:
+    entry = DemocraticEntry(e.rater_group, {e.grade: 1})
+    return replace(s, democratic=_superseding(s.democratic, None, e.entry_id, entry))
+
+
+def _tally(s: Assessment, e: ev.TallyEntered | ev.DemocraticEntryCorrected) -> Assessment:
+    corrects = e.corrects_entry_id if isinstance(e, ev.DemocraticEntryCorrected) else None
+    entry = DemocraticEntry(e.rater_group, dict(e.counts))
+    return replace(s, democratic=_superseding(s.democratic, corrects, e.entry_id, entry))
+
+
+def _score(s: Assessment, e: ev.PerformanceScoreEntered | ev.PerformanceScoreCorrected) -> Assessment:
+    corrects = e.corrects_entry_id if isinstance(e, ev.PerformanceScoreCorrected) else None
+    entry = ScoreEntry(e.dimension, e.score, e.evidence)
+    return replace(s, scores=_superseding(s.scores, corrects, e.entry_id, entry))
+
+
+def _adjusted(s: Assessment, e: ev.PerformanceScoreAdjusted) -> Assessment:
+    total = s.adjustments.get(e.dimension, 0.0) + e.delta
+    return replace(s, adjustments={**s.adjustments, e.dimension: total})
+
+
+_APPLY: dict[type[Event], Callable[[Assessment, Any], Assessment]] = {
+    ev.SelfEvaluationEntered: lambda s, e: replace(s, self_evaluation={e.entry_id: e.text}),
+    ev.SelfEvaluationCorrected: lambda s, e: replace(s, self_evaluation={e.entry_id: e.text}),
+    ev.BallotCast: _ballot,
+    ev.TallyEntered: _tally,
+    ev.DemocraticEntryCorrected: _tally,
+    ev.PerformanceScoreEntered: _score,
+    ev.PerformanceScoreCorrected: _score,
+    ev.PerformanceScoreAdjusted: _adjusted,
+    ev.AssessmentFinalised: lambda s, e: replace(s, status=FINALISED, final_grade=e.final_grade),
+    ev.AssessmentReopened: lambda s, e: replace(s, status=OPEN),
+}
 
 
 def open_for_host(state: Assessment | None, ctx: Context) -> Assessment:
@@ -126,7 +139,9 @@ def evolve(state: Assessment | None, event: Event) -> Assessment:
         if not isinstance(event, ev.AssessmentOpened):
             raise ValueError(f"an assessment stream must start with AssessmentOpened, not {event.TYPE}")
         return _opened(event)
-    return replace(_applied(state, event), version=state.version + 1)
+    apply = _APPLY.get(type(event))
+    changed = apply(state, event) if apply else state
+    return replace(changed, version=state.version + 1)
 
 
 def fold(events: Iterable[Event]) -> Assessment | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 
 from services.backbone.domain import Context, DomainError, ForbiddenError
 
@@ -66,6 +67,6 @@ def require_weights(weights: Mapping[str, float], what: str, rule: str) -> None:
 def require_descending(thresholds: Mapping[str, float], order: Iterable[str], rule: str) -> None:
     """Refuse grade thresholds that are not strictly descending in grade order."""
     values = [thresholds[g] for g in order if g in thresholds]
-    if any(a <= b for a, b in zip(values, values[1:])):
+    if any(a <= b for a, b in pairwise(values)):
         raise DomainError(rule, f"grade thresholds must descend, got {dict(thresholds)}",
                           thresholds=dict(thresholds))

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.backbone.domain import DomainError, NotFoundError
 
-from .guards import require_descending, require_member, require_weights
+from .guards import require_descending, require_weights
 from .vocabulary import (
     BASICALLY_COMPETENT,
     COMPETENT,
@@ -69,8 +69,8 @@ class AssessmentPolicy:
             raise DomainError("invalid_policy", f"weights needed for rater groups and for {', '.join(DIMENSIONS)}")
         if set(self.grade_points) != set(GRADES):
             raise DomainError("invalid_policy", f"grade points needed for {', '.join(GRADES)}")
-        for grade in self.grade_thresholds:
-            require_member(grade, GRADES[:-1], "invalid_policy", "threshold grade")
+        if set(self.grade_thresholds) != set(GRADES[:-1]):
+            raise DomainError("invalid_policy", f"grade thresholds needed for {', '.join(GRADES[:-1])}")
         require_descending(self.grade_thresholds, GRADES, "invalid_policy")
 
     @property

@@ -82,7 +82,7 @@ def decide_record_nomination(
 def evolve(state: ApprovedNomination | None, event: Event) -> ApprovedNomination | None:
     """Apply one event; events of other aggregates leave the state as it is."""
     if isinstance(event, NominationRecorded):
-        return ApprovedNomination(**event.payload())
+        return ApprovedNomination(**asdict(event))
     if isinstance(event, NominationPlaced) and state is not None:
         return replace(state, placement_id=event.placement_id)
     return state

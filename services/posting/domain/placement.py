@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -150,7 +150,7 @@ _HANDLERS: dict[type[Event], Callable[[Placement, Any], Placement]] = {
 def evolve(state: Placement | None, event: Event) -> Placement | None:
     """Apply one event; events of other aggregates leave the state as it is."""
     if isinstance(event, ev.PlacementPlanned):
-        return Placement(**event.payload())
+        return Placement(**asdict(event))
     handler = _HANDLERS.get(type(event))
     if handler is None:
         return state

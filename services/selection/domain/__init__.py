@@ -30,19 +30,18 @@ from .labels import (
     RANK_LABELS,
     STEP_LABELS,
 )
-from .nominations import (
-    OPEN_STATUSES,
-    TERMINAL_STATUSES,
+from .nomination_events import (
     EligibilityOverridden,
-    Nomination,
     NominationApproved,
     NominationInspected,
     NominationRecommended,
     NominationRejected,
     NominationWithdrawn,
 )
+from .nominations import OPEN_STATUSES, TERMINAL_STATUSES, Nomination
 from .nominations import evolve as evolve_nomination
 from .nominations import fold as fold_nomination
+from .override import OverrideEligibility, decide_override_eligibility
 from .policy import (
     AdoptPolicy,
     EligibilityPolicy,
@@ -53,12 +52,7 @@ from .policy import (
 from .policy import evolve as evolve_policy_book
 from .policy import fold as fold_policy_book
 from .ranks import POSTING_MODES, RANKS, check_posting_level, rank_level
-from .recommendation import (
-    OverrideEligibility,
-    RecommendNomination,
-    decide_override_eligibility,
-    decide_recommend_nomination,
-)
+from .recommendation import RecommendNomination, decide_recommend_nomination
 from .register import (
     AddToReservePool,
     RecordAssessmentResult,

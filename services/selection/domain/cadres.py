@@ -40,7 +40,7 @@ class CadreRegistered(Event):
 
 @dataclass(frozen=True)
 class CadreUpdated(Event):
-    """`changes` maps each changed register field to {"old": ..., "new": ...}."""
+    """`changes` maps each changed register field to {"old": ..., "new": ...}; dates as ISO strings."""
 
     TYPE: ClassVar[str] = "selection.CadreUpdated"
     cadre_id: str
@@ -69,6 +69,15 @@ class AssessmentResultRecorded(Event):
     kind: str
     grade: str
     source_event_id: str
+
+
+CADRE_EVENTS = (
+    CadreRegistered,
+    CadreUpdated,
+    CadreAddedToReservePool,
+    CadreRemovedFromReservePool,
+    AssessmentResultRecorded,
+)
 
 
 @dataclass(frozen=True)
@@ -102,23 +111,25 @@ class Cadre:
 def evolve(state: Cadre | None, event: Event) -> Cadre | None:
     """Fold one event into the cadre; events of other types leave it unchanged (additive evolution)."""
     if isinstance(event, CadreRegistered):
-        return Cadre(**event.payload())
+        return Cadre(event.cadre_id, **{name: getattr(event, name) for name in REGISTER_FIELDS})
+    if not isinstance(event, CADRE_EVENTS):
+        return state
     if state is None:
         raise ValueError(f"{event.TYPE} cannot come before selection.CadreRegistered")
     if isinstance(event, CadreUpdated):
-        return replace(
-            state, **{name: change["new"] for name, change in event.changes.items()}
-        )
+        return replace(state, **{name: _typed(name, change["new"]) for name, change in event.changes.items()})
     if isinstance(event, CadreAddedToReservePool):
         return replace(state, reserve_cadre=True)
     if isinstance(event, CadreRemovedFromReservePool):
         return replace(state, reserve_cadre=False)
     if isinstance(event, AssessmentResultRecorded):
-        result = AssessmentResult(
-            event.year, event.kind, event.grade, event.source_event_id
-        )
+        result = AssessmentResult(event.year, event.kind, event.grade, event.source_event_id)
         return replace(state, assessments=(*state.assessments, result))
     return state
+
+
+def _typed(name: str, value: Any) -> Any:
+    return date.fromisoformat(value) if name == "birth_date" and isinstance(value, str) else value
 
 
 def fold(events: Iterable[Event]) -> Cadre | None:

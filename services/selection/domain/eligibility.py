@@ -30,9 +30,7 @@ class CriterionResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CriterionResult:
-        return cls(
-            data["criterion"], data["passed"], data.get("hard", True), data["detail"]
-        )
+        return cls(data["criterion"], data["passed"], data.get("hard", True), data["detail"])
 
 
 def age_on(birth_date: date, on: date) -> int:
@@ -41,9 +39,7 @@ def age_on(birth_date: date, on: date) -> int:
     return on.year - birth_date.year - before_birthday
 
 
-def check_eligibility(
-    cadre: Cadre, policy: EligibilityPolicy, on: date
-) -> list[CriterionResult]:
+def check_eligibility(cadre: Cadre, policy: EligibilityPolicy, on: date) -> list[CriterionResult]:
     """All criteria for `cadre` on day `on` under `policy`, in a fixed order."""
     return [
         _no_grassroots_experience(cadre),
@@ -54,12 +50,8 @@ def check_eligibility(
     ]
 
 
-def _flag(
-    criterion: str, passed: bool, when_passed: str, when_failed: str
-) -> CriterionResult:
-    return CriterionResult(
-        criterion, passed, True, when_passed if passed else when_failed
-    )
+def _flag(criterion: str, passed: bool, when_passed: str, when_failed: str) -> CriterionResult:
+    return CriterionResult(criterion, passed, True, when_passed if passed else when_failed)
 
 
 def _no_grassroots_experience(cadre: Cadre) -> CriterionResult:
@@ -71,16 +63,12 @@ def _no_grassroots_experience(cadre: Cadre) -> CriterionResult:
     )
 
 
-def _age_under_cap(
-    cadre: Cadre, policy: EligibilityPolicy, on: date
-) -> CriterionResult:
+def _age_under_cap(cadre: Cadre, policy: EligibilityPolicy, on: date) -> CriterionResult:
     age = age_on(cadre.birth_date, on)
     cap = policy.age_caps.get(cadre.rank)
     where = f"for rank {cadre.rank} under policy {policy.version}"
     if cap is None:
-        return _flag(
-            "age_under_cap", True, f"age {age} on {on}; no age cap {where}", ""
-        )
+        return _flag("age_under_cap", True, f"age {age} on {on}; no age cap {where}", "")
     return _flag(
         "age_under_cap",
         age <= cap,

@@ -7,96 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date
-from typing import Any, ClassVar
 
 from services.backbone.domain import Event
 
 from .eligibility import CriterionResult
+from .nomination_events import (
+    NOMINATION_EVENTS,
+    EligibilityOverridden,
+    NominationApproved,
+    NominationInspected,
+    NominationRecommended,
+    NominationRejected,
+    NominationWithdrawn,
+)
 
 OPEN_STATUSES = ("recommended", "inspected")
 TERMINAL_STATUSES = ("inspection_failed", "rejected", "withdrawn")
-
-
-@dataclass(frozen=True)
-class NominationRecommended(Event):
-    """`criteria` lists {criterion, passed, hard, detail}; `eligible` is False when a hard one failed."""
-
-    TYPE: ClassVar[str] = "selection.NominationRecommended"
-    nomination_id: str
-    cadre_id: str
-    sending_unit: str
-    cadre_rank: str
-    placement_type: str
-    host_unit: str
-    host_post: str
-    post_level: str
-    posting_mode: str
-    reason: str
-    recommended_on: date
-    nominated_by: str
-    policy_version: str
-    criteria: list[dict[str, Any]]
-    eligible: bool
-
-
-@dataclass(frozen=True)
-class EligibilityOverridden(Event):
-    TYPE: ClassVar[str] = "selection.EligibilityOverridden"
-    nomination_id: str
-    cadre_id: str
-    policy_version: str
-    failed_criteria: list[str]
-    reason: str
-    overridden_by: str
-
-
-@dataclass(frozen=True)
-class NominationInspected(Event):
-    TYPE: ClassVar[str] = "selection.NominationInspected"
-    nomination_id: str
-    cadre_id: str
-    findings: str
-    passed: bool
-    inspected_by: str
-
-
-@dataclass(frozen=True)
-class NominationApproved(Event):
-    """Carries the placement so the posting service can start it without asking selection."""
-
-    TYPE: ClassVar[str] = "selection.NominationApproved"
-    nomination_id: str
-    cadre_id: str
-    sending_unit: str
-    placement_type: str
-    host_unit: str
-    host_post: str
-    post_level: str
-    posting_mode: str
-    decision_ref: str
-    decision_date: date
-    decided_by: str
-
-
-@dataclass(frozen=True)
-class NominationRejected(Event):
-    TYPE: ClassVar[str] = "selection.NominationRejected"
-    nomination_id: str
-    cadre_id: str
-    decision_ref: str
-    decision_date: date
-    decided_by: str
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class NominationWithdrawn(Event):
-    TYPE: ClassVar[str] = "selection.NominationWithdrawn"
-    nomination_id: str
-    cadre_id: str
-    reason: str
-    withdrawn_by: str
 
 
 @dataclass(frozen=True)
@@ -136,10 +62,10 @@ def evolve(state: Nomination | None, event: Event) -> Nomination | None:
     """Fold one event into the nomination; events of other types leave it unchanged."""
     if isinstance(event, NominationRecommended):
         return _recommended(event)
+    if not isinstance(event, NOMINATION_EVENTS):
+        return state
     if state is None:
-        raise ValueError(
-            f"{event.TYPE} cannot come before selection.NominationRecommended"
-        )
+        raise ValueError(f"{event.TYPE} cannot come before selection.NominationRecommended")
     if isinstance(event, EligibilityOverridden):
         return replace(state, override_reason=event.reason)
     if isinstance(event, NominationInspected):

@@ -48,11 +48,7 @@ class PolicyBook:
 
     def in_force(self, on: date) -> EligibilityPolicy | None:
         """The version with the latest effective_from on or before `on`; a tie goes to the later adoption."""
-        candidates = [
-            (p.effective_from, i)
-            for i, p in enumerate(self.policies)
-            if p.effective_from <= on
-        ]
+        candidates = [(p.effective_from, i) for i, p in enumerate(self.policies) if p.effective_from <= on]
         return self.policies[max(candidates)[1]] if candidates else None
 
 
@@ -86,9 +82,7 @@ def fold(events: Iterable[Event]) -> PolicyBook | None:
     return state
 
 
-def decide_adopt_policy(
-    state: PolicyBook | None, command: AdoptPolicy, ctx: Context
-) -> Decision:
+def decide_adopt_policy(state: PolicyBook | None, command: AdoptPolicy, ctx: Context) -> Decision:
     """Add a new policy version; a version name is never reused, so recorded checks stay traceable."""
     require_role(ctx, "adopt eligibility policies", "organisation_department")
     version = require_text(command.version, "version")
@@ -114,8 +108,7 @@ def _check_age_caps(age_caps: dict[str, int]) -> None:
         if not isinstance(cap, int) or not YOUNGEST_CAP <= cap <= OLDEST_CAP:
             raise DomainError(
                 "invalid_age_cap",
-                f"age cap rule: cap {cap!r} for rank {rank} must be a whole number of years "
-                f"from {YOUNGEST_CAP} to {OLDEST_CAP}",
+                f"age cap rule: cap {cap!r} for rank {rank} must be a whole number of years from {YOUNGEST_CAP} to {OLDEST_CAP}",
                 rank=rank,
                 cap=cap,
             )

@@ -41,9 +41,7 @@ def _posting_problem(gap: int, mode: str, rank: str, post: str) -> str | None:
     if gap == 1 and mode != "assistant_one_up":
         return f"post level {post} is above rank {rank}; only assistant_one_up allows exactly one level up"
     if gap == 0 and mode != "same_level":
-        return (
-            f"post level {post} equals rank {rank}; {mode} does not fit, use same_level"
-        )
+        return f"post level {post} equals rank {rank}; {mode} does not fit, use same_level"
     if gap < 0 and mode != "lower_post":
         return f"post level {post} is below rank {rank}; {mode} does not fit, use lower_post"
     return None

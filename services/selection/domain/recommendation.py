@@ -1,4 +1,4 @@
-"""Step 1 of Gate 1, unit recommendation (单位推荐), and the eligibility override it may need."""
+"""Step 1 of Gate 1: unit recommendation (单位推荐), with every eligibility criterion recorded."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from services.backbone.domain import (
 from .cadres import Cadre
 from .eligibility import check_eligibility
 from .labels import PLACEMENT_TYPE_LABELS
-from .nominations import EligibilityOverridden, Nomination, NominationRecommended
+from .nomination_events import NominationRecommended
+from .nominations import Nomination
 from .policy import EligibilityPolicy, PolicyBook
 from .ranks import check_posting_level
 from .register import require_cadre
 from .rules import require_code, require_role, require_text
-from .steps import require_nomination, require_status
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,6 @@ class RecommendNomination:
     host_post: str
     post_level: str
     posting_mode: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class OverrideEligibility:
-    nomination_id: str
     reason: str
 
 
@@ -58,9 +52,7 @@ def decide_recommend_nomination(
     """
     require_role(ctx, "recommend cadres", "sending_unit")
     if state is not None:
-        raise StepOrderError(
-            "nomination_exists", f"nomination {command.nomination_id} already exists"
-        )
+        raise StepOrderError("nomination_exists", f"nomination {command.nomination_id} already exists")
     found = require_cadre(cadre, command.cadre_id)
     _require_home_unit(found, ctx)
     _require_no_open_nomination(found, cadre_nominations)
@@ -107,9 +99,7 @@ def _require_home_unit(cadre: Cadre, ctx: Context) -> None:
         )
 
 
-def _require_no_open_nomination(
-    cadre: Cadre, nominations: Iterable[Nomination]
-) -> None:
+def _require_no_open_nomination(cadre: Cadre, nominations: Iterable[Nomination]) -> None:
     for other in nominations:
         if other.cadre_id == cadre.cadre_id and other.is_open:
             raise StepOrderError(
@@ -142,34 +132,3 @@ def _policy_in_force(policies: PolicyBook | None, on: date) -> EligibilityPolicy
             f"policy rule: no eligibility policy is in force on {on}; adopt one first",
         )
     return policy
-
-
-def decide_override_eligibility(
-    state: Nomination | None, command: OverrideEligibility, ctx: Context
-) -> Decision:
-    """Let a nomination that failed hard criteria go on to inspection, with a recorded reason."""
-    require_role(ctx, "override eligibility", "organisation_department")
-    nomination = require_nomination(state, command.nomination_id)
-    require_status(nomination, "override eligibility", "recommended")
-    failed = nomination.failed_hard_criteria
-    if not failed:
-        raise DomainError(
-            "nothing_to_override",
-            f"override rule: nomination {nomination.nomination_id} failed no hard criterion "
-            f"under policy {nomination.policy_version}",
-        )
-    if nomination.override_reason is not None:
-        raise StepOrderError(
-            "already_overridden",
-            f"override rule: eligibility of nomination {nomination.nomination_id} was already overridden",
-        )
-    reason = require_text(command.reason, "reason")
-    event = EligibilityOverridden(
-        nomination.nomination_id,
-        nomination.cadre_id,
-        nomination.policy_version,
-        failed,
-        reason,
-        ctx.actor.principal,
-    )
-    return Decision([event], policy_version=nomination.policy_version)

@@ -56,9 +56,7 @@ class RecordAssessmentResult:
     source_event_id: str
 
 
-def decide_register_cadre(
-    state: Cadre | None, command: RegisterCadre, ctx: Context
-) -> Decision:
+def decide_register_cadre(state: Cadre | None, command: RegisterCadre, ctx: Context) -> Decision:
     """Register a new cadre, or list what changed; an identical upsert yields no events."""
     require_role(ctx, "register cadres", "integration", "organisation_department")
     for text in ("cadre_id", "name", "home_unit"):
@@ -72,14 +70,15 @@ def decide_register_cadre(
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        k: {"old": old[k], "new": new[k]} for k in REGISTER_FIELDS if old[k] != new[k]
-    }
+    return {k: {"old": _plain(old[k]), "new": _plain(new[k])} for k in REGISTER_FIELDS if old[k] != new[k]}
 
 
-def decide_add_to_reserve_pool(
-    state: Cadre | None, command: AddToReservePool, ctx: Context
-) -> Decision:
+def _plain(value: Any) -> Any:
+    # `changes` is a free-form dict, so a schema cannot type its dates: keep them as ISO strings.
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def decide_add_to_reserve_pool(state: Cadre | None, command: AddToReservePool, ctx: Context) -> Decision:
     """Put a registered cadre into the reserve-cadre pool (后备干部), with a reason."""
     cadre = _existing(state, command.cadre_id, ctx, "manage the reserve pool")
     reason = require_text(command.reason, "reason")
@@ -91,9 +90,7 @@ def decide_add_to_reserve_pool(
     return Decision([CadreAddedToReservePool(cadre.cadre_id, reason)])
 
 
-def decide_remove_from_reserve_pool(
-    state: Cadre | None, command: RemoveFromReservePool, ctx: Context
-) -> Decision:
+def decide_remove_from_reserve_pool(state: Cadre | None, command: RemoveFromReservePool, ctx: Context) -> Decision:
     """Take a cadre out of the reserve-cadre pool, with a reason."""
     cadre = _existing(state, command.cadre_id, ctx, "manage the reserve pool")
     reason = require_text(command.reason, "reason")
@@ -113,19 +110,13 @@ def _existing(state: Cadre | None, cadre_id: str, ctx: Context, action: str) -> 
 def require_cadre(state: Cadre | None, cadre_id: str) -> Cadre:
     """Refuse with `cadre_not_found` when the cadre was never registered."""
     if state is None:
-        raise NotFoundError(
-            "cadre_not_found", f"cadre {cadre_id} is not in the register"
-        )
+        raise NotFoundError("cadre_not_found", f"cadre {cadre_id} is not in the register")
     return state
 
 
-def decide_record_assessment_result(
-    state: Cadre | None, command: RecordAssessmentResult, ctx: Context
-) -> Decision:
+def decide_record_assessment_result(state: Cadre | None, command: RecordAssessmentResult, ctx: Context) -> Decision:
     """Record an assessment grade on the cadre; the same source event recorded again yields no events."""
-    require_role(
-        ctx, "record assessment results", "integration", "organisation_department"
-    )
+    require_role(ctx, "record assessment results", "integration", "organisation_department")
     cadre = require_cadre(state, command.cadre_id)
     require_text(command.source_event_id, "source_event_id")
     require_code(

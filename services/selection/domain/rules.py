@@ -21,9 +21,7 @@ def require_role(ctx: Context, action: str, *roles: str) -> None:
 def require_text(value: str | None, field: str) -> str:
     """Refuse with `<field>_required` when a free-text field is missing or blank."""
     if value is None or not value.strip():
-        raise DomainError(
-            f"{field}_required", f"{field} rule: a non-empty {field} is required"
-        )
+        raise DomainError(f"{field}_required", f"{field} rule: a non-empty {field} is required")
     return value.strip()
 
 
@@ -39,9 +37,7 @@ def require_code(value: str, allowed: Iterable[str], rule: str, what: str) -> st
     return value
 
 
-def require_distinct_person(
-    ctx: Context, step: str, earlier: dict[str, str | None]
-) -> None:
+def require_distinct_person(ctx: Context, step: str, earlier: dict[str, str | None]) -> None:
     """Refuse with `separation_of_duties` when the actor already took an earlier step."""
     for earlier_step, principal in earlier.items():
         if principal == ctx.actor.principal:

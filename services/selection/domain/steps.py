@@ -14,14 +14,8 @@ from services.backbone.domain import (
     StepOrderError,
 )
 
-from .nominations import (
-    OPEN_STATUSES,
-    Nomination,
-    NominationApproved,
-    NominationInspected,
-    NominationRejected,
-    NominationWithdrawn,
-)
+from .nomination_events import NominationApproved, NominationInspected, NominationRejected, NominationWithdrawn
+from .nominations import OPEN_STATUSES, Nomination
 from .rules import require_distinct_person, require_role, require_text
 
 
@@ -50,9 +44,7 @@ class WithdrawNomination:
 def require_nomination(state: Nomination | None, nomination_id: str) -> Nomination:
     """Refuse with `nomination_not_found` when nothing was recommended under this id."""
     if state is None:
-        raise NotFoundError(
-            "nomination_not_found", f"nomination {nomination_id} does not exist"
-        )
+        raise NotFoundError("nomination_not_found", f"nomination {nomination_id} does not exist")
     return state
 
 
@@ -67,9 +59,7 @@ def require_status(nomination: Nomination, step: str, *statuses: str) -> None:
         )
 
 
-def decide_inspect_nomination(
-    state: Nomination | None, command: InspectNomination, ctx: Context
-) -> Decision:
+def decide_inspect_nomination(state: Nomination | None, command: InspectNomination, ctx: Context) -> Decision:
     """Record the organisation department's inspection; a failed inspection ends the nomination."""
     require_role(ctx, "inspect nominations", "organisation_department")
     nomination = require_nomination(state, command.nomination_id)
@@ -94,9 +84,7 @@ def decide_inspect_nomination(
     return Decision([event])
 
 
-def decide_record_committee_decision(
-    state: Nomination | None, command: RecordCommitteeDecision, ctx: Context
-) -> Decision:
+def decide_record_committee_decision(state: Nomination | None, command: RecordCommitteeDecision, ctx: Context) -> Decision:
     """Record the party committee's approval or rejection of an inspected nomination."""
     require_role(ctx, "decide nominations", "party_committee")
     nomination = require_nomination(state, command.nomination_id)
@@ -105,9 +93,7 @@ def decide_record_committee_decision(
     require_distinct_person(ctx, "decide", earlier)
     ref = require_text(command.decision_ref, "decision_ref")
     if command.approved:
-        return Decision(
-            [_approved(nomination, ref, command.decision_date, ctx.actor.principal)]
-        )
+        return Decision([_approved(nomination, ref, command.decision_date, ctx.actor.principal)])
     rejected = NominationRejected(
         nomination.nomination_id,
         nomination.cadre_id,
@@ -119,9 +105,7 @@ def decide_record_committee_decision(
     return Decision([rejected])
 
 
-def _approved(
-    nomination: Nomination, ref: str, on: date, by: str
-) -> NominationApproved:
+def _approved(nomination: Nomination, ref: str, on: date, by: str) -> NominationApproved:
     return NominationApproved(
         nomination_id=nomination.nomination_id,
         cadre_id=nomination.cadre_id,
@@ -137,9 +121,7 @@ def _approved(
     )
 
 
-def decide_withdraw_nomination(
-    state: Nomination | None, command: WithdrawNomination, ctx: Context
-) -> Decision:
+def decide_withdraw_nomination(state: Nomination | None, command: WithdrawNomination, ctx: Context) -> Decision:
     """Withdraw a nomination before approval: by its own sending unit or the organisation department."""
     require_role(ctx, "withdraw nominations", "sending_unit", "organisation_department")
     nomination = require_nomination(state, command.nomination_id)
@@ -151,7 +133,5 @@ def decide_withdraw_nomination(
         )
     require_status(nomination, "withdraw", *OPEN_STATUSES)
     reason = require_text(command.reason, "reason")
-    event = NominationWithdrawn(
-        nomination.nomination_id, nomination.cadre_id, reason, ctx.actor.principal
-    )
+    event = NominationWithdrawn(nomination.nomination_id, nomination.cadre_id, reason, ctx.actor.principal)
     return Decision([event])

@@ -1,0 +1,117 @@
+"""Running one command against one aggregate: load, fold, decide, append — once, whatever the retries.
+
+The command id (the HTTP Idempotency-Key, or a fresh id) fixes the ids of the events it causes, so
+a retried command finds its own events and returns them instead of deciding again.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from services.backbone.domain import Context, Decision, Event
+from services.backbone.envelope import Metadata, NewEvent, RecordedEvent, deterministic_event_id
+from services.backbone.registry import EventRegistry
+
+MAX_EVENTS_PER_COMMAND = 64
+
+
+class PreconditionFailedError(Exception):
+    """The client's If-Match version is not the aggregate's current version."""
+
+    def __init__(self, stream: str, expected: int, actual: int) -> None:
+        super().__init__(f"{stream} is at version {actual}, not {expected} as If-Match says: reload and retry")
+        self.stream, self.expected, self.actual = stream, expected, actual
+
+
+@dataclass(frozen=True)
+class CommandMeta:
+    """Everything about a command that is not its payload: who, why, which request."""
+
+    context: Context
+    command_id: str
+    correlation_id: str
+    source: str
+    causation_id: str | None = None
+
+    def metadata(self, policy_version: str | None) -> Metadata:
+        return Metadata(
+            actor=self.context.actor, command_id=self.command_id, correlation_id=self.correlation_id,
+            causation_id=self.causation_id, source=self.source, reason=self.context.reason,
+            occurred_at=self.context.now, policy_version=policy_version,
+        )
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    stream: str
+    version: int
+    events: list[RecordedEvent]
+    replayed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "version": self.version,
+            "replayed": self.replayed,
+            "events": [{"id": str(e.event_id), "type": e.type, "stream": e.stream, "version": e.version} for e in self.events],
+        }
+
+
+class Aggregates:
+    """Loads aggregates from a store through a registry and runs commands on them."""
+
+    def __init__(self, store: Any, registry: EventRegistry) -> None:
+        self.store, self.registry = store, registry
+
+    def history(self, stream: str, until: datetime | None = None, conn: Any = None) -> list[Event]:
+        return [self.registry.load(e) for e in self.store.read_stream(stream, until=until, conn=conn)]
+
+    def load(self, stream: str, fold: Callable[[list[Event]], Any], conn: Any = None) -> tuple[Any, int]:
+        events = self.history(stream, conn=conn)
+        return fold(events), len(events)
+
+    def previous_result(self, command_id: str, conn: Any = None) -> CommandResult | None:
+        ids = [deterministic_event_id(command_id, i) for i in range(MAX_EVENTS_PER_COMMAND)]
+        found = self.store.read_events(ids, conn=conn)
+        if not found:
+            return None
+        last = found[-1]
+        return CommandResult(last.stream, last.version, found, replayed=True)
+
+    def execute(
+        self, stream: str, fold: Callable[[list[Event]], Any], decide: Callable[[Any], Decision],
+        meta: CommandMeta, if_match: int | None = None, conn: Any = None,
+    ) -> CommandResult:
+        """Decide on the current state and append the decision's events at the version read."""
+        previous = self.previous_result(meta.command_id, conn=conn)
+        if previous is not None:
+            return previous
+        state, version = self.load(stream, fold, conn=conn)
+        if if_match is not None and if_match != version:
+            raise PreconditionFailedError(stream, if_match, version)
+        decision = decide(state)
+        recorded = self.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
+        return CommandResult(stream, version + len(recorded), recorded)
+
+    def append(
+        self, stream: str, events: Sequence[Event], expected: int | None, meta: CommandMeta,
+        policy_version: str | None = None, conn: Any = None, first_index: int = 0,
+    ) -> list[RecordedEvent]:
+        new = self.new_events(events, meta, policy_version, first_index)
+        return list(self.store.append(stream, new, expected_version=expected, conn=conn))
+
+    def new_events(
+        self, events: Sequence[Event], meta: CommandMeta, policy_version: str | None = None, first_index: int = 0
+    ) -> list[NewEvent]:
+        metadata = meta.metadata(policy_version)
+        new = []
+        for i, event in enumerate(events, start=first_index):
+            type_, version, data = self.registry.dump(event)
+            new.append(NewEvent(deterministic_event_id(meta.command_id, i), type_, version, data, metadata))
+        return new
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,55 @@
+"""Endpoints every service exposes the same way: health, OpenAPI, and the HTTP feed of its events."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, validate
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from services.backbone.envelope import FeedCursor, to_cloudevent
+from services.backbone.http import Call, RouteTable, endpoint, json_response
+from services.backbone.openapi import build_spec
+from services.backbone.providers import FeedEndpoints
+
+
+class FeedQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    after = fields.String(load_default="", metadata={"description": "cursor token (era.tx_id.position) of the last event seen"})
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
+
+
+def edge_endpoints(table: RouteTable) -> type:
+    """A mixin with /<service>/health, /<service>/openapi.json and /<service>/feed for one service."""
+    service = table.service
+
+    class Edge(FeedEndpoints):
+        @http("GET", f"/{service}/health")
+        def health(self, request: Request) -> Response:
+            """200 when the database answers, 503 otherwise (the readiness probe)."""
+            try:
+                with self.store.transaction() as conn:
+                    conn.execute("SELECT 1")
+            except Exception as exc:  # noqa: BLE001  (any failure means not ready)
+                return json_response({"status": "unavailable", "database": str(exc)[:200]}, 503)
+            relay = getattr(self, "relay", None)
+            return json_response({"status": "ok", "service": service, "relay_leader": bool(relay and relay.is_leader)})
+
+        @http("GET", f"/{service}/openapi.json")
+        def openapi(self, request: Request) -> Response:
+            return json_response(build_spec(table, title=f"Four Gates — {service}"))
+
+        @endpoint(table, "GET", "/feed", summary="Read this service's events after a cursor, as CloudEvents",
+                  query=FeedQuery)
+        def http_feed(self, call: Call) -> dict[str, Any]:
+            cursor = FeedCursor.parse(call.payload["after"])
+            events = self.store.read_feed(cursor, call.payload["limit"])
+            bodies, previous = [], (cursor if call.payload["after"] else None)
+            for event in events:
+                bodies.append(to_cloudevent(event, previous))
+                previous = event.cursor
+            return {"events": bodies, "next": bodies[-1]["sequence"] if bodies else call.payload["after"]}
+
+    return Edge

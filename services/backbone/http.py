@@ -1,0 +1,194 @@
+"""The HTTP edge every service shares: authentication, body parsing through marshmallow, RFC 9457
+problem details for every refusal, Idempotency-Key and If-Match, and the route table for OpenAPI.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import marshmallow
+import psycopg
+import psycopg_pool
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from services.backbone.auth import AuthenticationError, authenticate, load_tokens
+from services.backbone.commands import CommandMeta, PreconditionFailedError, utcnow
+from services.backbone.domain import Actor, Context, DomainError
+from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    summary: str
+    body: type[marshmallow.Schema] | None
+    response: type[marshmallow.Schema] | None
+    roles: tuple[str, ...] | None
+    status: int
+    query: type[marshmallow.Schema] | None
+    public: bool
+
+
+@dataclass
+class Call:
+    """What a handler gets: the caller, the parsed body or query, and the command's metadata."""
+
+    actor: Actor
+    payload: dict[str, Any]
+    meta: CommandMeta
+    if_match: int | None
+    request: Request
+
+
+@dataclass
+class RouteTable:
+    service: str
+    routes: list[Route] = field(default_factory=list)
+
+
+class Problem(Exception):
+    """An RFC 9457 problem: status, title, detail naming the rule, optional per-field errors."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+    def response(self, instance: str = "") -> Response:
+        body = {"type": f"about:blank#{self.extra.get('rule', self.status)}", "title": self.title,
+                "status": self.status, "detail": self.detail, "instance": instance, **self.extra}
+        return Response(json.dumps(body, ensure_ascii=False, default=str), status=self.status,
+                        mimetype="application/problem+json")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+                    mimetype="application/json", headers=headers)
+
+
+_TOKENS: dict[str, Actor] | None = None
+
+
+def _tokens() -> dict[str, Actor]:
+    global _TOKENS
+    if _TOKENS is None:
+        _TOKENS = load_tokens()
+    return _TOKENS
+
+
+def endpoint(
+    table: RouteTable, method: str, path: str, *, summary: str,
+    body: type[marshmallow.Schema] | None = None, response: type[marshmallow.Schema] | None = None,
+    query: type[marshmallow.Schema] | None = None, roles: tuple[str, ...] | None = None,
+    status: int = 200, public: bool = False,
+) -> Callable[[Callable[..., Any]], Any]:
+    """Declare an HTTP entrypoint: nameko `@http` plus auth, parsing, problem details and OpenAPI."""
+    route = Route(method, f"/{table.service}{path}", summary, body, response, roles, status, query, public)
+    table.routes.append(route)
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        @functools.wraps(fn)
+        def handler(self: Any, request: Request, **params: Any) -> Response:
+            try:
+                call = _prepare(route, request, table.service)
+                result = fn(self, call, **params)
+                return result if isinstance(result, Response) else json_response(result, route.status)
+            except Exception as exc:  # noqa: BLE001  (every failure becomes a problem, never a stack trace)
+                return problem_for(exc).response(request.path)
+
+        return http(method, route.path.replace("{", "<").replace("}", ">"))(handler)
+
+    return decorate
+
+
+def _prepare(route: Route, request: Request, service: str) -> Call:
+    actor = Actor("anonymous", "anonymous") if route.public else authenticate(request.headers.get("Authorization"), _tokens())
+    if route.roles is not None and actor.role not in route.roles:
+        raise Problem(403, "Not allowed for this role",
+                      f"role {actor.role!r} may not {route.summary.lower()}; allowed: {', '.join(route.roles)}",
+                      rule="role_not_allowed")
+    payload = _parse_body(route, request) if route.body else _parse_query(route, request)
+    command_id = request.headers.get("Idempotency-Key") or str(uuid.uuid4())
+    if len(command_id) > 200:
+        raise Problem(400, "Invalid Idempotency-Key", "the Idempotency-Key header is longer than 200 characters",
+                      rule="idempotency_key")
+    correlation = request.headers.get("X-Correlation-Id") or command_id
+    reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
+    meta = CommandMeta(Context(actor, utcnow(), reason), command_id, correlation, service)
+    return Call(actor, payload, meta, _if_match(request), request)
+
+
+def _parse_body(route: Route, request: Request) -> dict[str, Any]:
+    if request.content_length and request.content_length > MAX_BODY_BYTES:
+        raise Problem(413, "Body too large", f"the body is larger than {MAX_BODY_BYTES} bytes", rule="body_too_large")
+    if request.mimetype != "application/json":
+        raise Problem(415, "Unsupported media type", "send the body as application/json", rule="content_type")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY_BYTES:
+        raise Problem(413, "Body too large", f"the body is larger than {MAX_BODY_BYTES} bytes", rule="body_too_large")
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}", rule="malformed_json") from None
+    assert route.body is not None
+    return route.body().load(data)  # type: ignore[no-any-return]
+
+
+def _parse_query(route: Route, request: Request) -> dict[str, Any]:
+    if route.query is None:
+        return {}
+    return route.query().load(request.args.to_dict())  # type: ignore[no-any-return]
+
+
+def _if_match(request: Request) -> int | None:
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip().strip('"').removeprefix("W/").strip('"'))
+    except ValueError:
+        raise Problem(400, "Invalid If-Match", "If-Match must be the version number the client saw, e.g. \"3\"",
+                      rule="if_match") from None
+
+
+def problem_for(exc: Exception) -> Problem:
+    """The problem-details answer for any exception a handler raised."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, AuthenticationError):
+        return Problem(401, "Authentication required", str(exc), rule="authentication")
+    if isinstance(exc, marshmallow.ValidationError):
+        return _validation_problem(exc)
+    if isinstance(exc, DomainError):
+        return Problem(exc.status, exc.title, exc.message, rule=exc.rule, **_plain(exc.details))
+    if isinstance(exc, ConcurrencyConflictError):
+        return Problem(409, "Conflicting change", str(exc), rule="concurrent_change")
+    if isinstance(exc, PreconditionFailedError):
+        return Problem(412, "Version mismatch", str(exc), rule="if_match")
+    if isinstance(exc, IdempotencyMismatchError):
+        return Problem(422, "Idempotency-Key reused", str(exc), rule="idempotency_key")
+    if isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout)):
+        return Problem(503, "Service unavailable", "the database is not reachable just now; retry shortly",
+                       rule="unavailable")
+    reference = uuid.uuid4().hex[:12]
+    log.exception("unhandled error, reference %s", reference)
+    return Problem(500, "Internal error", f"an unexpected error occurred; quote reference {reference}", rule="internal")
+
+
+def _validation_problem(exc: marshmallow.ValidationError) -> Problem:
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    parts = [f"{name}: {'; '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}" for name, msgs in messages.items()]
+    return Problem(422, "Invalid request", "; ".join(parts), rule="validation", errors=messages)
+
+
+def _plain(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if k not in {"type", "title", "status", "detail", "instance"}}

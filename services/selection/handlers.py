@@ -1,0 +1,132 @@
+"""The selection service's use cases: each loads what a decision needs, decides, and appends.
+
+Handed an `Aggregates` (store + registry) and a connection; they know nothing of HTTP or nameko.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult
+from services.backbone.registry import EventRegistry
+from services.selection import domain as d
+
+REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+POLICY_STREAM = "policy-book"
+
+
+def cadre_stream(cadre_id: str) -> str:
+    return f"cadre-{cadre_id}"
+
+
+def nomination_stream(nomination_id: str) -> str:
+    return f"nomination-{nomination_id}"
+
+
+def register_cadre(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], conn: Any = None) -> CommandResult:
+    """Register or update one cadre; an identical repeat appends nothing."""
+    command = d.RegisterCadre(**payload)
+    return agg.execute(cadre_stream(command.cadre_id), d.fold_cadre,
+                       lambda s: d.decide_register_cadre(s, command, meta.context), meta, conn=conn)
+
+
+def change_reserve_pool(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str, add: bool,
+                        if_match: int | None) -> CommandResult:
+    if add:
+        add_cmd = d.AddToReservePool(cadre_id, reason)
+        decide = lambda s: d.decide_add_to_reserve_pool(s, add_cmd, meta.context)  # noqa: E731
+    else:
+        remove_cmd = d.RemoveFromReservePool(cadre_id, reason)
+        decide = lambda s: d.decide_remove_from_reserve_pool(s, remove_cmd, meta.context)  # noqa: E731
+    return agg.execute(cadre_stream(cadre_id), d.fold_cadre, decide, meta, if_match)
+
+
+def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
+    command = d.AdoptPolicy(payload["version"], payload["effective_from"], payload["age_caps"],
+                            payload["reserve_preferred"])
+    return agg.execute(POLICY_STREAM, d.fold_policy_book,
+                       lambda s: d.decide_adopt_policy(s, command, meta.context), meta)
+
+
+def recommend(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
+    """Recommend a cadre; a per-cadre lock makes 'one open nomination per cadre' hold under concurrency."""
+    command = d.RecommendNomination(**payload)
+    with agg.store.transaction() as conn:
+        # An advisory lock is not a write: the append below stays the first write of the transaction.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"selection:recommend:{command.cadre_id}",))
+        cadre = d.fold_cadre(agg.history(cadre_stream(command.cadre_id), conn=conn))
+        policies = d.fold_policy_book(agg.history(POLICY_STREAM, conn=conn))
+        others = [n for n in all_nominations(agg, conn=conn) if n.cadre_id == command.cadre_id]
+        return agg.execute(
+            nomination_stream(command.nomination_id), d.fold_nomination,
+            lambda s: d.decide_recommend_nomination(s, command, meta.context, cadre=cadre, policies=policies,
+                                                    cadre_nominations=others),
+            meta, conn=conn,
+        )
+
+
+def nomination_step(agg: Aggregates, meta: CommandMeta, nomination_id: str, step: str,
+                    payload: dict[str, Any], if_match: int | None) -> CommandResult:
+    """Inspect, decide, withdraw or override: one step on one nomination."""
+    body = {k: v for k, v in payload.items() if k != "reason"}
+    reason = payload.get("reason")
+    if step == "inspect":
+        cmd: Any = d.InspectNomination(nomination_id, body["findings"], body["passed"])
+        decide = lambda s: d.decide_inspect_nomination(s, cmd, meta.context)  # noqa: E731
+    elif step == "decide":
+        cmd = d.RecordCommitteeDecision(nomination_id, body["approved"], body["decision_ref"], body["decision_date"], reason)
+        decide = lambda s: d.decide_record_committee_decision(s, cmd, meta.context)  # noqa: E731
+    elif step == "withdraw":
+        cmd = d.WithdrawNomination(nomination_id, reason or "")
+        decide = lambda s: d.decide_withdraw_nomination(s, cmd, meta.context)  # noqa: E731
+    else:
+        cmd = d.OverrideEligibility(nomination_id, reason or "")
+        decide = lambda s: d.decide_override_eligibility(s, cmd, meta.context)  # noqa: E731
+    return agg.execute(nomination_stream(nomination_id), d.fold_nomination, decide, meta, if_match)
+
+
+def all_nominations(agg: Aggregates, until: datetime | None = None, conn: Any = None) -> list[d.Nomination]:
+    return [n for n in _fold_prefix(agg, "nomination-", d.fold_nomination, until, conn) if n is not None]
+
+
+def all_cadres(agg: Aggregates, until: datetime | None = None) -> list[d.Cadre]:
+    return [c for c in _fold_prefix(agg, "cadre-", d.fold_cadre, until, None) if c is not None]
+
+
+def _fold_prefix(agg: Aggregates, prefix: str, fold: Any, until: datetime | None, conn: Any) -> list[Any]:
+    by_stream: dict[str, list[Any]] = {}
+    for recorded in agg.store.read_streams_prefix(prefix, conn=conn):
+        if until is None or recorded.recorded_at <= until:
+            by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
+    return [fold(events) for events in by_stream.values()]
+
+
+def record_assessment_result(agg: Aggregates, conn: psycopg.Connection, meta: CommandMeta,
+                             source_event_id: str, data: dict[str, Any]) -> None:
+    """Consumer use case: a finalised assessment becomes part of the cadre's record."""
+    command = d.RecordAssessmentResult(data["cadre_id"], int(data["year"]), data["kind"], data["grade"], source_event_id)
+    agg.execute(cadre_stream(command.cadre_id), d.fold_cadre,
+                lambda s: d.decide_record_assessment_result(s, command, meta.context), meta, conn=conn)
+
+
+def cadre_view(cadre: d.Cadre, version: int) -> dict[str, Any]:
+    view = dataclasses.asdict(cadre)
+    view.update(rank_label=d.RANK_LABELS.get(cadre.rank, cadre.rank), version=version)
+    view["assessments"] = [{**a, "grade_label": d.GRADE_LABELS.get(a["grade"], a["grade"])} for a in view["assessments"]]
+    return view
+
+
+def nomination_view(nomination: d.Nomination, version: int) -> dict[str, Any]:
+    view = dataclasses.asdict(nomination)
+    view.update(
+        version=version,
+        status_label=d.NOMINATION_STATUS_LABELS.get(nomination.status, nomination.status),
+        placement_type_label=d.PLACEMENT_TYPE_LABELS.get(nomination.placement_type, nomination.placement_type),
+        posting_mode_label=d.POSTING_MODE_LABELS.get(nomination.posting_mode, nomination.posting_mode),
+        blocked=nomination.blocked,
+    )
+    view["criteria"] = [{**c, "label": d.CRITERION_LABELS.get(c["criterion"], c["criterion"])} for c in view["criteria"]]
+    return view

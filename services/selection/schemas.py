@@ -1,0 +1,145 @@
+"""HTTP bodies of the selection service: every request and response is a marshmallow schema."""
+from __future__ import annotations
+
+from datetime import date
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from services.selection.domain import GRADE_LABELS, PLACEMENT_TYPE_LABELS, POSTING_MODE_LABELS, RANKS
+
+ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
+TEXT = validate.Length(min=1, max=4000)
+SHORT = validate.Length(min=1, max=200)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class CadreIn(Strict):
+    cadre_id = fields.String(required=True, validate=ID)
+    name = fields.String(required=True, validate=SHORT)
+    rank = fields.String(required=True, validate=validate.OneOf(RANKS))
+    home_unit = fields.String(required=True, validate=ID)
+    birth_date = fields.Date(required=True, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)))
+    grassroots_experience = fields.Boolean(required=True)
+    fit_for_duty = fields.Boolean(required=True, metadata={"description": "a yes/no attestation only, never health details"})
+    reserve_cadre = fields.Boolean(load_default=False)
+    open_disciplinary_matter = fields.Boolean(load_default=False)
+
+
+class CadreBulkIn(Strict):
+    cadres = fields.List(fields.Nested(CadreIn), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class ReasonIn(Strict):
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class PolicyIn(Strict):
+    version = fields.String(required=True, validate=ID)
+    effective_from = fields.Date(required=True)
+    age_caps = fields.Dict(keys=fields.String(validate=validate.OneOf(RANKS)),
+                           values=fields.Integer(validate=validate.Range(18, 70)), required=True)
+    reserve_preferred = fields.Boolean(load_default=True)
+    reason = fields.String(validate=TEXT)
+
+
+class NominationIn(Strict):
+    nomination_id = fields.String(required=True, validate=ID)
+    cadre_id = fields.String(required=True, validate=ID)
+    placement_type = fields.String(required=True, validate=validate.OneOf(list(PLACEMENT_TYPE_LABELS)),
+                                   metadata={"description": "gap_filling 补短型 / strength 扬长型 / docking 对接型"})
+    host_unit = fields.String(required=True, validate=ID)
+    host_post = fields.String(required=True, validate=SHORT)
+    post_level = fields.String(required=True, validate=validate.OneOf(RANKS))
+    posting_mode = fields.String(required=True, validate=validate.OneOf(list(POSTING_MODE_LABELS)),
+                                 metadata={"description": "lower_post 高职低挂 / same_level 平职挂 / assistant_one_up"})
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class InspectionIn(Strict):
+    findings = fields.String(required=True, validate=TEXT)
+    passed = fields.Boolean(required=True)
+    reason = fields.String(validate=TEXT)
+
+
+class DecisionIn(Strict):
+    approved = fields.Boolean(required=True)
+    decision_ref = fields.String(required=True, validate=SHORT)
+    decision_date = fields.Date(required=True)
+    reason = fields.String(validate=TEXT)
+
+
+class ListQuery(Strict):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    as_of = fields.AwareDateTime(load_default=None, metadata={"description": "state as recorded at this moment"})
+
+
+class FeedQuery(Strict):
+    after = fields.String(load_default="", metadata={"description": "cursor token of the last event seen"})
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
+
+
+class AsOfQuery(Strict):
+    as_of = fields.AwareDateTime(load_default=None)
+
+
+class CommandOut(Schema):
+    stream = fields.String()
+    version = fields.Integer()
+    replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
+    events = fields.List(fields.Dict())
+
+
+class CriterionOut(Schema):
+    criterion = fields.String()
+    label = fields.String()
+    passed = fields.Boolean()
+    hard = fields.Boolean()
+    detail = fields.String()
+
+
+class CadreOut(Schema):
+    cadre_id = fields.String()
+    name = fields.String()
+    rank = fields.String()
+    rank_label = fields.String()
+    home_unit = fields.String()
+    birth_date = fields.Date()
+    grassroots_experience = fields.Boolean()
+    fit_for_duty = fields.Boolean()
+    reserve_cadre = fields.Boolean()
+    open_disciplinary_matter = fields.Boolean()
+    assessments = fields.List(fields.Dict())
+    version = fields.Integer()
+
+
+class NominationOut(Schema):
+    nomination_id = fields.String()
+    cadre_id = fields.String()
+    status = fields.String()
+    status_label = fields.String()
+    placement_type = fields.String()
+    placement_type_label = fields.String()
+    posting_mode = fields.String()
+    posting_mode_label = fields.String()
+    host_unit = fields.String()
+    host_post = fields.String()
+    post_level = fields.String()
+    policy_version = fields.String(allow_none=True)
+    criteria = fields.List(fields.Nested(CriterionOut))
+    blocked = fields.Boolean()
+    version = fields.Integer()
+
+
+class PageOut(Schema):
+    items = fields.List(fields.Dict())
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+GRADES = list(GRADE_LABELS)

@@ -1,0 +1,157 @@
+"""The selection service (选拔关): cadre register, reserve pool, eligibility policy, nominations.
+
+HTTP under /selection, RPC for other services, events on `selection.events` through the relay.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from nameko.events import event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from services.backbone.commands import Aggregates, CommandMeta
+from services.backbone.domain import Actor, Context, NotFoundError
+from services.backbone.edge import edge_endpoints
+from services.backbone.envelope import RecordedEvent
+from services.backbone.http import Call, RouteTable, endpoint
+from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider
+from services.backbone.store import EventStore
+from services.selection import handlers as h
+from services.selection import schemas as s
+
+log = logging.getLogger(__name__)
+ROUTES = RouteTable("selection")
+REGISTRARS = ("integration", "organisation_department")
+OD = ("organisation_department",)
+CONSUMER_ACTOR = Actor("service:selection", "integration", None)
+
+
+def apply_assessment_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
+    """Finalised assessments become part of the cadre's record; other assessment events are not ours."""
+    if event.type != "assessment.AssessmentFinalised":
+        return
+    meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "assessment finalised"),
+                       command_id=f"consume:{event.event_id}", correlation_id=event.metadata.correlation_id,
+                       source="selection", causation_id=str(event.event_id))
+    data = {**event.data, "grade": event.data["final_grade"]}
+    h.record_assessment_result(Aggregates(store, h.REGISTRY), conn, meta, str(event.event_id), data)
+
+
+class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
+    name = "selection"
+    store = EventStoreProvider()
+    relay = RelayProvider()
+    consumer = ConsumerProvider({"assessment": apply_assessment_event})
+
+    @property
+    def aggregates(self) -> Aggregates:
+        return Aggregates(self.store, h.REGISTRY)
+
+    @endpoint(ROUTES, "POST", "/cadres", summary="Register or update a cadre", body=s.CadreIn,
+              response=s.CommandOut, roles=REGISTRARS)
+    def register_cadre(self, call: Call) -> Any:
+        return h.register_cadre(self.aggregates, call.meta, call.payload).to_json()
+
+    @endpoint(ROUTES, "POST", "/cadres/bulk", summary="Register or update many cadres", body=s.CadreBulkIn,
+              roles=REGISTRARS)
+    def register_cadres(self, call: Call) -> Any:
+        results = []
+        for i, cadre in enumerate(call.payload["cadres"]):
+            meta = CommandMeta(call.meta.context, f"{call.meta.command_id}:{i}", call.meta.correlation_id, "selection")
+            results.append({"cadre_id": cadre["cadre_id"], **h.register_cadre(self.aggregates, meta, cadre).to_json()})
+        return {"results": results, "changed": sum(1 for r in results if r["events"] and not r["replayed"])}
+
+    @endpoint(ROUTES, "GET", "/cadres", summary="List cadres", query=s.ListQuery, response=s.PageOut)
+    def list_cadres(self, call: Call) -> Any:
+        cadres = sorted(h.all_cadres(self.aggregates, call.payload["as_of"]), key=lambda c: c.cadre_id)
+        return _page([h.cadre_view(c, 0) for c in cadres], call.payload)
+
+    @endpoint(ROUTES, "GET", "/cadres/{cadre_id}", summary="One cadre", query=s.AsOfQuery, response=s.CadreOut)
+    def get_cadre(self, call: Call, cadre_id: str) -> Any:
+        events = self.aggregates.history(h.cadre_stream(cadre_id), until=call.payload["as_of"])
+        cadre = h.d.fold_cadre(events)
+        if cadre is None:
+            raise NotFoundError("cadre_not_found", f"no cadre {cadre_id!r} is registered")
+        return h.cadre_view(cadre, len(events))
+
+    @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/reserve-pool", summary="Add a cadre to the reserve pool",
+              body=s.ReasonIn, response=s.CommandOut, roles=OD)
+    def add_to_reserve_pool(self, call: Call, cadre_id: str) -> Any:
+        return h.change_reserve_pool(self.aggregates, call.meta, cadre_id, call.payload["reason"], True, call.if_match).to_json()
+
+    @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/reserve-pool/removal", summary="Remove a cadre from the reserve pool",
+              body=s.ReasonIn, response=s.CommandOut, roles=OD)
+    def remove_from_reserve_pool(self, call: Call, cadre_id: str) -> Any:
+        return h.change_reserve_pool(self.aggregates, call.meta, cadre_id, call.payload["reason"], False, call.if_match).to_json()
+
+    @endpoint(ROUTES, "POST", "/policies", summary="Adopt an eligibility policy version", body=s.PolicyIn,
+              response=s.CommandOut, roles=OD, status=201)
+    def adopt_policy(self, call: Call) -> Any:
+        return h.adopt_policy(self.aggregates, call.meta, call.payload).to_json()
+
+    @endpoint(ROUTES, "POST", "/nominations", summary="Recommend a cadre for a placement", body=s.NominationIn,
+              response=s.CommandOut, roles=("sending_unit",), status=201)
+    def recommend(self, call: Call) -> Any:
+        return h.recommend(self.aggregates, call.meta, call.payload).to_json()
+
+    @endpoint(ROUTES, "GET", "/nominations", summary="List nominations", query=s.ListQuery, response=s.PageOut)
+    def list_nominations(self, call: Call) -> Any:
+        nominations = sorted(h.all_nominations(self.aggregates, call.payload["as_of"]), key=lambda n: n.nomination_id)
+        return _page([h.nomination_view(n, 0) for n in nominations], call.payload)
+
+    @endpoint(ROUTES, "GET", "/nominations/{nomination_id}", summary="One nomination", query=s.AsOfQuery,
+              response=s.NominationOut)
+    def get_nomination(self, call: Call, nomination_id: str) -> Any:
+        events = self.aggregates.history(h.nomination_stream(nomination_id), until=call.payload["as_of"])
+        nomination = h.d.fold_nomination(events)
+        if nomination is None:
+            raise NotFoundError("nomination_not_found", f"no nomination {nomination_id!r}")
+        return h.nomination_view(nomination, len(events))
+
+    @endpoint(ROUTES, "POST", "/nominations/{nomination_id}/inspection", summary="Record the inspection",
+              body=s.InspectionIn, response=s.CommandOut, roles=OD)
+    def inspect(self, call: Call, nomination_id: str) -> Any:
+        return h.nomination_step(self.aggregates, call.meta, nomination_id, "inspect", call.payload, call.if_match).to_json()
+
+    @endpoint(ROUTES, "POST", "/nominations/{nomination_id}/decision", summary="Record the party committee's decision",
+              body=s.DecisionIn, response=s.CommandOut, roles=("party_committee",))
+    def decide(self, call: Call, nomination_id: str) -> Any:
+        return h.nomination_step(self.aggregates, call.meta, nomination_id, "decide", call.payload, call.if_match).to_json()
+
+    @endpoint(ROUTES, "POST", "/nominations/{nomination_id}/withdrawal", summary="Withdraw a nomination",
+              body=s.ReasonIn, response=s.CommandOut, roles=("sending_unit", "organisation_department"))
+    def withdraw(self, call: Call, nomination_id: str) -> Any:
+        return h.nomination_step(self.aggregates, call.meta, nomination_id, "withdraw", call.payload, call.if_match).to_json()
+
+    @endpoint(ROUTES, "POST", "/nominations/{nomination_id}/eligibility-override",
+              summary="Override a failed eligibility criterion, with reasons", body=s.ReasonIn, response=s.CommandOut,
+              roles=OD)
+    def override(self, call: Call, nomination_id: str) -> Any:
+        return h.nomination_step(self.aggregates, call.meta, nomination_id, "override", call.payload, call.if_match).to_json()
+
+    @rpc
+    def get_cadre_rank(self, cadre_id: str) -> str | None:
+        """The cadre's current rank code, or None if unknown."""
+        cadre = h.d.fold_cadre(self.aggregates.history(h.cadre_stream(cadre_id)))
+        return cadre.rank if cadre else None
+
+    @event_handler("assessment", "assessment.AssessmentFinalised")
+    def on_assessment_finalised(self, body: dict[str, Any]) -> None:
+        """Records a finalised assessment on the cadre, exactly once (idempotent consumer)."""
+        self.consumer.receive("assessment", body)
+
+    @timer(interval=10)
+    def catch_up(self) -> None:
+        """Reads assessment's feed for anything the broker did not deliver."""
+        try:
+            self.consumer.catch_up("assessment")
+        except Exception as exc:  # noqa: BLE001  (assessment may not be running yet; the next tick retries)
+            log.warning("catch-up from assessment failed: %s", exc)
+
+
+def _page(items: list[dict[str, Any]], query: dict[str, Any]) -> dict[str, Any]:
+    start, limit = query["offset"], query["limit"]
+    return {"items": items[start:start + limit], "total": len(items), "limit": limit, "offset": start}

@@ -1,0 +1,234 @@
+"""The selection gate through the HTTP API of a real selection process, real PostgreSQL and RabbitMQ."""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from kombu import Connection, Queue
+
+from services.backbone.relay import events_exchange
+from tests.support.api import Api, free_port, uid
+from tests.support.processes import ServiceProcess, throwaway_vhost
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from services.backbone.migrations import ensure_database
+    from tests.conftest import TEST_DB
+
+    ensure_database(TEST_DB)
+    with psycopg.connect(TEST_DB, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS selection CASCADE")
+    port = free_port()
+    with throwaway_vhost() as amqp_uri:
+        with Connection(amqp_uri) as amqp:  # bind before anything is published, as a subscriber would
+            queue = Queue("test-selection-events", exchange=events_exchange("selection"), routing_key="#", durable=False)
+            queue(amqp.channel()).declare()
+        env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": TEST_DB, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
+        process = ServiceProcess("services.selection.service", "selection", env, tmp_path_factory.mktemp("logs")).start()
+        api = Api(f"http://127.0.0.1:{port}")
+        policy = {"version": "county-2025", "effective_from": "2025-01-01",
+                  "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 40}, "reserve_preferred": True}
+        assert api.post("/selection/policies", policy, "od", **{"Idempotency-Key": "policy-2025"}).status_code in (200, 201)
+        yield {"api": api, "amqp_uri": amqp_uri, "queue": queue}
+        process.stop()
+
+
+@pytest.fixture
+def api(running: dict[str, Any]) -> Api:
+    return running["api"]
+
+
+def cadre(api: Api, **overrides: Any) -> str:
+    body = {"cadre_id": uid("c"), "name": "李明", "rank": "deputy_section", "home_unit": "county-finance",
+            "birth_date": "1992-05-01", "grassroots_experience": False, "fit_for_duty": True, "reserve_cadre": True,
+            **overrides}
+    response = api.post("/selection/cadres", body, "hr")
+    assert response.status_code == 200, response.text
+    return str(body["cadre_id"])
+
+
+def recommend(api: Api, cadre_id: str, **overrides: Any) -> tuple[str, Any]:
+    body = {"nomination_id": uid("n"), "cadre_id": cadre_id, "placement_type": "gap_filling",
+            "host_unit": "qingshui-township", "host_post": "副镇长", "post_level": "deputy_section",
+            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", **overrides}
+    return str(body["nomination_id"]), api.post("/selection/nominations", body, "finance")
+
+
+def event_count(api: Api) -> int:
+    return len(api.get("/selection/feed", limit=1000).json()["events"])
+
+
+def test_a_nomination_goes_through_all_three_steps_and_its_events_reach_the_exchange(running: dict[str, Any]) -> None:
+    api = running["api"]
+    nomination_id, response = recommend(api, cadre(api))
+    assert response.status_code == 201, response.text
+    assert api.post(f"/selection/nominations/{nomination_id}/inspection",
+                    {"findings": "德才兼备", "passed": True}, "od").status_code == 200
+    decided = api.post(f"/selection/nominations/{nomination_id}/decision",
+                       {"approved": True, "decision_ref": "县委〔2025〕12号", "decision_date": "2025-03-01"}, "pc")
+    assert decided.status_code == 200, decided.text
+
+    view = api.get(f"/selection/nominations/{nomination_id}").json()
+    assert view["status"] == "approved"
+    assert view["placement_type_label"] == "补短型"
+    assert all(c["passed"] for c in view["criteria"] if c["hard"])
+    assert view["policy_version"] == "county-2025"
+    types = wire_types_for(running, nomination_id, expect=3)
+    assert types == ["selection.NominationRecommended", "selection.NominationInspected", "selection.NominationApproved"]
+
+
+def wire_types_for(running: dict[str, Any], nomination_id: str, expect: int) -> list[str]:
+    found: list[str] = []
+    done = threading.Event()
+    with Connection(running["amqp_uri"]) as amqp:
+        def on_message(body: Any, message: Any) -> None:
+            event = json.loads(body) if isinstance(body, (str, bytes)) else body
+            if event["subject"] == f"nomination-{nomination_id}":
+                found.append(event["type"])
+                assert event["specversion"] == "1.0" and event["fourgatesmetadata"]["actor"]["principal"]
+            message.ack()
+            if len(found) >= expect:
+                done.set()
+        with amqp.Consumer(running["queue"], callbacks=[on_message], accept=["json", "cloudevents"]):
+            while not done.is_set():
+                amqp.drain_events(timeout=20)
+    return found
+
+
+@pytest.mark.parametrize("step, body, as_, status, rule", [
+    ("decision", {"approved": True, "decision_ref": "x", "decision_date": "2025-03-01"}, "pc", 409, "step_order"),
+    ("inspection", {"findings": "ok", "passed": True}, "pc", 403, "role_not_allowed"),
+    ("inspection", {"findings": "ok", "passed": True}, "hr", 403, "role_not_allowed"),
+])
+def test_a_step_out_of_order_or_by_the_wrong_role_is_refused_and_writes_nothing(
+        api: Api, step: str, body: dict, as_: str, status: int, rule: str) -> None:
+    nomination_id, _ = recommend(api, cadre(api))
+    before = event_count(api)
+
+    refused = api.post(f"/selection/nominations/{nomination_id}/{step}", body, as_)
+
+    assert refused.status_code == status, refused.text
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert refused.json()["rule"] == rule and refused.json()["detail"]
+    assert event_count(api) == before
+
+
+def test_the_same_person_may_not_inspect_and_later_approve(api: Api) -> None:
+    nomination_id, _ = recommend(api, cadre(api))
+    api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
+    before = event_count(api)
+    # pc.chen approves is fine; an organisation-department person cannot approve at all (wrong role)
+    refused = api.post(f"/selection/nominations/{nomination_id}/decision",
+                       {"approved": True, "decision_ref": "x", "decision_date": "2025-03-01"}, "od")
+    assert refused.status_code == 403
+    assert event_count(api) == before
+
+
+def test_a_post_above_the_cadres_rank_is_refused_with_the_reason(api: Api) -> None:
+    cadre_id = cadre(api)
+    before = event_count(api)
+    _, refused = recommend(api, cadre_id, post_level="deputy_division", posting_mode="same_level")
+
+    assert refused.status_code == 422
+    assert refused.json()["rule"] == "posting_level"
+    assert "deputy_division" in refused.json()["detail"]
+    assert event_count(api) == before
+
+
+def test_an_ineligible_cadre_is_blocked_until_the_organisation_department_overrides(api: Api) -> None:
+    nomination_id, response = recommend(api, cadre(api, grassroots_experience=True))
+    assert response.status_code == 201
+    blocked = api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
+    assert blocked.status_code in (409, 422) and blocked.json()["rule"] == "eligibility_not_met"
+
+    override = api.post(f"/selection/nominations/{nomination_id}/eligibility-override",
+                        {"reason": "信访岗位急需熟悉基层的干部"}, "od2")
+    assert override.status_code == 200, override.text
+    assert api.post(f"/selection/nominations/{nomination_id}/inspection",
+                    {"findings": "ok", "passed": True}, "od").status_code == 200
+
+
+def test_invalid_input_names_the_field_and_the_rule(api: Api) -> None:
+    response = api.post("/selection/cadres", {"cadre_id": "x1", "name": "王", "rank": "emperor", "home_unit": "u",
+                                              "birth_date": "2001-02-31", "grassroots_experience": False,
+                                              "fit_for_duty": True, "blood_type": "A"}, "hr")
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert set(errors) == {"rank", "birth_date", "blood_type"}
+
+
+def test_writes_need_a_token_and_say_so(api: Api) -> None:
+    import requests
+
+    response = requests.post(api.base + "/selection/cadres", json={}, timeout=10)
+    assert response.status_code == 401
+    assert "Authorization: Bearer" in response.json()["detail"]
+
+
+def test_sending_the_same_cadre_twice_changes_nothing_and_a_change_is_one_event(api: Api) -> None:
+    cadre_id = cadre(api)
+    before = event_count(api)
+    again = api.post("/selection/cadres", {"cadre_id": cadre_id, "name": "李明", "rank": "deputy_section",
+                                           "home_unit": "county-finance", "birth_date": "1992-05-01",
+                                           "grassroots_experience": False, "fit_for_duty": True,
+                                           "reserve_cadre": True}, "hr")
+    assert again.json()["events"] == [] and event_count(api) == before
+    changed = api.post("/selection/cadres", {"cadre_id": cadre_id, "name": "李明", "rank": "section_chief",
+                                             "home_unit": "county-finance", "birth_date": "1992-05-01",
+                                             "grassroots_experience": False, "fit_for_duty": True,
+                                             "reserve_cadre": True}, "hr")
+    assert [e["type"] for e in changed.json()["events"]] == ["selection.CadreUpdated"]
+    assert api.get(f"/selection/cadres/{cadre_id}").json()["rank_label"] == "正科"
+
+
+def test_a_retried_request_with_the_same_idempotency_key_returns_the_first_result(api: Api) -> None:
+    nomination_id, _ = recommend(api, cadre(api))
+    body = {"findings": "ok", "passed": True}
+    first = api.post(f"/selection/nominations/{nomination_id}/inspection", body, "od", **{"Idempotency-Key": nomination_id})
+    before = event_count(api)
+    retry = api.post(f"/selection/nominations/{nomination_id}/inspection", body, "od", **{"Idempotency-Key": nomination_id})
+
+    assert retry.status_code == 200 and retry.json()["replayed"] is True
+    assert retry.json()["events"] == first.json()["events"]
+    assert event_count(api) == before
+
+
+def test_a_stale_if_match_is_refused(api: Api) -> None:
+    nomination_id, _ = recommend(api, cadre(api))
+    stale = api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od",
+                     **{"If-Match": "0"})
+    assert stale.status_code == 412
+
+
+def test_two_concurrent_approvals_one_succeeds_the_other_conflicts(api: Api) -> None:
+    nomination_id, _ = recommend(api, cadre(api))
+    api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
+    barrier, statuses = threading.Barrier(2), []
+
+    def approve() -> None:
+        barrier.wait()
+        statuses.append(api.post(f"/selection/nominations/{nomination_id}/decision",
+                                 {"approved": True, "decision_ref": "x", "decision_date": "2025-03-01"}, "pc").status_code)
+
+    threads = [threading.Thread(target=approve) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 409]
+    feed = api.get("/selection/feed", limit=1000).json()["events"]
+    history = [e for e in feed if e["subject"] == f"nomination-{nomination_id}"]
+    assert [e["type"] for e in history].count("selection.NominationApproved") == 1
+
+
+def test_openapi_documents_every_route(api: Api) -> None:
+    import requests
+
+    spec = requests.get(api.base + "/selection/openapi.json", timeout=10).json()
+    assert "/selection/nominations/{nomination_id}/decision" in spec["paths"]
+    assert spec["paths"]["/selection/nominations"]["post"]["requestBody"]
