@@ -725,6 +725,7 @@ def test_the_party_committee_approves_an_inspected_nomination() -> None:
             "county-cttee-2024-07",
             date(2024, 3, 20),
             "sun.committee",
+            cadre_rank="section_chief",
         )
     ]
     approved = fold_nomination([recommended(), inspected_by(), *decision.events])

@@ -68,6 +68,8 @@ class NominationApproved(Event):
     decision_ref: str
     decision_date: date
     decided_by: str
+    cadre_rank: str = ""
+    """The cadre's rank when recommended: posting re-checks the posting-level rule against it."""
 
 
 @dataclass(frozen=True)

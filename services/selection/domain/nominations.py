@@ -38,6 +38,7 @@ class Nomination:
     policy_version: str
     criteria: tuple[CriterionResult, ...]
     nominated_by: str
+    cadre_rank: str = ""
     status: str = "recommended"
     override_reason: str | None = None
     inspected_by: str | None = None
@@ -92,6 +93,7 @@ def _recommended(event: NominationRecommended) -> Nomination:
         policy_version=event.policy_version,
         criteria=tuple(CriterionResult.from_dict(c) for c in event.criteria),
         nominated_by=event.nominated_by,
+        cadre_rank=event.cadre_rank,
     )
 
 

@@ -118,6 +118,7 @@ def _approved(nomination: Nomination, ref: str, on: date, by: str) -> Nomination
         decision_ref=ref,
         decision_date=on,
         decided_by=by,
+        cadre_rank=nomination.cadre_rank,
     )
 
 
