@@ -53,3 +53,6 @@ def assert_cooperative(conninfo: str, query_seconds: float = 0.3) -> None:
             "a database query blocked the eventlet hub; set PSYCOPG_WAIT_FUNC=wait_select "
             "and import services.backbone before psycopg connects"
         )
+
+
+make_psycopg_cooperative()

@@ -105,7 +105,7 @@ class ConsumerProvider(DependencyProvider):
         return self.consumer
 
     def _fetch_feed(self, source: str, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
-        with ClusterRpcProxy(self.container.config, timeout=30) as cluster:
+        with ClusterRpcProxy(self.container.config, timeout=5) as cluster:
             return getattr(cluster, source).read_feed(after.token, limit)  # type: ignore[no-any-return]
 
     def get_dependency(self, worker_ctx: Any) -> IdempotentConsumer:

@@ -1,0 +1,151 @@
+"""Local process supervisor: every service in its own process (any number of replicas), restarted
+if it dies, stopped cleanly on Ctrl-C. Used by `make run` and usable by tests.
+
+    python -m deploy.supervise                       # one process per service
+    python -m deploy.supervise --replicas posting=3  # three posting processes
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import requests
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "deploy" / "nameko.yaml"
+SERVICES = {"selection": 8001, "posting": 8002, "assessment": 8003, "reporting": 8004}
+console = Console()
+
+
+def available_services() -> list[str]:
+    """The services whose code exists in this checkout, in gate order."""
+    return [name for name in SERVICES if (ROOT / "services" / name / "service.py").exists()]
+
+
+@dataclass
+class Replica:
+    service: str
+    index: int
+    port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = field(default=0.0)
+
+    @property
+    def label(self) -> str:
+        return f"{self.service}#{self.index}"
+
+    def start(self) -> None:
+        env = {**os.environ, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}", "PYTHONPATH": str(ROOT)}
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nameko", "run", f"services.{self.service}.service", "--config", str(CONFIG)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.started_at = time.monotonic()
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/{self.service}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self, grace: float = 15) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Supervisor:
+    """Starts replicas, waits for their health endpoints, restarts any that exit."""
+
+    def __init__(self, replicas: dict[str, int], log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.replicas = [
+            Replica(service, i, SERVICES[service] + 10 * i, log_dir / f"{service}-{i}.log")
+            for service, count in replicas.items() for i in range(count)
+        ]
+
+    def start(self, timeout: float = 90) -> None:
+        for replica in self.replicas:
+            replica.start()
+        deadline = time.monotonic() + timeout
+        pending = list(self.replicas)
+        with console.status("starting services…"):
+            while pending and time.monotonic() < deadline:
+                self.watch()
+                pending = [r for r in pending if not r.healthy()]
+                time.sleep(0.5)
+        if pending:
+            raise click.ClickException(
+                "not healthy in time: " + ", ".join(f"{r.label} (log {r.log_path})" for r in pending))
+
+    def watch(self) -> None:
+        """Restart any replica that exited (with a short back-off)."""
+        for replica in self.replicas:
+            if replica.proc is not None and replica.proc.poll() is not None:
+                console.print(f"[yellow]{replica.label} exited with {replica.proc.returncode}; restarting[/]")
+                time.sleep(min(5, 1 + replica.restarts))
+                replica.restarts += 1
+                replica.start()
+
+    def stop(self) -> None:
+        for replica in self.replicas:
+            replica.stop()
+
+    def addresses(self) -> dict[str, str]:
+        return {r.label: f"http://127.0.0.1:{r.port}/{r.service}" for r in self.replicas}
+
+
+def parse_replicas(values: tuple[str, ...], services: list[str]) -> dict[str, int]:
+    counts = {service: 1 for service in services}
+    for value in values:
+        name, _, count = value.partition("=")
+        if name not in counts or not count.isdigit() or int(count) < 1:
+            raise click.BadParameter(f"{value!r}: expected <service>=<n> with service one of {', '.join(counts)}")
+        counts[name] = int(count)
+    return counts
+
+
+@click.command()
+@click.option("--replicas", multiple=True, help="service=N, e.g. --replicas posting=3")
+@click.option("--log-dir", default=str(ROOT / "var" / "log"), show_default=True, type=click.Path())
+@click.option("--then", "then_module", default=None, help="a module to run once all are healthy (e.g. the demo)")
+def main(replicas: tuple[str, ...], log_dir: str, then_module: str | None) -> None:
+    """Run every service of Four Gates locally until Ctrl-C."""
+    supervisor = Supervisor(parse_replicas(replicas, available_services()), Path(log_dir))
+    # Stop cleanly on Ctrl-C and on SIGTERM, even when started in the background (SIGINT ignored there).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        supervisor.start()
+        for label, address in supervisor.addresses().items():
+            console.print(f"[green]●[/] {label:<14} {address}")
+        if then_module:
+            subprocess.run([sys.executable, "-m", then_module], cwd=ROOT, check=False)
+        console.print("Running. Press Ctrl-C to stop.")
+        while True:
+            supervisor.watch()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    finally:
+        supervisor.stop()
+        console.print("all services stopped")
+
+
+if __name__ == "__main__":
+    main()
