@@ -14,7 +14,7 @@ migrate: setup services
 	$(PY) -m services.backbone.migrations
 
 run: setup services migrate
-	$(PY) -m deploy.supervise
+	$(PY) -m deploy.supervise $(ARGS)
 
 test: setup services
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -22,13 +22,23 @@ PROBLEM = {
 
 def build_spec(*tables: RouteTable, title: str = "Four Gates API") -> dict[str, Any]:
     """One OpenAPI 3.0 document for the given services' routes."""
-    spec = APISpec(title=title, version="1.0.0", openapi_version="3.0.3", plugins=[MarshmallowPlugin()])
+    plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
+    spec = APISpec(title=title, version="1.0.0", openapi_version="3.0.3", plugins=[plugin])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", PROBLEM)
     for table in tables:
         for route in table.routes:
             spec.path(path=route.path, operations={route.method.lower(): _operation(route, table.service)})
     return spec.to_dict()
+
+
+def _schema_name(schema: Any) -> str:
+    """Component names qualified by service (selection.NominationOut vs posting.NominationOut)."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    parts = cls.__module__.split(".")
+    owner = parts[1] if len(parts) > 2 and parts[0] == "services" else parts[-1]
+    name = f"{owner}.{cls.__name__.removesuffix('Schema')}"
+    return name if isinstance(schema, type) or not getattr(schema, "partial", False) else name + ".partial"
 
 
 def _operation(route: Any, service: str) -> dict[str, Any]:

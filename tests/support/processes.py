@@ -47,7 +47,9 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30) -> ServiceProcess:
         log = open(self.log_dir / f"{self.service}.log", "ab")
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
+        # Without PSYCOPG_WAIT_FUNC inherited from the test process: the service must make itself cooperative.
+        inherited = {k: v for k, v in os.environ.items() if k != "PSYCOPG_WAIT_FUNC"}
+        env = {**inherited, **self.env, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nameko", "run", self.module, "--config", str(CONFIG)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
