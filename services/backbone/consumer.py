@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
+from services.backbone.metrics import CONSUMED
 from services.backbone.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ class IdempotentConsumer:
 
     def receive(self, source: str, body: Any) -> Outcome:
         """Handle one delivered message; never raises for a bad message (it is parked instead)."""
+        outcome = self._receive(source, body)
+        CONSUMED.labels(self.name, source, outcome).inc()
+        return outcome
+
+    def _receive(self, source: str, body: Any) -> Outcome:
         try:
             event = from_cloudevent(body)
             previous = FeedCursor.parse(body.get("previoussequence"))

@@ -5,6 +5,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 from nameko.web.handlers import http
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Request, Response
 
 from services.backbone.envelope import FeedCursor, to_cloudevent
@@ -36,6 +37,11 @@ def edge_endpoints(table: RouteTable) -> type:
                 return json_response({"status": "unavailable", "database": str(exc)[:200]}, 503)
             relay = getattr(self, "relay", None)
             return json_response({"status": "ok", "service": service, "relay_leader": bool(relay and relay.is_leader)})
+
+        @http("GET", f"/{service}/metrics")
+        def metrics(self, request: Request) -> Response:
+            """Prometheus metrics of this process."""
+            return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 
         @http("GET", f"/{service}/openapi.json")
         def openapi(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from services.backbone.auth import AuthenticationError, authenticate, load_token
 from services.backbone.commands import CommandMeta, PreconditionFailedError, utcnow
 from services.backbone.domain import Actor, Context, DomainError
 from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
+from services.backbone.metrics import HTTP_REQUESTS
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
@@ -98,12 +100,16 @@ def endpoint(
     def decorate(fn: Callable[..., Any]) -> Any:
         @functools.wraps(fn)
         def handler(self: Any, request: Request, **params: Any) -> Response:
+            began = time.perf_counter()
             try:
                 call = _prepare(route, request, table.service)
                 result = fn(self, call, **params)
-                return result if isinstance(result, Response) else json_response(result, route.status)
+                response = result if isinstance(result, Response) else json_response(result, route.status)
             except Exception as exc:  # noqa: BLE001  (every failure becomes a problem, never a stack trace)
-                return problem_for(exc).response(request.path)
+                response = problem_for(exc).response(request.path)
+            HTTP_REQUESTS.labels(table.service, method, route.path, str(response.status_code)).observe(
+                time.perf_counter() - began)
+            return response
 
         return http(method, route.path.replace("{", "<").replace("}", ">"))(handler)
 

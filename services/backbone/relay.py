@@ -17,6 +17,7 @@ from psycopg import sql
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, to_cloudevent
+from services.backbone.metrics import EVENTS_PUBLISHED
 from services.backbone.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Relay:
             previous = event.cursor
         if events:
             self._save(events[-1].cursor, len(events))
+            EVENTS_PUBLISHED.labels(self.service).inc(len(events))
             if self.on_published:
                 self.on_published(len(events), events[-1].cursor)
         return len(events)

@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, Metadata, NewEvent, RecordedEvent
 from services.backbone.errors import AppendNotFirstWriteError, ConcurrencyConflictError, IdempotencyMismatchError
+from services.backbone.metrics import EVENTS_APPENDED
 
 ANY_VERSION = None
 NO_STREAM = 0
@@ -109,7 +110,9 @@ class EventStore:
                 if expected is not None and current != expected:
                     raise ConcurrencyConflictError(stream, expected, current)
                 rows += [self._row(stream, current + i + 1, e) for i, e in enumerate(events)]
-            return [_row_to_event(r) for r in self._insert(c, rows)]
+            inserted = [_row_to_event(r) for r in self._insert(c, rows)]
+        EVENTS_APPENDED.labels(self.schema).inc(len(inserted))
+        return inserted
 
     @staticmethod
     def _row(stream: str, version: int, e: NewEvent) -> tuple[Any, ...]:
