@@ -22,19 +22,22 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
     ensure_database(TEST_DB)
     with psycopg.connect(TEST_DB, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS selection CASCADE")
+        conn.execute("DROP SCHEMA IF EXISTS selection CASCADE; DROP SCHEMA IF EXISTS assessment CASCADE")
     port = free_port()
     with throwaway_vhost() as amqp_uri:
         with Connection(amqp_uri) as amqp:  # bind before anything is published, as a subscriber would
             queue = Queue("test-selection-events", exchange=events_exchange("selection"), routing_key="#", durable=False)
             queue(amqp.channel()).declare()
         env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": TEST_DB, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
-        process = ServiceProcess("services.selection.service", "selection", env, tmp_path_factory.mktemp("logs")).start()
+        logs = tmp_path_factory.mktemp("logs")
+        process = ServiceProcess("services.selection.service", "selection", env, logs).start()
+        source = ServiceProcess("tests.service.fake_sources:FakeAssessment", "assessment", env, logs).start()
         api = Api(f"http://127.0.0.1:{port}")
         policy = {"version": "county-2025", "effective_from": "2025-01-01",
                   "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 40}, "reserve_preferred": True}
         assert api.post("/selection/policies", policy, "od", **{"Idempotency-Key": "policy-2025"}).status_code in (200, 201)
-        yield {"api": api, "amqp_uri": amqp_uri, "queue": queue}
+        yield {"api": api, "amqp_uri": amqp_uri, "queue": queue, "db": TEST_DB}
+        source.stop()
         process.stop()
 
 
@@ -232,3 +235,31 @@ def test_openapi_documents_every_route(api: Api) -> None:
     spec = requests.get(api.base + "/selection/openapi.json", timeout=10).json()
     assert "/selection/nominations/{nomination_id}/decision" in spec["paths"]
     assert spec["paths"]["/selection/nominations"]["post"]["requestBody"]
+
+
+def test_a_finalised_assessment_is_recorded_on_the_cadre_exactly_once(running: dict[str, Any]) -> None:
+    import time
+
+    from psycopg_pool import ConnectionPool
+
+    from services.backbone.store import EventStore
+    from tests.conftest import new_event
+
+    api = running["api"]
+    cadre_id = cadre(api)
+    finalised = new_event("assessment.AssessmentFinalised", {
+        "assessment_id": uid("a"), "cadre_id": cadre_id, "placement_id": uid("p"), "host_unit": "qingshui-township",
+        "year": 2025, "kind": "annual", "final_grade": "excellent", "proposed_grade": "excellent",
+        "composite": 93.5, "policy_version": "assessment-2025", "reason": None})
+    with ConnectionPool(running["db"], min_size=1, max_size=1) as pool:
+        EventStore(pool, "assessment").append(f"assessment-{cadre_id}", [finalised])
+
+    deadline = time.monotonic() + 30
+    while not (assessments := api.get(f"/selection/cadres/{cadre_id}").json()["assessments"]):
+        assert time.monotonic() < deadline, "the finalised assessment never reached selection"
+        time.sleep(0.3)
+    time.sleep(1)  # let any redelivery or catch-up of the same event arrive: it must change nothing
+
+    assessments = api.get(f"/selection/cadres/{cadre_id}").json()["assessments"]
+    assert [(a["year"], a["kind"], a["grade"], a["grade_label"]) for a in assessments] == [(2025, "annual", "excellent", "优秀")]
+    assert assessments[0]["source_event_id"] == str(finalised.event_id)
