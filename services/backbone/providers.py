@@ -6,6 +6,7 @@ hands workers a small facade, and closes on stop.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -14,6 +15,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+from services.backbone.audit import Sequencer
 from services.backbone.config import amqp_uri, database_url, setting
 from services.backbone.consumer import Handler, IdempotentConsumer
 from services.backbone.cooperative import assert_cooperative
@@ -23,6 +25,7 @@ from services.backbone.relay import Relay
 from services.backbone.store import EventStore
 
 log = logging.getLogger(__name__)
+DEFAULT_HEAD_DIR = Path(__file__).resolve().parents[2] / "var" / "chain-heads"
 
 
 class EventStoreProvider(DependencyProvider):
@@ -83,6 +86,33 @@ class RelayProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> Relay | None:
         return self.relay
+
+
+class SequencerProvider(DependencyProvider):
+    """Seals the service's events into its audit chain and exports the head; one active per service."""
+
+    def __init__(self, store_provider_attr: str = "store") -> None:
+        self.store_attr = store_provider_attr
+        self.sequencer: Sequencer | None = None
+
+    def start(self) -> None:
+        store_provider = _sibling(self.container, self.store_attr)
+        assert store_provider.store is not None
+        config = self.container.config
+        head_dir = Path(str(setting(config, "CHAIN_HEAD_DIR", str(DEFAULT_HEAD_DIR))))
+        self.sequencer = Sequencer(store_provider.store, store_provider.conninfo, self.container.service_name,
+                                   head_dir=head_dir, export_every=float(setting(config, "CHAIN_EXPORT_SECONDS", 60.0)))
+        self.container.spawn_managed_thread(self.sequencer.run, identifier=f"{self.container.service_name}.sequencer")
+
+    def stop(self) -> None:
+        if self.sequencer is not None:
+            self.sequencer.stop.set()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> Sequencer | None:
+        return self.sequencer
 
 
 class ConsumerProvider(DependencyProvider):

@@ -17,7 +17,7 @@ from services.backbone.domain import Actor, Context, NotFoundError
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
-from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider
+from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.store import EventStore
 from services.selection import handlers as h
 from services.selection import schemas as s
@@ -44,6 +44,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "selection"
     store = EventStoreProvider()
     relay = RelayProvider()
+    sequencer = SequencerProvider()
     consumer = ConsumerProvider({"assessment": apply_assessment_event})
 
     @property

@@ -49,7 +49,7 @@ class ServiceProcess:
         log = open(self.log_dir / f"{self.service}.log", "ab")
         # Without PSYCOPG_WAIT_FUNC inherited from the test process: the service must make itself cooperative.
         inherited = {k: v for k, v in os.environ.items() if k != "PSYCOPG_WAIT_FUNC"}
-        env = {**inherited, **self.env, "PYTHONPATH": str(ROOT)}
+        env = {**inherited, "FOURGATES_CHAIN_HEAD_DIR": str(self.log_dir / "chain-heads"), **self.env, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nameko", "run", self.module, "--config", str(CONFIG)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

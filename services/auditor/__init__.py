@@ -1,0 +1,1 @@
+"""The auditors' command line: verify chains, trace a cadre or a correlation id, replay, export."""

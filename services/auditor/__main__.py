@@ -1,0 +1,3 @@
+from services.auditor.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""`python -m services.auditor <command>`: the auditors' one program.
+
+  verify                 recompute every service's audit chain (or --service one)
+  history                everything that happened to a cadre (--cadre) or under a correlation id
+  export                 the events of a period as CloudEvents JSON lines or CSV
+"""
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from services.auditor import logs
+from services.backbone.audit import read_heads, verify_chain
+from services.backbone.config import database_url
+from services.backbone.providers import DEFAULT_HEAD_DIR
+
+console = Console()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="FOURGATES_DB", default=None, help="libpq connection string (default: FOURGATES_DB or local)")
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """Four Gates audit tool: prove nothing was altered, trace any cadre, export the record.
+
+    Reads the services' event logs read-only; it never writes to them.
+    """
+    ctx.obj = db or database_url()
+
+
+@main.command()
+@click.option("--service", type=click.Choice(logs.SERVICES), default=None, help="verify one service only")
+@click.option("--heads", "head_dir", type=click.Path(path_type=Path), default=DEFAULT_HEAD_DIR, show_default=True,
+              help="folder of exported chain heads (catches removal of the newest events)")
+@click.pass_obj
+def verify(conninfo: str, service: str | None, head_dir: Path) -> None:
+    """Recompute each audit chain; report OK or the first audit number that was changed, inserted or removed."""
+    failed = False
+    table = Table("service", "events checked", "result")
+    with logs.stores(conninfo, service) as stores, Progress(console=console, transient=True) as progress:
+        for name, store in stores.items():
+            task = progress.add_task(f"verifying {name}", total=None)
+            result = verify_chain(store, read_heads(head_dir / f"{name}.heads.jsonl"),
+                                  progress=lambda n, t=task: progress.advance(t, n))
+            failed |= not result.ok
+            verdict = "[green]OK[/]" if result.ok else (
+                f"[red]{(result.kind or 'failed').upper()} at audit no {result.audit_no}[/]: {result.detail}")
+            table.add_row(name, str(result.checked), verdict)
+    console.print(table)
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--cadre", "cadre_id", default=None, help="a cadre id")
+@click.option("--correlation", "correlation_id", default=None, help="a correlation, command or causation id")
+@click.pass_obj
+def history(conninfo: str, cadre_id: str | None, correlation_id: str | None) -> None:
+    """Everything that happened to one cadre, or under one correlation id, across all services, in order."""
+    if not (cadre_id or correlation_id):
+        raise click.UsageError("give --cadre or --correlation")
+    with logs.stores(conninfo) as stores:
+        events = logs.cadre_history(stores, cadre_id) if cadre_id else logs.correlation_history(stores, correlation_id or "")
+    table = Table("recorded at", "service", "event", "actor", "reason", "policy")
+    for service, e in events:
+        actor = e.metadata.actor
+        table.add_row(e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"), service, e.type.split(".", 1)[1],
+                      f"{actor.principal} ({actor.role})", e.metadata.reason or "", e.metadata.policy_version or "")
+    console.print(table)
+    console.print(f"{len(events)} events")
+
+
+@main.command()
+@click.option("--since", type=click.DateTime(), default=None)
+@click.option("--until", type=click.DateTime(), default=None)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--service", type=click.Choice(logs.SERVICES), default=None)
+@click.pass_obj
+def export(conninfo: str, since: datetime | None, until: datetime | None, fmt: str, service: str | None) -> None:
+    """The events of a period (all services, or one) as CloudEvents JSON lines or CSV, on standard output."""
+    since, until = (_aware(since), _aware(until))
+    with logs.stores(conninfo, service) as stores:
+        events = [(name, e) for name, store in stores.items() for e in logs.all_events(store, until, since)]
+    for line in logs.export_lines(sorted(events, key=lambda p: p[1].recorded_at), fmt):
+        click.echo(line)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.astimezone() if moment is not None and moment.tzinfo is None else moment

@@ -1,0 +1,208 @@
+"""The audit chain: a sequencer seals each committed event, in feed order, with a gap-free audit
+number and SHA-256(previous hash ‖ canonical bytes of the event); `verify_chain` recomputes it and
+names the first audit number where an event was changed, inserted or removed. The chain head is
+exported outside the database, so that removing the newest events (and their seals) shows too.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent
+from services.backbone.store import EventStore
+
+log = logging.getLogger(__name__)
+GENESIS = "0" * 64
+
+
+def canonical_bytes(event: RecordedEvent) -> bytes:
+    """The bytes the hash covers: every stored field, keys sorted, no whitespace (ciphertext, never plaintext)."""
+    body = {
+        "event_id": str(event.event_id), "stream": event.stream, "version": event.version, "type": event.type,
+        "schema_version": event.schema_version, "data": event.data, "metadata": event.metadata.to_json(),
+        "recorded_at": event.recorded_at.astimezone(UTC).isoformat(),
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def chain_hash(previous: str, event: RecordedEvent) -> str:
+    return hashlib.sha256(previous.encode() + canonical_bytes(event)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    service: str
+    audit_no: int
+    hash: str
+    exported_at: str
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+
+class Sequencer:
+    """Seals new events of one service's log; one active per service (session advisory lock)."""
+
+    def __init__(self, store: EventStore, conninfo: str, service: str, head_dir: Path | None = None,
+                 poll_seconds: float = 0.5, export_every: float = 60.0) -> None:
+        self.store, self.conninfo, self.service = store, conninfo, service
+        self.head_dir, self.poll_seconds, self.export_every = head_dir, poll_seconds, export_every
+        self.stop = threading.Event()
+        self._s = sql.Identifier(store.schema)
+
+    def run(self) -> None:
+        """Seal forever; on any failure back off and start again."""
+        while not self.stop.is_set():
+            try:
+                self._lead_and_seal()
+            except Exception as exc:  # noqa: BLE001  (database away: retry, never die)
+                log.warning("sequencer %s: %s; retrying in 1s", self.service, exc)
+                self.stop.wait(1.0)
+
+    def _lead_and_seal(self) -> None:
+        with psycopg.connect(self.conninfo, autocommit=True) as lock_conn:
+            key = f"sequencer:{self.store.schema}"
+            while not lock_conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:  # type: ignore[index]
+                if self.stop.wait(self.poll_seconds * 5):
+                    return
+            exported = 0.0
+            while not self.stop.is_set():
+                lock_conn.execute("SELECT 1")
+                sealed = self.seal_batch()
+                now = datetime.now(UTC).timestamp()
+                if self.head_dir is not None and (sealed or now - exported > self.export_every):
+                    if now - exported > min(self.export_every, 5.0):
+                        self.export_head()
+                        exported = now
+                if not sealed:
+                    self.stop.wait(self.poll_seconds)
+
+    def seal_batch(self, limit: int = 1000) -> int:
+        """Seal the next committed events after the chain's end; returns how many."""
+        with self.store.transaction() as conn:
+            head = conn.execute(sql.SQL(
+                "SELECT audit_no, hash, era, tx_id, position FROM {}.audit_chain ORDER BY audit_no DESC LIMIT 1"
+            ).format(self._s)).fetchone()
+            audit_no, previous, cursor = (head[0], head[1], FeedCursor(*head[2:])) if head else (0, GENESIS, FEED_START)
+            events = self.store.read_feed(cursor, limit, conn=conn)
+            rows = []
+            for event in events:
+                audit_no, previous = audit_no + 1, chain_hash(previous, event)
+                rows.append((audit_no, event.event_id, *event.cursor, previous))
+            if rows:
+                with conn.cursor() as cur:
+                    cur.executemany(sql.SQL(
+                        "INSERT INTO {}.audit_chain (audit_no, event_id, era, tx_id, position, hash)"
+                        " VALUES (%s, %s, %s, %s, %s, %s)").format(self._s), rows)
+        return len(rows)
+
+    def head(self) -> ChainHead | None:
+        with self.store.transaction() as conn:
+            row = conn.execute(sql.SQL("SELECT audit_no, hash FROM {}.audit_chain ORDER BY audit_no DESC LIMIT 1")
+                               .format(self._s)).fetchone()
+        return ChainHead(self.service, row[0], row[1], datetime.now(UTC).isoformat()) if row else None
+
+    def export_head(self) -> ChainHead | None:
+        """Append the current head to `<head_dir>/<service>.heads.jsonl` (outside the database)."""
+        head = self.head()
+        if head is not None and self.head_dir is not None:
+            self.head_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.head_dir / f"{self.service}.heads.jsonl", "a") as out:
+                out.write(head.to_json() + "\n")
+        return head
+
+
+Finding = Literal["changed", "inserted", "removed", "truncated"]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    schema: str
+    checked: int
+    ok: bool
+    audit_no: int | None = None
+    kind: Finding | None = None
+    detail: str = ""
+
+
+def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = None,
+                 progress: Any = None, batch: int = 2000) -> VerifyResult:
+    """Recompute the chain of one service; report the first audit number that does not hold."""
+    schema = sql.Identifier(store.schema)
+    previous, checked, last_cursor = GENESIS, 0, FEED_START
+    with store.transaction() as conn:
+        while True:
+            seals = conn.execute(sql.SQL(
+                "SELECT a.audit_no, a.event_id, a.era, a.tx_id, a.position, a.hash"
+                " FROM {s}.audit_chain a WHERE a.audit_no > %s ORDER BY a.audit_no LIMIT %s"
+            ).format(s=schema), (checked, batch)).fetchall()
+            events = {e.event_id: e for e in store.read_events([row[1] for row in seals], conn=conn)}
+            for audit_no, event_id, era, tx_id, position, stored_hash in seals:
+                finding = _check_seal(checked + 1, audit_no, event_id, events.get(event_id), previous, stored_hash)
+                if finding is not None:
+                    return VerifyResult(store.schema, checked, False, *finding)
+                previous, checked, last_cursor = stored_hash, checked + 1, FeedCursor(era, tx_id, position)
+            if progress is not None:
+                progress(len(seals))
+            if len(seals) < batch:
+                break
+        inserted = _first_unsealed_before(conn, schema, last_cursor)
+        if inserted is not None:
+            return VerifyResult(store.schema, checked, False, inserted[1], "inserted",
+                                f"event {inserted[0]} sits before audit no {inserted[1]} in the sealed part of the log"
+                                " but has no seal: it was inserted")
+        return _against_exported(conn, schema, store.schema, checked, exported_heads or [])
+
+
+def _check_seal(expected_no: int, audit_no: int, event_id: Any, event: RecordedEvent | None,
+                previous: str, stored_hash: str) -> tuple[int, Finding, str] | None:
+    if audit_no != expected_no:
+        return expected_no, "removed", f"audit numbers jump from {expected_no - 1} to {audit_no}: sealed events were deleted"
+    if event is None:
+        return audit_no, "removed", f"event {event_id} sealed as audit no {audit_no} is no longer in the log"
+    if chain_hash(previous, event) != stored_hash:
+        return audit_no, "changed", f"event {event_id} (audit no {audit_no}) does not match its seal: it was altered"
+    return None
+
+
+def _first_unsealed_before(conn: psycopg.Connection, schema: sql.Identifier, cursor: FeedCursor) -> tuple[Any, int] | None:
+    row = conn.execute(sql.SQL(
+        "SELECT e.event_id, (SELECT min(a.audit_no) FROM {s}.audit_chain a"
+        "   WHERE (a.era, a.tx_id, a.position) > (e.era, e.tx_id::text::bigint, e.position))"
+        " FROM {s}.events e WHERE (e.era, e.tx_id, e.position) <= (%s, %s::text::xid8, %s)"
+        " AND NOT EXISTS (SELECT 1 FROM {s}.audit_chain a WHERE a.event_id = e.event_id)"
+        " ORDER BY e.era, e.tx_id, e.position LIMIT 1").format(s=schema), tuple(cursor)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _against_exported(conn: psycopg.Connection, schema: sql.Identifier, name: str, checked: int,
+                      heads: list[ChainHead]) -> VerifyResult:
+    """The chain must still reach every head exported outside the database, with the same hash."""
+    for head in heads:
+        if head.audit_no > checked:
+            return VerifyResult(name, checked, False, checked + 1, "truncated",
+                                f"the head exported at {head.exported_at} was audit no {head.audit_no}; the chain now"
+                                f" ends at {checked}: the newest events were removed")
+        row = conn.execute(sql.SQL("SELECT hash FROM {}.audit_chain WHERE audit_no = %s").format(schema),
+                           (head.audit_no,)).fetchone()
+        if row is None or row[0] != head.hash:
+            return VerifyResult(name, checked, False, head.audit_no, "changed",
+                                f"audit no {head.audit_no} no longer has the hash exported at {head.exported_at}")
+    return VerifyResult(name, checked, True)
+
+
+def read_heads(path: Path) -> list[ChainHead]:
+    """Exported heads of one service, oldest first (missing file: none)."""
+    if not path.exists():
+        return []
+    return [ChainHead(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
