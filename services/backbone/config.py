@@ -21,7 +21,9 @@ def amqp_uri(config: Mapping[str, Any] | None = None) -> str:
 
 def setting(config: Mapping[str, Any] | None, name: str, default: Any) -> Any:
     """One named setting: FOURGATES_<NAME> in the environment, else config[NAME], else default."""
-    env = os.environ.get(f"FOURGATES_{name}")
-    if env is not None:
-        return type(default)(env) if default is not None else env
-    return (config or {}).get(name, default)
+    raw = os.environ.get(f"FOURGATES_{name}")
+    if raw is None:
+        raw = (config or {}).get(name, default)
+    if isinstance(default, bool) and isinstance(raw, str):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    return type(default)(raw) if default is not None and raw is not None else raw

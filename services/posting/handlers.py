@@ -1,0 +1,142 @@
+"""The posting service's use cases: each loads what a decision needs, decides, and appends.
+
+Handed an `Aggregates` (store + registry) and, when they join a caller's transaction, a connection;
+they know nothing of HTTP or nameko.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult
+from services.backbone.domain import Actor, Context, Decision, Event
+from services.backbone.errors import ConcurrencyConflictError
+from services.backbone.registry import EventRegistry
+from services.posting import domain as d
+
+REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+PLACEMENT_PREFIX = "placement-"
+NOMINATION_PREFIX = "approved-nomination-"
+
+# One step on one placement: the command it builds and the rule that decides it.
+STEPS: dict[str, tuple[type[Any], Callable[..., Decision]]] = {
+    "draft": (d.DraftAgreement, d.decide_draft_agreement),
+    "amend": (d.AmendAgreement, d.decide_amend_agreement),
+    "sign": (d.SignAgreement, d.decide_sign_agreement),
+    "start": (d.StartPlacement, d.decide_start_placement),
+    "extend": (d.ExtendPlacement, d.decide_extend_placement),
+    "complete": (d.CompletePlacement, d.decide_complete_placement),
+    "recall": (d.RecallPlacement, d.decide_recall_placement),
+    "check_in": (d.RecordCheckIn, d.decide_record_check_in),
+    "attendance": (d.ReportAttendance, d.decide_report_attendance),
+    "discipline": (d.RecordDisciplineIncident, d.decide_record_discipline_incident),
+    "training": (d.RecordTraining, d.decide_record_training),
+    "reward": (d.DecideReward, d.decide_reward),
+    "penalty": (d.DecidePenalty, d.decide_penalty),
+}
+
+
+def placement_stream(placement_id: str) -> str:
+    return f"{PLACEMENT_PREFIX}{placement_id}"
+
+
+def nomination_stream(nomination_id: str) -> str:
+    return f"{NOMINATION_PREFIX}{nomination_id}"
+
+
+def plan_stream(year: int) -> str:
+    return f"plan-{year}"
+
+
+def record_approved_nomination(agg: Aggregates, conn: psycopg.Connection, meta: CommandMeta,
+                               approval: Mapping[str, Any]) -> None:
+    """Consumer use case: a selection.NominationApproved payload becomes a placeable nomination."""
+    command = d.RecordNomination(
+        nomination_id=approval["nomination_id"], cadre_id=approval["cadre_id"], cadre_rank=approval["cadre_rank"],
+        home_unit=approval["sending_unit"], placement_type=approval["placement_type"],
+        host_unit=approval["host_unit"], host_post=approval["host_post"], post_level=approval["post_level"],
+        posting_mode=approval["posting_mode"],
+    )
+    agg.execute(nomination_stream(command.nomination_id), d.fold_nomination,
+                lambda s: d.decide_record_nomination(s, command, meta.context), meta, conn=conn)
+
+
+def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
+    """PlacementPlanned and NominationPlaced, appended to both streams at once or not at all."""
+    command = _command(d.PlanPlacement, payload)
+    p_stream, n_stream = placement_stream(command.placement_id), nomination_stream(command.nomination_id)
+    previous = agg.previous_result(meta.command_id)
+    if previous is not None:
+        mine = [e for e in previous.events if e.stream == p_stream] or previous.events
+        return dataclasses.replace(previous, stream=mine[-1].stream, version=mine[-1].version)
+    placement, p_version = agg.load(p_stream, d.fold_placement)
+    nomination, n_version = agg.load(n_stream, d.fold_nomination)
+    decision = d.decide_plan_placement(placement, command, meta.context, nomination)
+    new = agg.new_events(decision.events, meta, decision.policy_version)
+    batches = [
+        (p_stream, [n for e, n in zip(decision.events, new, strict=True) if not _nomination_event(e)], p_version),
+        (n_stream, [n for e, n in zip(decision.events, new, strict=True) if _nomination_event(e)], n_version),
+    ]
+    recorded = agg.store.append_streams(batches)
+    return CommandResult(p_stream, p_version + len(batches[0][1]), recorded)
+
+
+def _nomination_event(event: Event) -> bool:
+    return isinstance(event, d.NOMINATION_EVENTS)
+
+
+def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: str,
+                   payload: dict[str, Any], if_match: int | None) -> CommandResult:
+    """One step of a placement's life, agreement, supervision or safeguards, on its own stream."""
+    cls, decide = STEPS[step]
+    command = _command(cls, {**payload, "placement_id": placement_id})
+    return agg.execute(placement_stream(placement_id), d.fold_placement,
+                       lambda s: decide(s, command, meta.context), meta, if_match)
+
+
+def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
+    """Record (or revise) a year's placement plan; the same numbers again append nothing."""
+    command = _command(d.RecordPlacementPlan, payload)
+    return agg.execute(plan_stream(command.year), d.fold_plan,
+                       lambda s: d.decide_record_placement_plan(s, command, meta.context), meta)
+
+
+def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime, max_days: int) -> int:
+    """Raise posting.CheckInOverdue on every running placement silent for more than `max_days`.
+
+    Safe on every replica at once: the command id is the stream and the version the decision was
+    made on, so racing replicas produce the same event ids and the store keeps one of them.
+    """
+    raised = 0
+    for stream, events in histories(agg, PLACEMENT_PREFIX).items():
+        decision = d.check_overdue(d.fold_placement(events), now, max_days)
+        if not decision.events:
+            continue
+        command_id = f"check-in-overdue:{stream}:{len(events)}"
+        meta = CommandMeta(Context(actor, now, f"no check-in for more than {max_days} days"),
+                           command_id, command_id, "posting")
+        try:
+            agg.append(stream, decision.events, len(events), meta)
+        except ConcurrencyConflictError:
+            continue  # a check-in (or another replica) moved the stream on; the next scan decides again
+        raised += 1
+    return raised
+
+
+def histories(agg: Aggregates, prefix: str, until: datetime | None = None) -> dict[str, list[Event]]:
+    """Each stream starting with `prefix` -> its events (recorded at or before `until`), by stream name."""
+    by_stream: dict[str, list[Event]] = {}
+    for recorded in agg.store.read_streams_prefix(prefix):
+        if until is None or recorded.recorded_at <= until:
+            by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
+    return by_stream
+
+
+def _command(cls: type[Any], payload: Mapping[str, Any]) -> Any:
+    """The command dataclass from the body's fields it declares (lists become tuples; `reason` may be extra)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in payload.items() if k in names})

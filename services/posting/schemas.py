@@ -1,0 +1,225 @@
+"""HTTP bodies of the posting service: every request and response is a marshmallow schema.
+
+Requests refuse unknown fields. Codes are checked against the domain's vocabulary; the rules
+themselves (allowed terms, the posting level, who may act) are left to the domain so that a
+refusal names the rule.
+"""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from services.posting.domain import ATTENDANCE_KINDS, OUTCOMES, PLACEMENT_TYPES, POSTING_MODES, RANKS, STATUSES
+
+ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
+TEXT = validate.Length(min=1, max=4000)
+SHORT = validate.Length(min=1, max=200)
+ITEMS = validate.Length(min=1, max=50)
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class CommandIn(Strict):
+    """Every command may say why; the reason is stamped on the events it causes."""
+
+    reason = fields.String(validate=TEXT)
+
+
+class PlacementIn(CommandIn):
+    placement_id = fields.String(required=True, validate=ID)
+    nomination_id = fields.String(required=True, validate=ID, metadata={"description": "an approved nomination"})
+    term_months = fields.Integer(required=True, validate=validate.Range(1, 120),
+                                 metadata={"description": "12 or 24; longer only by extension, 36 at most"})
+    start_date = fields.Date(required=True)
+    placement_type = fields.String(validate=validate.OneOf(PLACEMENT_TYPES),
+                                   metadata={"description": "default: the nomination's"})
+    host_unit = fields.String(validate=ID, metadata={"description": "default: the nomination's"})
+    host_post = fields.String(validate=SHORT, metadata={"description": "default: the nomination's"})
+    post_level = fields.String(validate=validate.OneOf(RANKS), metadata={"description": "default: the nomination's"})
+    posting_mode = fields.String(validate=validate.OneOf(POSTING_MODES),
+                                 metadata={"description": "lower_post 高职低挂 / same_level 平职挂 / assistant_one_up"})
+
+
+class AgreementIn(CommandIn):
+    tasks = fields.List(fields.String(validate=TEXT), required=True, validate=ITEMS)
+    term_goals = fields.List(fields.String(validate=TEXT), required=True, validate=ITEMS)
+    post_requirements = fields.List(fields.String(validate=TEXT), required=True, validate=ITEMS)
+    reward_conditions = fields.List(fields.String(validate=TEXT), required=True, validate=ITEMS)
+    penalty_conditions = fields.List(fields.String(validate=TEXT), required=True, validate=ITEMS)
+
+
+class AmendmentIn(AgreementIn):
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class SignatureIn(CommandIn):
+    version = fields.Integer(required=True, validate=validate.Range(1),
+                             metadata={"description": "the agreement version the signer read"})
+
+
+class StartIn(CommandIn):
+    started_on = fields.Date(load_default=None, metadata={"description": "default: the planned start date"})
+
+
+class ExtensionIn(CommandIn):
+    extra_months = fields.Integer(required=True, validate=validate.Range(1, 120))
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class CompletionIn(CommandIn):
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES),
+                            metadata={"description": "returned 回原单位 / retained 留任 / promoted 提拔任用"})
+    completed_on = fields.Date(required=True)
+
+
+class RecallIn(CommandIn):
+    reason = fields.String(required=True, validate=TEXT)
+    recalled_on = fields.Date(required=True)
+
+
+class CheckInIn(CommandIn):
+    checked_on = fields.Date(required=True)
+    thinking = fields.String(required=True, validate=TEXT, metadata={"description": "思想状况"})
+    work = fields.String(required=True, validate=TEXT, metadata={"description": "工作情况"})
+    met_by = fields.String(required=True, validate=SHORT, metadata={"description": "who met the cadre"})
+    notes = fields.String(load_default="", validate=validate.Length(max=4000))
+
+
+class AttendanceIn(CommandIn):
+    kind = fields.String(required=True, validate=validate.OneOf(ATTENDANCE_KINDS))
+    from_date = fields.Date(required=True)
+    to_date = fields.Date(required=True)
+    notes = fields.String(load_default="", validate=validate.Length(max=4000))
+
+
+class DisciplineIn(CommandIn):
+    occurred_on = fields.Date(required=True)
+    description = fields.String(required=True, validate=TEXT)
+
+
+class TrainingIn(CommandIn):
+    course = fields.String(required=True, validate=SHORT)
+    provider = fields.String(required=True, validate=SHORT)
+    hours = fields.Integer(required=True, validate=validate.Range(max=2000))
+    completed_on = fields.Date(required=True)
+
+
+class RewardOrPenaltyIn(CommandIn):
+    description = fields.String(required=True, validate=TEXT)
+    basis = fields.String(required=True, validate=TEXT, metadata={"description": "e.g. the assessment it rests on"})
+    decided_on = fields.Date(required=True)
+
+
+class PlanIn(CommandIn):
+    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+    gap_filling = fields.Integer(required=True, metadata={"description": "补短型 placements called for"})
+    strength = fields.Integer(required=True, metadata={"description": "扬长型 placements called for"})
+    docking = fields.Integer(required=True, metadata={"description": "对接型 placements called for"})
+
+
+class AsOfQuery(Strict):
+    as_of = fields.AwareDateTime(load_default=None, metadata={"description": "state as recorded at this moment"})
+
+
+class ListQuery(AsOfQuery):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class PlacementQuery(ListQuery):
+    cadre_id = fields.String(load_default=None, validate=ID)
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    host_unit = fields.String(load_default=None, validate=ID)
+    home_unit = fields.String(load_default=None, validate=ID)
+
+
+class CommandOut(Schema):
+    stream = fields.String()
+    version = fields.Integer()
+    replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
+    events = fields.List(fields.Dict())
+
+
+class AgreementOut(Schema):
+    version = fields.Integer()
+    tasks = fields.List(fields.String())
+    term_goals = fields.List(fields.String())
+    post_requirements = fields.List(fields.String())
+    reward_conditions = fields.List(fields.String())
+    penalty_conditions = fields.List(fields.String())
+
+
+class PlacementOut(Schema):
+    placement_id = fields.String()
+    nomination_id = fields.String()
+    cadre_id = fields.String()
+    cadre_rank = fields.String()
+    cadre_rank_label = fields.String()
+    placement_type = fields.String()
+    placement_type_label = fields.String()
+    home_unit = fields.String()
+    host_unit = fields.String()
+    host_post = fields.String()
+    post_level = fields.String()
+    post_level_label = fields.String()
+    posting_mode = fields.String()
+    posting_mode_label = fields.String()
+    term_months = fields.Integer()
+    start_date = fields.Date()
+    status = fields.String()
+    status_label = fields.String()
+    agreement = fields.Nested(AgreementOut, allow_none=True)
+    signatures = fields.List(fields.String())
+    missing_signatures = fields.List(fields.String())
+    started_on = fields.Date(allow_none=True)
+    ends_on = fields.Date(allow_none=True)
+    last_check_in_on = fields.Date(allow_none=True)
+    check_ins = fields.Integer()
+    overdue_alert_open = fields.Boolean()
+    attendance_reports = fields.Integer()
+    discipline_incidents = fields.Integer()
+    trainings = fields.Integer()
+    training_hours = fields.Integer()
+    rewards = fields.Integer()
+    penalties = fields.Integer()
+    outcome = fields.String(allow_none=True)
+    outcome_label = fields.String(allow_none=True)
+    recall_reason = fields.String(allow_none=True)
+    ended_on = fields.Date(allow_none=True)
+    version = fields.Integer()
+
+
+class NominationOut(Schema):
+    nomination_id = fields.String()
+    cadre_id = fields.String()
+    cadre_rank = fields.String()
+    home_unit = fields.String()
+    placement_type = fields.String()
+    placement_type_label = fields.String()
+    host_unit = fields.String()
+    host_post = fields.String()
+    post_level = fields.String()
+    posting_mode = fields.String()
+    posting_mode_label = fields.String()
+    placement_id = fields.String(allow_none=True)
+    placed = fields.Boolean()
+    version = fields.Integer()
+
+
+class PlanOut(Schema):
+    year = fields.Integer()
+    revision = fields.Integer(metadata={"description": "0 when no plan is recorded for the year"})
+    planned = fields.Dict(keys=fields.String(), values=fields.Integer())
+    actual = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                         metadata={"description": "placements planned to start in the year, by type"})
+    planned_total = fields.Integer()
+    actual_total = fields.Integer()
+
+
+class PageOut(Schema):
+    items = fields.List(fields.Dict())
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()

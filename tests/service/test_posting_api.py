@@ -1,0 +1,295 @@
+"""The method, responsibility and safeguard gates through real selection and posting processes,
+real PostgreSQL and RabbitMQ: nominations approved in selection reach posting only through events.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from tests.support.api import Api, free_port, uid
+from tests.support.processes import ServiceProcess, rpc_config, throwaway_vhost
+
+POSTING_DB = "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_posting"
+CHECKIN_MAX_DAYS = 30
+TODAY = date.today()
+TERMS = {"tasks": ["联系两个村的信访接待"], "term_goals": ["化解积案三件"], "post_requirements": ["每周在岗不少于四天"],
+         "reward_conditions": ["年度考核优秀者优先使用"], "penalty_conditions": ["擅离岗位者召回"]}
+CHECK_IN = {"thinking": "思想稳定", "work": "走访五户", "met_by": "镇党委书记"}
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from services.backbone.migrations import ensure_database
+
+    ensure_database(POSTING_DB)
+    with psycopg.connect(POSTING_DB, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS selection CASCADE")
+        conn.execute("DROP SCHEMA IF EXISTS posting CASCADE")
+    logs = tmp_path_factory.mktemp("logs")
+    with throwaway_vhost() as amqp_uri:
+        ports = {name: free_port() for name in ("selection", "posting", "posting-2")}
+
+        def start(module: str, service: str, name: str, **extra: str) -> ServiceProcess:
+            env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": POSTING_DB, "WEB_SERVER_ADDRESS": f"127.0.0.1:{ports[name]}", **extra}
+            (logs / name).mkdir()
+            return ServiceProcess(module, service, env, logs / name).start()
+
+        checkins = {"FOURGATES_CHECKIN_MAX_DAYS": str(CHECKIN_MAX_DAYS), "FOURGATES_CHECKIN_SCAN_SECONDS": "0.5"}
+        processes: list[ServiceProcess] = []
+        try:
+            processes.append(start("services.selection.service", "selection", "selection"))
+            processes.append(start("services.posting.service", "posting", "posting", **checkins))
+            processes.append(start("services.posting.service", "posting", "posting-2", **checkins))  # a second replica
+            selection = Api(f"http://127.0.0.1:{ports['selection']}")
+            policy = {"version": "county-2025", "effective_from": "2025-01-01",
+                      "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 40}, "reserve_preferred": True}
+            assert selection.post("/selection/policies", policy, "od").status_code == 201
+            yield {"selection": selection, "posting": Api(f"http://127.0.0.1:{ports['posting']}"), "amqp_uri": amqp_uri}
+        finally:
+            for process in processes:
+                process.stop()
+
+
+@pytest.fixture
+def api(running: dict[str, Any]) -> Api:
+    return running["posting"]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def recommended(running: dict[str, Any], **overrides: Any) -> str:
+    """A nomination recommended in selection (not yet inspected or approved)."""
+    selection = running["selection"]
+    cadre = {"cadre_id": uid("c"), "name": "李明", "rank": "deputy_section", "home_unit": "county-finance",
+             "birth_date": "1992-05-01", "grassroots_experience": False, "fit_for_duty": True, "reserve_cadre": True}
+    assert selection.post("/selection/cadres", cadre, "hr").status_code == 200
+    body = {"nomination_id": uid("n"), "cadre_id": cadre["cadre_id"], "placement_type": "gap_filling",
+            "host_unit": "qingshui-township", "host_post": "副镇长", "post_level": "deputy_section",
+            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", **overrides}
+    response = selection.post("/selection/nominations", body, "finance")
+    assert response.status_code == 201, response.text
+    return str(body["nomination_id"])
+
+
+def approved(running: dict[str, Any], **overrides: Any) -> str:
+    """A nomination the party committee approved in selection, once posting has heard of it."""
+    selection, nomination_id = running["selection"], recommended(running, **overrides)
+    assert selection.post(f"/selection/nominations/{nomination_id}/inspection",
+                          {"findings": "德才兼备", "passed": True}, "od").status_code == 200
+    decided = selection.post(f"/selection/nominations/{nomination_id}/decision",
+                             {"approved": True, "decision_ref": "县委〔2025〕12号", "decision_date": "2025-03-01"}, "pc")
+    assert decided.status_code == 200, decided.text
+    assert eventually(lambda: running["posting"].get(f"/posting/nominations/{nomination_id}").status_code == 200)
+    return nomination_id
+
+
+def planned(running: dict[str, Any], start: date = TODAY, term: int = 24, **body: Any) -> str:
+    placement_id = uid("p")
+    body = {"placement_id": placement_id, "nomination_id": approved(running), "term_months": term,
+            "start_date": start.isoformat(), **body}
+    response = running["posting"].post("/posting/placements", body, "od")
+    assert response.status_code == 201, response.text
+    return placement_id
+
+
+def signed(api: Api, placement_id: str) -> None:
+    assert api.post(f"/posting/placements/{placement_id}/agreement", TERMS, "od").status_code == 200
+    for party in ("od", "finance", "qingshui"):
+        response = api.post(f"/posting/placements/{placement_id}/agreement/signatures", {"version": 1}, party)
+        assert response.status_code == 200, response.text
+
+
+def active(running: dict[str, Any], **plan: Any) -> str:
+    api, placement_id = running["posting"], planned(running, **plan)
+    signed(api, placement_id)
+    assert api.post(f"/posting/placements/{placement_id}/start", {}, "qingshui").status_code == 200
+    return placement_id
+
+
+def view(api: Api, placement_id: str) -> dict[str, Any]:
+    response = api.get(f"/posting/placements/{placement_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def events(api: Api, stream: str | None = None) -> list[str]:
+    """Event types in posting's log, straight from its table: the HTTP feed may trail a fresh commit."""
+    with psycopg.connect(POSTING_DB) as conn:
+        rows = conn.execute("SELECT type FROM posting.events WHERE %(s)s::text IS NULL OR stream = %(s)s"
+                            " ORDER BY stream, version", {"s": stream}).fetchall()
+    return [row[0] for row in rows]
+
+
+def assert_refused(response: Any, status: int, rule: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json()["rule"] == rule and response.json()["detail"]
+
+
+def test_an_approved_nomination_reaches_posting_through_events_alone(running: dict[str, Any]) -> None:
+    nomination_id = approved(running)
+    known = running["posting"].get(f"/posting/nominations/{nomination_id}").json()
+    assert known["cadre_rank"] == "deputy_section" and known["home_unit"] == "county-finance"
+    assert known["host_unit"] == "qingshui-township" and known["placed"] is False
+    assert events(running["posting"], f"approved-nomination-{nomination_id}") == ["posting.NominationRecorded"]
+    with psycopg.connect(POSTING_DB) as conn:
+        caused_by = conn.execute("SELECT metadata->>'causation_id', metadata->>'command_id' FROM posting.events"
+                                 " WHERE stream = %s", (f"approved-nomination-{nomination_id}",)).fetchone()
+    assert caused_by is not None and caused_by[1] == f"consume:{caused_by[0]}"
+
+
+def test_placing_a_nomination_without_approval_is_refused_and_writes_nothing(running: dict[str, Any]) -> None:
+    api, nomination_id = running["posting"], recommended(running)
+    before = events(api)
+    refused = api.post("/posting/placements", {"placement_id": uid("p"), "nomination_id": nomination_id,
+                                               "term_months": 24, "start_date": TODAY.isoformat()}, "od")
+    assert_refused(refused, 404, "nomination_not_approved")
+    assert events(api) == before
+
+
+def test_a_placement_is_signed_started_checked_in_on_and_completed(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    placement_id = planned(running, term=12)
+    assert api.post(f"/posting/placements/{placement_id}/agreement", TERMS, "od").status_code == 200
+    for party in ("od", "finance"):
+        assert api.post(f"/posting/placements/{placement_id}/agreement/signatures", {"version": 1}, party).status_code == 200
+    before = events(api, f"placement-{placement_id}")
+
+    assert_refused(api.post(f"/posting/placements/{placement_id}/start", {}, "od"), 409, "agreement_not_fully_signed")
+    assert_refused(api.post(f"/posting/placements/{placement_id}/agreement/signatures", {"version": 1}, "education"),
+                   403, "not_own_placement")
+    assert events(api, f"placement-{placement_id}") == before
+
+    assert api.post(f"/posting/placements/{placement_id}/agreement/signatures", {"version": 1}, "qingshui").status_code == 200
+    assert view(api, placement_id)["status"] == "agreement_signed"
+    assert api.post(f"/posting/placements/{placement_id}/start", {}, "od").status_code == 200
+    check_in = api.post(f"/posting/placements/{placement_id}/check-ins", {"checked_on": TODAY.isoformat(), **CHECK_IN},
+                        "qingshui")
+    assert check_in.status_code == 200, check_in.text
+    ends_on = view(api, placement_id)["ends_on"]
+    done = api.post(f"/posting/placements/{placement_id}/completion", {"outcome": "returned", "completed_on": ends_on}, "od")
+    assert done.status_code == 200, done.text
+
+    final = view(api, placement_id)
+    assert (final["status"], final["outcome_label"], final["check_ins"]) == ("completed", "回原单位", 1)
+    assert final["signatures"] == ["host_unit", "organisation_department", "sending_unit"]
+    assert events(api, f"placement-{placement_id}") == [
+        "posting.PlacementPlanned", "posting.AgreementDrafted", *["posting.AgreementSigned"] * 3,
+        "posting.PlacementStarted", "posting.CheckInRecorded", "posting.PlacementCompleted"]
+    with ClusterRpcProxy(rpc_config(running["amqp_uri"]), timeout=10) as rpc:
+        mine = rpc.posting.placements_of_cadre(final["cadre_id"])
+    assert [(p["placement_id"], p["status"]) for p in mine] == [(placement_id, "completed")]
+
+
+def test_a_check_in_by_a_host_unit_that_is_not_the_placements_host_is_refused(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    placement_id = active(running)
+    before = events(api, f"placement-{placement_id}")
+    refused = api.post(f"/posting/placements/{placement_id}/check-ins", {"checked_on": TODAY.isoformat(), **CHECK_IN}, "baima")
+    assert_refused(refused, 403, "not_own_placement")
+    assert_refused(api.post(f"/posting/placements/{placement_id}/check-ins", {"checked_on": TODAY.isoformat(), **CHECK_IN},
+                            "od"), 403, "role_not_allowed")
+    assert events(api, f"placement-{placement_id}") == before
+
+
+def test_only_the_organisation_department_recalls(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    placement_id = active(running)
+    recall = {"reason": "身体原因无法继续挂职", "recalled_on": TODAY.isoformat()}
+    for who in ("qingshui", "finance", "pc"):
+        assert_refused(api.post(f"/posting/placements/{placement_id}/recall", recall, who), 403, "role_not_allowed")
+    assert view(api, placement_id)["status"] == "active"
+    assert api.post(f"/posting/placements/{placement_id}/recall", recall, "od").status_code == 200
+    assert (view(api, placement_id)["status"], view(api, placement_id)["recall_reason"]) == ("recalled", recall["reason"])
+
+
+def test_a_term_beyond_36_months_is_refused_at_planning_and_at_extension(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    placement_id = active(running, term=24)
+    before = events(api, f"placement-{placement_id}")
+    too_long = api.post(f"/posting/placements/{placement_id}/extension", {"extra_months": 13, "reason": "项目未完成"}, "od")
+    assert_refused(too_long, 422, "term_exceeds_maximum")
+    assert events(api, f"placement-{placement_id}") == before
+    assert api.post(f"/posting/placements/{placement_id}/extension", {"extra_months": 12, "reason": "项目未完成"},
+                    "od").status_code == 200
+    assert (view(api, placement_id)["status"], view(api, placement_id)["term_months"]) == ("extended", 36)
+
+    refused = api.post("/posting/placements", {"placement_id": uid("p"), "nomination_id": approved(running),
+                                               "term_months": 30, "start_date": TODAY.isoformat()}, "od")
+    assert_refused(refused, 422, "term_not_allowed")
+
+
+def test_a_post_above_the_level_the_mode_allows_is_refused_and_the_nomination_stays_placeable(
+        running: dict[str, Any]) -> None:
+    api, nomination_id = running["posting"], approved(running)
+    before = events(api)
+    refused = api.post("/posting/placements", {"placement_id": uid("p"), "nomination_id": nomination_id, "term_months": 24,
+                                               "start_date": TODAY.isoformat(), "post_level": "deputy_division"}, "od")
+    assert_refused(refused, 422, "posting_level_not_allowed")
+    assert "deputy_division" in refused.json()["detail"]
+    assert events(api) == before
+    assert api.get(f"/posting/nominations/{nomination_id}").json()["placed"] is False
+
+
+def test_planning_twice_with_one_idempotency_key_plans_once(running: dict[str, Any]) -> None:
+    api, nomination_id = running["posting"], approved(running)
+    body = {"placement_id": uid("p"), "nomination_id": nomination_id, "term_months": 12, "start_date": TODAY.isoformat()}
+    first = api.post("/posting/placements", body, "od", **{"Idempotency-Key": nomination_id})
+    assert first.status_code == 201, first.text
+    before = events(api)
+    retry = api.post("/posting/placements", body, "od", **{"Idempotency-Key": nomination_id})
+    assert retry.status_code == 201 and retry.json()["replayed"] is True
+    assert retry.json()["events"] == first.json()["events"]
+    assert [e["type"] for e in first.json()["events"]] == ["posting.PlacementPlanned", "posting.NominationPlaced"]
+    assert events(api) == before
+
+    again = api.post("/posting/placements", {**body, "placement_id": uid("p")}, "od")
+    assert_refused(again, 409, "nomination_already_placed")
+
+
+def test_a_silent_placement_raises_one_alert_across_two_replicas_and_a_check_in_clears_it(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    placement_id = active(running, start=TODAY - timedelta(days=CHECKIN_MAX_DAYS + 10))
+    assert eventually(lambda: view(api, placement_id)["overdue_alert_open"])
+    time.sleep(2)  # several more scans on both replicas
+    assert events(api, f"placement-{placement_id}").count("posting.CheckInOverdue") == 1
+
+    assert api.post(f"/posting/placements/{placement_id}/check-ins", {"checked_on": TODAY.isoformat(), **CHECK_IN},
+                    "qingshui").status_code == 200
+    assert view(api, placement_id)["overdue_alert_open"] is False
+    assert events(api, f"placement-{placement_id}")[-2:] == ["posting.CheckInRecorded", "posting.CheckInOverdueCleared"]
+
+
+def test_the_annual_plan_is_shown_against_actual_placements(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    plan = {"year": 2030, "gap_filling": 19, "strength": 5, "docking": 3}
+    assert_refused(api.post("/posting/plans", plan, "qingshui"), 403, "role_not_allowed")
+    assert api.post("/posting/plans", plan, "od").status_code == 200
+    planned(running, start=date(2030, 1, 1), placement_type="strength")
+
+    report = api.get("/posting/plans/2030").json()
+    assert report["planned"] == {"gap_filling": 19, "strength": 5, "docking": 3}
+    assert report["actual"] == {"gap_filling": 0, "strength": 1, "docking": 0}
+    assert (report["planned_total"], report["actual_total"]) == (27, 1)
+
+
+def test_openapi_documents_the_posting_resources(api: Api) -> None:
+    import requests
+
+    spec = requests.get(api.base + "/posting/openapi.json", timeout=10).json()
+    assert {"/posting/placements", "/posting/placements/{placement_id}/agreement/signatures",
+            "/posting/placements/{placement_id}/check-ins", "/posting/plans/{year}"} <= set(spec["paths"])
+    assert spec["paths"]["/posting/placements/{placement_id}/recall"]["post"]["description"] == "Roles: organisation_department"
