@@ -6,7 +6,7 @@ a retried command finds its own events and returns them instead of deciding agai
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,7 +66,7 @@ class Aggregates:
         self.store, self.registry = store, registry
 
     def history(self, stream: str, until: datetime | None = None, conn: Any = None) -> list[Event]:
-        return [self.registry.load(e) for e in self.store.read_stream(stream, until=until, conn=conn)]
+        return [self.registry.load(self.store.revealed(e)) for e in self.store.read_stream(stream, until=until, conn=conn)]
 
     def load(self, stream: str, fold: Callable[[list[Event]], Any], conn: Any = None) -> tuple[Any, int]:
         events = self.history(stream, conn=conn)
@@ -107,9 +107,17 @@ class Aggregates:
     ) -> list[NewEvent]:
         metadata = meta.metadata(policy_version)
         new = []
+        vault = self.store.vault
         for i, event in enumerate(events, start=first_index):
             type_, version, data = self.registry.dump(event)
-            new.append(NewEvent(deterministic_event_id(meta.command_id, i), type_, version, data, metadata))
+            entry = self.registry.get(type_)
+            event_meta = metadata
+            if entry.personal and entry.subject_field and vault is not None:
+                subject = str(data[entry.subject_field])
+                data = vault.seal(subject, data, entry.personal)
+                # The command's reason often speaks of the person too: sealed with the same key.
+                event_meta = replace(metadata, reason=vault.seal_text(subject, metadata.reason))
+            new.append(NewEvent(deterministic_event_id(meta.command_id, i), type_, version, data, event_meta))
         return new
 
 

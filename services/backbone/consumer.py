@@ -45,11 +45,12 @@ class IdempotentConsumer:
     def __init__(
         self, pool: ConnectionPool, schema: str, name: str,
         handlers: dict[str, Handler], fetch_feed: FetchFeed, batch_size: int = 200,
+        store: EventStore | None = None,
     ) -> None:
         self.pool, self.schema, self.name = pool, schema, name
         self.handlers, self.fetch_feed, self.batch_size = handlers, fetch_feed, batch_size
         self.stats = ConsumerStats()
-        self.store = EventStore(pool, schema)
+        self.store = store or EventStore(pool, schema)
         self._s = sql.Identifier(schema)
 
     def receive(self, source: str, body: Any) -> Outcome:

@@ -54,7 +54,7 @@ def edge_endpoints(table: RouteTable) -> type:
             events = self.store.read_feed(cursor, call.payload["limit"])
             bodies, previous = [], (cursor if call.payload["after"] else None)
             for event in events:
-                bodies.append(to_cloudevent(event, previous))
+                bodies.append(to_cloudevent(self.store.revealed(event), previous))
                 previous = event.cursor
             return {"events": bodies, "next": bodies[-1]["sequence"] if bodies else call.payload["after"]}
 

@@ -23,6 +23,7 @@ from services.backbone.commands import CommandMeta, PreconditionFailedError, utc
 from services.backbone.domain import Actor, Context, DomainError
 from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
 from services.backbone.metrics import HTTP_REQUESTS
+from services.backbone.vault import PersonErasedError
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
@@ -182,6 +183,8 @@ def problem_for(exc: Exception) -> Problem:
         return Problem(412, "Version mismatch", str(exc), rule="if_match")
     if isinstance(exc, IdempotencyMismatchError):
         return Problem(422, "Idempotency-Key reused", str(exc), rule="idempotency_key")
+    if isinstance(exc, PersonErasedError):
+        return Problem(409, "Personal data erased", str(exc), rule="personal_data_erased")
     if isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout)):
         return Problem(503, "Service unavailable", "the database is not reachable just now; retry shortly",
                        rule="unavailable")

@@ -15,6 +15,8 @@ from services.backbone.store import ANY_VERSION
 class InMemoryEventStore:
     """Same methods as EventStore; `conn` arguments are accepted and ignored."""
 
+    vault = None
+
     def __init__(self, schema: str = "memory") -> None:
         self.schema = schema
         self._events: list[RecordedEvent] = []
@@ -58,6 +60,9 @@ class InMemoryEventStore:
     def read_events(self, event_ids: Sequence[Any], conn: Any = None) -> list[RecordedEvent]:
         wanted = set(event_ids)
         return [e for e in self._events if e.event_id in wanted]
+
+    def revealed(self, event: RecordedEvent) -> RecordedEvent:
+        return event
 
     def _record(self, stream: str, version: int, position: int, event: NewEvent) -> RecordedEvent:
         return RecordedEvent(

@@ -23,6 +23,7 @@ from services.backbone.envelope import FeedCursor, to_cloudevent
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.relay import Relay
 from services.backbone.store import EventStore
+from services.backbone.vault import Vault
 
 log = logging.getLogger(__name__)
 DEFAULT_HEAD_DIR = Path(__file__).resolve().parents[2] / "var" / "chain-heads"
@@ -46,7 +47,7 @@ class EventStoreProvider(DependencyProvider):
         assert_cooperative(self.conninfo)
         size = int(setting(config, "DB_POOL_SIZE", 10))
         self.pool = ConnectionPool(self.conninfo, min_size=1, max_size=size, open=True, name=self.schema)
-        self.store = EventStore(self.pool, self.schema)
+        self.store = EventStore(self.pool, self.schema, vault=Vault(self.pool, self.schema))
 
     def stop(self) -> None:
         if self.pool is not None:
@@ -130,7 +131,7 @@ class ConsumerProvider(DependencyProvider):
             assert store_provider.pool is not None
             self.consumer = IdempotentConsumer(
                 store_provider.pool, store_provider.schema, self.container.service_name,
-                self.handlers, self._fetch_feed,
+                self.handlers, self._fetch_feed, store=store_provider.store,
             )
         return self.consumer
 
@@ -162,7 +163,7 @@ class FeedEndpoints:
         previous: FeedCursor | None = cursor if after else None
         bodies = []
         for event in events:
-            bodies.append(to_cloudevent(event, previous))
+            bodies.append(to_cloudevent(self.store.revealed(event), previous))
             previous = event.cursor
         return bodies
 

@@ -25,6 +25,8 @@ class EventType:
     version: int
     schema: marshmallow.Schema
     upcasters: dict[int, Upcaster] = field(default_factory=dict)
+    personal: tuple[str, ...] = ()
+    subject_field: str | None = None
 
 
 class EventRegistry:
@@ -40,6 +42,11 @@ class EventRegistry:
             raise ValueError(f"{cls.__name__} has no TYPE")
         schema = schema or marshmallow_dataclass.class_schema(cls)()
         self._types[cls.TYPE] = EventType(cls.TYPE, cls, version, schema)
+
+    def personal(self, cls: type[Event], fields: tuple[str, ...], subject_field: str) -> None:
+        """Declare `fields` of an event type personal: stored encrypted under the key of `data[subject_field]`."""
+        entry = self.get(cls.TYPE)
+        entry.personal, entry.subject_field = fields, subject_field
 
     def upcaster(self, type_name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Decorator: turn data of `from_version` into `from_version + 1`."""

@@ -88,7 +88,7 @@ class Relay:
 
     def _publish(self, producer: Producer, event: RecordedEvent, previous: FeedCursor | None) -> None:
         producer.publish(
-            to_cloudevent(event, previous),
+            to_cloudevent(self.store.revealed(event), previous),
             routing_key=event.type,
             delivery_mode=2,
             headers={"nameko.correlation_id": event.metadata.correlation_id},

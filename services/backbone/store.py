@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +26,10 @@ from services.backbone.metrics import EVENTS_APPENDED
 ANY_VERSION = None
 NO_STREAM = 0
 
-_COLUMNS = "event_id, stream, version, type, schema_version, data, metadata, era, tx_id::text::bigint, position, recorded_at"
+# tx_id is aliased: an output column named tx_id would make `ORDER BY tx_id` sort by the cast text
+# value instead of using the (era, tx_id, position) index.
+_COLUMNS = ("event_id, stream, version, type, schema_version, data, metadata, era, tx_id::text::bigint AS tx_bigint,"
+            " position, recorded_at")
 
 
 def _row_to_event(row: tuple[Any, ...]) -> RecordedEvent:
@@ -46,10 +50,19 @@ def _row_to_event(row: tuple[Any, ...]) -> RecordedEvent:
 class EventStore:
     """Append to and read from one service's event log. Every method may join a caller's transaction."""
 
-    def __init__(self, pool: ConnectionPool, schema: str) -> None:
+    def __init__(self, pool: ConnectionPool, schema: str, vault: Any = None) -> None:
         self.pool = pool
         self.schema = schema
+        self.vault = vault  # a Vault when the service stores personal data; None otherwise
         self._q = _Queries(schema)
+
+    def revealed(self, event: RecordedEvent) -> RecordedEvent:
+        """The event with its personal fields decrypted (or shown erased) — for readers, never for the audit chain."""
+        if self.vault is None:
+            return event
+        revealed = event.with_data(self.vault.reveal(event.data), event.schema_version)
+        reason = self.vault.reveal_text(event.metadata.reason)
+        return revealed if reason == event.metadata.reason else replace(revealed, metadata=replace(event.metadata, reason=reason))
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
@@ -92,27 +105,32 @@ class EventStore:
         batches = [b for b in batches if b[1]]
         if not batches:
             return []
+        streams = sorted({b[0] for b in batches})
+        ids = [e.event_id for _, events, _ in batches for e in events]
         with self._using(conn) as c:
-            assigned = None
-            for stream in sorted({b[0] for b in batches}):
-                assigned = c.execute(self._q.lock, (f"{self.schema}:{stream}",)).fetchone()
-            ids = [e.event_id for _, events, _ in batches for e in events]
-            existing = c.execute(self._q.count_ids, (ids,)).fetchone()[0]  # type: ignore[index]
+            # One statement takes every lock (in name order, so two multi-stream writers cannot deadlock)
+            # and tells whether an earlier write already fixed this transaction's id.
+            assigned = c.execute(self._q.lock_all, ([f"{self.schema}:{s}" for s in streams],)).fetchone()
+            # Read after the locks are held: a read in the same statement could see a pre-lock snapshot.
+            existing, versions = c.execute(self._q.state, (ids, streams)).fetchone()  # type: ignore[misc]
             if existing:
                 return self._existing(c, ids, existing)
             if assigned and assigned[0] is not None:
                 raise AppendNotFirstWriteError(
                     "append must be the first write of its transaction, or the feed could reorder a stream"
                 )
-            rows = []
+            current = dict(zip(streams, versions or [0] * len(streams), strict=True))
+            planned: list[tuple[str, int, NewEvent]] = []
             for stream, events, expected in batches:
-                current = c.execute(self._q.version, (stream,)).fetchone()[0]  # type: ignore[index]
-                if expected is not None and current != expected:
-                    raise ConcurrencyConflictError(stream, expected, current)
-                rows += [self._row(stream, current + i + 1, e) for i, e in enumerate(events)]
-            inserted = [_row_to_event(r) for r in self._insert(c, rows)]
-        EVENTS_APPENDED.labels(self.schema).inc(len(inserted))
-        return inserted
+                if expected is not None and current[stream] != expected:
+                    raise ConcurrencyConflictError(stream, expected, current[stream])
+                planned += [(stream, current[stream] + i + 1, e) for i, e in enumerate(events)]
+                current[stream] += len(events)
+            stored = self._insert(c, [self._row(stream, version, e) for stream, version, e in planned])
+        EVENTS_APPENDED.labels(self.schema).inc(len(planned))
+        return [RecordedEvent(e.event_id, stream, version, e.type, e.schema_version, e.data, e.metadata,
+                              FeedCursor(era, tx_id, position), recorded_at)
+                for (stream, version, e), (era, tx_id, position, recorded_at) in zip(planned, stored, strict=True)]
 
     @staticmethod
     def _row(stream: str, version: int, e: NewEvent) -> tuple[Any, ...]:
@@ -188,16 +206,23 @@ class _Queries:
         cols = sql.SQL(_COLUMNS)
         # The advisory lock keeps two writers of one stream in commit order = version order;
         # pg_current_xact_id_if_assigned tells whether an earlier write already fixed our tx id.
-        self.lock = sql.SQL(
-            "SELECT pg_current_xact_id_if_assigned()::text, pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        self.lock_all = sql.SQL(
+            "SELECT pg_current_xact_id_if_assigned()::text,"
+            " (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(%s::text[]) AS k)"
         )
-        self.count_ids = sql.SQL("SELECT count(*) FROM {s}.events WHERE event_id = ANY(%s)").format(s=s)
+        self.state = sql.SQL(
+            "SELECT (SELECT count(*) FROM {s}.events WHERE event_id = ANY(%s)),"
+            " (SELECT array_agg(coalesce((SELECT max(version) FROM {s}.events e WHERE e.stream = n.name), 0)"
+            "  ORDER BY n.ord) FROM unnest(%s::text[]) WITH ORDINALITY AS n(name, ord))"
+        ).format(s=s)
         self._insert_head = sql.SQL(
             "INSERT INTO {s}.events (stream, version, event_id, type, schema_version, data, metadata) VALUES "
         ).format(s=s)
-        self._returning = sql.SQL(" RETURNING {cols}").format(cols=cols)
+        self._returning = sql.SQL(" RETURNING era, tx_id::text::bigint, position, recorded_at")
         self._inserts: dict[int, sql.Composed] = {}
-        self.by_ids = sql.SQL("SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s) ORDER BY era, tx_id, position").format(
+        self.by_ids = sql.SQL(
+            "SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s) ORDER BY events.era, events.tx_id, events.position"
+        ).format(
             s=s, cols=cols
         )
         self.stream = sql.SQL(
@@ -210,7 +235,7 @@ class _Queries:
             " WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
             " AND (era < (SELECT era FROM {s}.feed_era)"
             "      OR tx_id < pg_snapshot_xmin(pg_current_snapshot()))"
-            " ORDER BY era, tx_id, position LIMIT %s"
+            " ORDER BY events.era, events.tx_id, events.position LIMIT %s"
         ).format(s=s, cols=cols)
         self.count_after = sql.SQL(
             "SELECT count(*) FROM {s}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"

@@ -15,6 +15,12 @@ from services.backbone.registry import EventRegistry
 from services.selection import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+# Personal fields, stored encrypted under the cadre's own key (erasable without breaking the audit chain).
+REGISTRY.personal(d.CadreRegistered, ("name",), "cadre_id")
+REGISTRY.personal(d.CadreUpdated, ("changes",), "cadre_id")
+REGISTRY.personal(d.NominationRecommended, ("reason",), "cadre_id")
+REGISTRY.personal(d.NominationInspected, ("findings",), "cadre_id")
+REGISTRY.personal(d.EligibilityOverridden, ("reason",), "cadre_id")
 POLICY_STREAM = "policy-book"
 
 
@@ -42,6 +48,22 @@ def change_reserve_pool(agg: Aggregates, meta: CommandMeta, cadre_id: str, reaso
         remove_cmd = d.RemoveFromReservePool(cadre_id, reason)
         decide = lambda s: d.decide_remove_from_reserve_pool(s, remove_cmd, meta.context)  # noqa: E731
     return agg.execute(cadre_stream(cadre_id), d.fold_cadre, decide, meta, if_match)
+
+
+def require_retention(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str) -> CommandResult:
+    command = d.RequireRetention(cadre_id, reason)
+    return agg.execute(cadre_stream(cadre_id), d.fold_cadre,
+                       lambda s: d.decide_require_retention(s, command, meta.context), meta)
+
+
+def erase_personal_data(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str) -> CommandResult:
+    """Record the erasure, then destroy the cadre's key in the same transaction (after the append)."""
+    command = d.ErasePersonalData(cadre_id, reason)
+    with agg.store.transaction() as conn:
+        result = agg.execute(cadre_stream(cadre_id), d.fold_cadre,
+                             lambda s: d.decide_erase_personal_data(s, command, meta.context), meta, conn=conn)
+        agg.store.vault.erase(conn, cadre_id)
+    return result
 
 
 def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
@@ -100,7 +122,7 @@ def _fold_prefix(agg: Aggregates, prefix: str, fold: Any, until: datetime | None
     by_stream: dict[str, list[Any]] = {}
     for recorded in agg.store.read_streams_prefix(prefix, conn=conn):
         if until is None or recorded.recorded_at <= until:
-            by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
+            by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(agg.store.revealed(recorded)))
     return [fold(events) for events in by_stream.values()]
 
 

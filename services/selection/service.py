@@ -88,6 +88,16 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def remove_from_reserve_pool(self, call: Call, cadre_id: str) -> Any:
         return h.change_reserve_pool(self.aggregates, call.meta, cadre_id, call.payload["reason"], False, call.if_match).to_json()
 
+    @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/retention", summary="Require a cadre's records to be kept by law",
+              body=s.ReasonIn, response=s.CommandOut, roles=OD)
+    def require_retention(self, call: Call, cadre_id: str) -> Any:
+        return h.require_retention(self.aggregates, call.meta, cadre_id, call.payload["reason"]).to_json()
+
+    @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/erasure", summary="Erase a cadre's personal data",
+              body=s.ReasonIn, response=s.CommandOut, roles=OD)
+    def erase_personal_data(self, call: Call, cadre_id: str) -> Any:
+        return h.erase_personal_data(self.aggregates, call.meta, cadre_id, call.payload["reason"]).to_json()
+
     @endpoint(ROUTES, "POST", "/policies", summary="Adopt an eligibility policy version", body=s.PolicyIn,
               response=s.CommandOut, roles=OD, status=201)
     def adopt_policy(self, call: Call) -> Any:

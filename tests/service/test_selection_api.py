@@ -270,3 +270,53 @@ def test_a_finalised_assessment_is_recorded_on_the_cadre_exactly_once(running: d
     assessments = api.get(f"/selection/cadres/{cadre_id}").json()["assessments"]
     assert [(a["year"], a["kind"], a["grade"], a["grade_label"]) for a in assessments] == [(2025, "annual", "excellent", "优秀")]
     assert assessments[0]["source_event_id"] == str(finalised.event_id)
+
+
+def test_erasing_a_cadre_leaves_no_plaintext_and_the_chain_still_verifies(running: dict[str, Any]) -> None:
+    import time
+
+    from psycopg_pool import ConnectionPool
+
+    from services.backbone.audit import Sequencer, verify_chain
+    from services.backbone.store import EventStore
+
+    api, name = running["api"], f"张{uid('x')[-6:]}"
+    cadre_id = cadre(api, name=name)
+    nomination_id, _ = recommend(api, cadre_id, reason=f"{name}缺少基层经历")
+    api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": f"{name}表现突出", "passed": True}, "od")
+    assert api.get(f"/selection/cadres/{cadre_id}").json()["name"] == name
+
+    erased = api.post(f"/selection/cadres/{cadre_id}/erasure", {"reason": "本人依法申请删除"}, "od")
+
+    assert erased.status_code == 200, erased.text
+    view = api.get(f"/selection/cadres/{cadre_id}").json()
+    assert view["erased"] is True and name not in json.dumps(view, ensure_ascii=False)
+    assert name not in json.dumps(api.get(f"/selection/nominations/{nomination_id}").json(), ensure_ascii=False)
+    with psycopg.connect(running["db"]) as conn:
+        raw = conn.execute("SELECT string_agg(data::text || metadata::text, ' ') FROM selection.events").fetchone()[0]
+    assert name not in raw
+    feed = json.dumps(api.get("/selection/feed", limit=1000).json(), ensure_ascii=False)
+    assert name not in feed
+    again = api.post("/selection/cadres", {"cadre_id": cadre_id, "name": name, "rank": "deputy_section",
+                                           "home_unit": "county-finance", "birth_date": "1992-05-01",
+                                           "grassroots_experience": False, "fit_for_duty": True}, "hr")
+    assert again.status_code == 409 and again.json()["rule"] == "personal_data_erased"
+    with ConnectionPool(running["db"], min_size=1, max_size=2) as pool:
+        store = EventStore(pool, "selection")
+        sequencer = Sequencer(store, running["db"], "selection")
+        deadline = time.monotonic() + 10
+        while sequencer.seal_batch() and time.monotonic() < deadline:
+            pass
+        assert verify_chain(store).ok
+
+
+def test_erasure_is_refused_with_the_reason_while_records_must_be_kept(api: Api) -> None:
+    cadre_id = cadre(api)
+    assert api.post(f"/selection/cadres/{cadre_id}/retention", {"reason": "纪律审查期间依法保存"}, "od").status_code == 200
+    before = event_count(api)
+
+    refused = api.post(f"/selection/cadres/{cadre_id}/erasure", {"reason": "本人申请"}, "od")
+
+    assert refused.status_code == 422 and refused.json()["rule"] == "retention_required"
+    assert "纪律审查期间依法保存" in refused.json()["detail"]
+    assert event_count(api) == before

@@ -813,7 +813,7 @@ def json_friendly(value: Any) -> bool:
 
 def test_every_event_type_is_a_stable_selection_name() -> None:
     assert all(name.startswith("selection.") and cls.TYPE == name for name, cls in EVENT_TYPES.items())
-    assert len(EVENT_TYPES) == 12
+    assert len(EVENT_TYPES) == 14
 
 
 def test_event_data_is_json_friendly_and_fitness_is_only_a_flag() -> None:
@@ -829,3 +829,27 @@ def test_event_data_is_json_friendly_and_fitness_is_only_a_flag() -> None:
     for event in events:
         assert json_friendly(event.payload()), event
     assert isinstance(registered().fit_for_duty, bool)
+
+
+def test_erasure_is_refused_while_the_law_requires_the_records_to_be_kept() -> None:
+    from services.selection.domain import (
+        ErasePersonalData,
+        PersonalDataErased,
+        RequireRetention,
+        decide_erase_personal_data,
+        decide_require_retention,
+    )
+
+    cadre = fold_cadre([registered()])
+    hold = decide_require_retention(cadre, RequireRetention("c-001", "纪律审查期间须保存"), ORG)
+    held = fold_cadre([registered(), *hold.events])
+    with refused(DomainError, "retention_required") as r:
+        decide_erase_personal_data(held, ErasePersonalData("c-001", "本人申请"), ORG)
+    assert "纪律审查期间须保存" in r.message
+
+    erased = decide_erase_personal_data(cadre, ErasePersonalData("c-001", "本人申请"), ORG)
+    assert erased.events == [PersonalDataErased("c-001", "本人申请", ORG.actor.principal)]
+    after = fold_cadre([registered(), *erased.events])
+    assert after is not None and after.erased
+    with refused(StepOrderError, "personal_data_erased"):
+        decide_register_cadre(after, register(), HR_SYSTEM)

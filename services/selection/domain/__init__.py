@@ -51,6 +51,14 @@ from .policy import (
 )
 from .policy import evolve as evolve_policy_book
 from .policy import fold as fold_policy_book
+from .privacy import (
+    ErasePersonalData,
+    PersonalDataErased,
+    RequireRetention,
+    RetentionRequired,
+    decide_erase_personal_data,
+    decide_require_retention,
+)
 from .ranks import POSTING_MODES, RANKS, check_posting_level, rank_level
 from .recommendation import RecommendNomination, decide_recommend_nomination
 from .register import (
@@ -87,10 +95,18 @@ EVENT_TYPES = {
         NominationApproved,
         NominationRejected,
         NominationWithdrawn,
+        RetentionRequired,
+        PersonalDataErased,
     )
 }
 
 __all__ = [
+    "ErasePersonalData",
+    "PersonalDataErased",
+    "RequireRetention",
+    "RetentionRequired",
+    "decide_erase_personal_data",
+    "decide_require_retention",
     "ASSESSMENT_KIND_LABELS",
     "CRITERION_LABELS",
     "EVENT_TYPES",

@@ -100,6 +100,8 @@ class Cadre:
     reserve_cadre: bool
     open_disciplinary_matter: bool
     assessments: tuple[AssessmentResult, ...] = field(default=())
+    retention_reason: str | None = None
+    erased: bool = False
 
     def register_fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in REGISTER_FIELDS}
@@ -112,11 +114,16 @@ def evolve(state: Cadre | None, event: Event) -> Cadre | None:
     """Fold one event into the cadre; events of other types leave it unchanged (additive evolution)."""
     if isinstance(event, CadreRegistered):
         return Cadre(event.cadre_id, **{name: getattr(event, name) for name in REGISTER_FIELDS})
+    if event.TYPE == "selection.RetentionRequired" and state is not None:
+        return replace(state, retention_reason=event.reason)
+    if event.TYPE == "selection.PersonalDataErased" and state is not None:
+        return replace(state, erased=True)
     if not isinstance(event, CADRE_EVENTS):
         return state
     if state is None:
         raise ValueError(f"{event.TYPE} cannot come before selection.CadreRegistered")
     if isinstance(event, CadreUpdated):
+        # After erasure the changes read back as {} (their ciphertext can no longer be opened).
         return replace(state, **{name: _typed(name, change["new"]) for name, change in event.changes.items()})
     if isinstance(event, CadreAddedToReservePool):
         return replace(state, reserve_cadre=True)

@@ -65,6 +65,9 @@ def decide_register_cadre(state: Cadre | None, command: RegisterCadre, ctx: Cont
     incoming = {name: getattr(command, name) for name in REGISTER_FIELDS}
     if state is None:
         return Decision([CadreRegistered(cadre_id=command.cadre_id, **incoming)])
+    if state.erased:
+        raise StepOrderError("personal_data_erased",
+                             f"the personal data of {command.cadre_id} was erased; the cadre cannot be updated again")
     changes = _changes(state.register_fields(), incoming)
     return Decision([CadreUpdated(command.cadre_id, changes)] if changes else [])
 

@@ -1,0 +1,147 @@
+"""Personal data at rest: each person's fields encrypted (AES-GCM) with a key of their own.
+
+The event log stores only ciphertext, and the audit hash covers it; erasing a person deletes their
+key (crypto-shredding), so the log and its chain stay whole while the plaintext is gone for good.
+Per-person keys are wrapped with the installation's master key (FOURGATES_MASTER_KEY, base64 of 32
+bytes), which lives in configuration, never in the database or the code.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from typing import Any
+
+import psycopg
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+
+MARKER = "__enc__"
+KEY_CACHE_SECONDS = 2.0
+TEXT_PREFIX = "enc:"
+ERASED = "[已删除 erased]"
+_DEV_MASTER = base64.b64encode(b"four-gates-development-only-key!").decode()
+
+
+class MasterKeyMissingError(RuntimeError):
+    """No master key configured in production mode."""
+
+
+def master_key() -> bytes:
+    """FOURGATES_MASTER_KEY (base64, 32 bytes); a fixed development key only when FOURGATES_DEV=1 or unset in tests."""
+    raw = os.environ.get("FOURGATES_MASTER_KEY")
+    if raw is None:
+        if os.environ.get("FOURGATES_ENV", "development") != "development":
+            raise MasterKeyMissingError("set FOURGATES_MASTER_KEY (base64 of 32 random bytes) to store personal data")
+        raw = _DEV_MASTER
+    key = base64.b64decode(raw)
+    if len(key) != 32:
+        raise MasterKeyMissingError("FOURGATES_MASTER_KEY must be base64 of exactly 32 bytes")
+    return key
+
+
+_PLACEHOLDERS: dict[str, Any] = {"str": ERASED, "dict": {}, "list": [], "int": None, "float": None}
+
+
+class Vault:
+    """Encrypts and reveals personal fields of one service's events, with keys in its own schema."""
+
+    def __init__(self, pool: ConnectionPool, schema: str) -> None:
+        self.pool, self.schema = pool, schema
+        self._s = sql.Identifier(schema)
+        self._master = AESGCM(master_key())
+        # Unwrapped keys, briefly: another replica's erasure takes effect here within KEY_CACHE_SECONDS.
+        self._cache: dict[str, tuple[bytes, float]] = {}
+
+    def seal(self, subject: str, data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+        """`data` with each named field replaced by its ciphertext under the subject's key.
+
+        A new subject's key is created in a transaction of its own, so the event append that follows
+        stays the first write of its transaction.
+        """
+        present = [f for f in fields if f in data and data[f] not in (None, "")]
+        if not present:
+            return data
+        key = self._key(subject, create=True)
+        if key is None:
+            raise PersonErasedError(f"the personal data of {subject} was erased: nothing personal may be stored again")
+        sealed = dict(data)
+        for name in present:
+            nonce = os.urandom(12)
+            plaintext = json.dumps(data[name], ensure_ascii=False).encode()
+            token = base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, subject.encode())).decode()
+            sealed[name] = {MARKER: "aesgcm-v1", "subject": subject, "kind": type(data[name]).__name__, "ct": token}
+        return sealed
+
+    def seal_text(self, subject: str, text: str | None) -> str | None:
+        """A free-text value (e.g. a command's reason) sealed into a string: `enc:<base64 json box>`."""
+        if not text:
+            return text
+        box = self.seal(subject, {"text": text}, ("text",))["text"]
+        return TEXT_PREFIX + base64.b64encode(json.dumps(box).encode()).decode()
+
+    def reveal_text(self, value: str | None) -> str | None:
+        if not value or not value.startswith(TEXT_PREFIX):
+            return value
+        box = json.loads(base64.b64decode(value[len(TEXT_PREFIX):]))
+        return str(self.reveal({"text": box})["text"])
+
+    def reveal(self, data: dict[str, Any]) -> dict[str, Any]:
+        """`data` with every sealed field decrypted, or replaced by a placeholder if its person was erased."""
+        sealed = {k: v for k, v in data.items() if isinstance(v, dict) and MARKER in v}
+        if not sealed:
+            return data
+        revealed = dict(data)
+        for name, box in sealed.items():
+            key = self._key(box["subject"], create=False)
+            if key is None:
+                revealed[name] = _PLACEHOLDERS.get(box.get("kind", "str"), ERASED)
+                continue
+            raw = base64.b64decode(box["ct"])
+            revealed[name] = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], box["subject"].encode()))
+        return revealed
+
+    def erase(self, conn: psycopg.Connection, subject: str) -> bool:
+        """Destroy the subject's key; True if there was one. Later seals for the subject are refused."""
+        self._cache.pop(subject, None)
+        deleted = conn.execute(sql.SQL("DELETE FROM {}.person_keys WHERE subject = %s").format(self._s), (subject,))
+        conn.execute(sql.SQL("INSERT INTO {}.erased_subjects (subject) VALUES (%s) ON CONFLICT DO NOTHING")
+                     .format(self._s), (subject,))
+        return bool(deleted.rowcount)
+
+    def _key(self, subject: str, create: bool) -> bytes | None:
+        cached = self._cache.get(subject)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        key = self._load_key(subject, create)
+        if key is not None:
+            self._cache[subject] = (key, time.monotonic() + KEY_CACHE_SECONDS)
+        return key
+
+    def _load_key(self, subject: str, create: bool) -> bytes | None:
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(sql.SQL("SELECT wrapped_key FROM {}.person_keys WHERE subject = %s").format(self._s),
+                               (subject,)).fetchone()
+            if row is None and create:
+                erased = conn.execute(sql.SQL("SELECT 1 FROM {}.erased_subjects WHERE subject = %s").format(self._s),
+                                      (subject,)).fetchone()
+                if erased:
+                    return None
+                key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
+                conn.execute(sql.SQL("INSERT INTO {}.person_keys (subject, wrapped_key) VALUES (%s, %s)"
+                                     " ON CONFLICT DO NOTHING").format(self._s),
+                             (subject, nonce + self._master.encrypt(nonce, key, subject.encode())))
+                row = conn.execute(sql.SQL("SELECT wrapped_key FROM {}.person_keys WHERE subject = %s")
+                                   .format(self._s), (subject,)).fetchone()
+        if row is None:
+            return None
+        wrapped = bytes(row[0])
+        return self._master.decrypt(wrapped[:12], wrapped[12:], subject.encode())
+
+
+class PersonErasedError(Exception):
+    """A command tried to store personal data of a person whose data was erased."""
