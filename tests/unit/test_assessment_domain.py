@@ -23,21 +23,26 @@ from services.assessment.domain import (
     GRADE_LABELS,
     GRADES,
     PLACEMENT_COMPLETED,
+    PLACEMENT_EXTENDED,
+    PLACEMENT_PLANNED,
     PLACEMENT_RECALLED,
     PLACEMENT_STARTED,
     TEAM_GRADE_LABELS,
     TEAM_GRADES,
     ActivePlacement,
     AdjustPerformanceScore,
+    AdoptPolicy,
     Assessment,
     AssessmentFinalised,
     AssessmentOpened,
     AssessmentPolicy,
     AssessmentReopened,
     BallotCast,
+    BallotTokensIssued,
     Campaign,
     CampaignSettings,
     CastBallot,
+    CastTokenBallot,
     CorrectDemocraticEntry,
     CorrectPerformanceScore,
     CorrectSelfEvaluation,
@@ -47,9 +52,12 @@ from services.assessment.domain import (
     EnterTeamDemocraticScores,
     FinaliseAssessment,
     FinaliseTeamAssessment,
+    IssueBallotTokens,
     OpenAssessment,
     OpenCampaign,
+    PlacementEventNoted,
     PlacementRoster,
+    PolicyAdopted,
     RecordFinding,
     RecordInterviewNote,
     RecordResultUse,
@@ -63,7 +71,9 @@ from services.assessment.domain import (
     check_excellent_cap,
     composite_score,
     decide_adjust_performance_score,
+    decide_adopt_policy,
     decide_cast_ballot,
+    decide_cast_token_ballot,
     decide_correct_democratic_entry,
     decide_correct_performance_score,
     decide_correct_self_evaluation,
@@ -73,6 +83,8 @@ from services.assessment.domain import (
     decide_enter_team_democratic_scores,
     decide_finalise_assessment,
     decide_finalise_team_assessment,
+    decide_issue_ballot_tokens,
+    decide_note_posting_event,
     decide_open_assessment,
     decide_open_campaign,
     decide_record_finding,
@@ -83,6 +95,8 @@ from services.assessment.domain import (
     decide_upload_survey_report,
     fold,
     fold_campaign,
+    fold_policies,
+    fold_roster,
     group_results,
     parse_survey_rows,
     policy_in_force,
@@ -114,7 +128,10 @@ PLACEMENT = {
     "placement_id": "P1", "cadre_id": "C1", "host_unit": "township-a",
     "home_unit": "county-bureau", "placement_type": "gap_filling",
 }
-ROSTER = apply_posting_event(PlacementRoster(), PLACEMENT_STARTED, PLACEMENT)
+PLANNED = {**PLACEMENT, "nomination_id": "N1", "cadre_rank": "deputy_section", "host_post": "副镇长",
+           "post_level": "deputy_section", "posting_mode": "same_level", "term_months": 24, "start_date": "2024-03-01"}
+STARTED = {"placement_id": "P1", "started_on": "2024-03-01", "ends_on": "2026-02-28"}
+ROSTER = apply_posting_event(apply_posting_event(PlacementRoster(), PLACEMENT_PLANNED, PLANNED), PLACEMENT_STARTED, STARTED)
 GOOD_TALLIES = {
     "leaders": {"excellent": 5},
     "colleagues": {"excellent": 4, "competent": 4},
@@ -191,8 +208,19 @@ TOP_SCORES = dict.fromkeys(DIMENSIONS, 95)
 
 # ---------- placements ----------
 
+def test_a_planned_placement_is_not_active_until_it_starts() -> None:
+    planned = apply_posting_event(PlacementRoster(), PLACEMENT_PLANNED, PLANNED)
+    assert planned.status_of("P1") == "planned" and not planned.active
+    with refused("placement_not_active", NotFoundError):
+        decide_open_assessment(None, OpenAssessment("P1", "annual", 2024), ctx(), planned, POLICY)
+
+
+def test_a_start_without_known_details_changes_nothing() -> None:
+    assert apply_posting_event(PlacementRoster(), PLACEMENT_STARTED, STARTED) == PlacementRoster()
+
+
 def test_a_started_placement_is_active_and_a_completed_one_moves_to_completed() -> None:
-    assert ROSTER.active["P1"] == ActivePlacement(**PLACEMENT)
+    assert ROSTER.active["P1"] == ActivePlacement(**PLACEMENT, started_on="2024-03-01", ends_on="2026-02-28")
     roster = apply_posting_event(ROSTER, PLACEMENT_COMPLETED, {"placement_id": "P1"})
     assert "P1" not in roster.active and roster.completed["P1"].cadre_id == "C1"
 
@@ -202,12 +230,41 @@ def test_a_recalled_placement_is_neither_active_nor_completed() -> None:
     assert roster == PlacementRoster()
 
 
+def test_an_extension_moves_the_end_of_an_active_placement() -> None:
+    roster = apply_posting_event(ROSTER, PLACEMENT_EXTENDED, {"placement_id": "P1", "ends_on": "2027-02-28"})
+    assert roster.active["P1"].ends_on == "2027-02-28"
+
+
+def test_noted_posting_events_keep_only_the_roster_fields_and_replay_to_the_same_roster() -> None:
+    noted = [e for t, data in ((PLACEMENT_PLANNED, PLANNED), (PLACEMENT_STARTED, STARTED))
+             for e in decide_note_posting_event(t, f"id-{t}", data).events]
+    assert all(isinstance(e, PlacementEventNoted) for e in noted)
+    assert "host_post" not in noted[0].data and noted[0].data["cadre_id"] == "C1"
+    assert fold_roster(noted) == ROSTER
+    assert decide_note_posting_event("posting.CheckInRecorded", "x", {"placement_id": "P1"}).events == []
+
+
+def test_an_annual_assessment_is_not_opened_for_a_year_before_the_placement_started() -> None:
+    with refused("assessment_year_before_placement"):
+        decide_open_assessment(None, OpenAssessment("P1", "annual", 2023), ctx(), ROSTER, POLICY)
+
+
 def test_other_posting_events_and_unknown_placements_leave_the_roster_alone() -> None:
     assert apply_posting_event(ROSTER, "posting.CheckInRecorded", {"placement_id": "P1"}) == ROSTER
     assert apply_posting_event(ROSTER, PLACEMENT_COMPLETED, {"placement_id": "P9"}) == ROSTER
 
 
 # ---------- policy ----------
+
+def test_the_organisation_department_adopts_a_policy_version_once() -> None:
+    [adopted] = decide_adopt_policy((), AdoptPolicy(POLICY), ctx(ORG)).events
+    assert isinstance(adopted, PolicyAdopted) and fold_policies([adopted]) == (POLICY,)
+    assert decide_adopt_policy((POLICY,), AdoptPolicy(POLICY), ctx(ORG)).events == []
+    with refused("policy_version_exists", StepOrderError):
+        decide_adopt_policy((POLICY,), AdoptPolicy(replace(POLICY, excellent_cap=0.3)), ctx(ORG))
+    with refused("role_not_allowed", ForbiddenError):
+        decide_adopt_policy((), AdoptPolicy(POLICY), ctx(HOST))
+
 
 def test_default_policy_holds_the_local_settings_of_the_domain() -> None:
     assert (DEFAULT_POLICY.min_group_count, DEFAULT_POLICY.excellent_cap) == (5, 0.20)
@@ -344,6 +401,31 @@ def test_no_democratic_evaluation_event_names_anyone() -> None:
             assert set(event.payload()) <= allowed
             text = json.dumps(event.payload())
             assert all(who not in text for who in (HOST.principal, HOME.principal, "C1"))
+
+
+def test_token_ballots_need_issued_tokens_for_a_known_group_and_no_role() -> None:
+    stream = opened()
+    [issued] = stream.when(decide_issue_ballot_tokens, IssueBallotTokens(aid(), "public", 7), ctx()).events
+    assert isinstance(issued, BallotTokensIssued) and stream.state.tokens_issued == {"public": 7}
+    assert set(issued.payload()) == {"assessment_id", "entry_id", "rater_group", "count"}
+    with refused("invalid_token_count"):
+        decide_issue_ballot_tokens(stream.state, IssueBallotTokens(aid(), "public", 0), ctx())
+    with refused("not_own_unit", ForbiddenError):
+        decide_issue_ballot_tokens(stream.state, IssueBallotTokens(aid(), "public", 3), ctx(OTHER_HOST))
+    anonymous = Context(Actor("anonymous", "anonymous"), NOW)
+    [ballot] = stream.when(decide_cast_token_ballot, CastTokenBallot(aid(), "public", "competent"), anonymous).events
+    assert set(ballot.payload()) == {"assessment_id", "entry_id", "rater_group", "grade"}
+    assert stream.state.tallies_by_group()["public"]["competent"] == 1
+
+
+def test_a_token_ballot_for_a_finalised_or_unknown_assessment_is_refused() -> None:
+    stream = ready()
+    finalise(stream, "competent")
+    anonymous = Context(Actor("anonymous", "anonymous"), NOW)
+    with refused("assessment_finalised", StepOrderError):
+        decide_cast_token_ballot(stream.state, CastTokenBallot(aid(), "public", "competent"), anonymous)
+    with refused("assessment_not_found", NotFoundError):
+        decide_cast_token_ballot(None, CastTokenBallot(aid(), "public", "competent"), anonymous)
 
 
 def test_ballots_and_tallies_name_a_known_rater_group_and_grade() -> None:

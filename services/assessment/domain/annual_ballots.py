@@ -4,10 +4,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.backbone.domain import Context, Decision, DomainError
+from services.backbone.domain import Context, Decision, DomainError, NotFoundError, StepOrderError
 
 from . import annual_events as ev
-from .annual_state import Assessment, open_for_host, require_live_entry
+from .annual_state import OPEN, Assessment, open_for_host, require_live_entry
 from .guards import require_member, require_reason
 from .vocabulary import GRADES
 
@@ -15,6 +15,27 @@ from .vocabulary import GRADES
 @dataclass(frozen=True)
 class CastBallot:
     """One paper ballot, entered by the host unit: a rater group and a grade, nothing about the rater."""
+
+    assessment_id: str
+    rater_group: str
+    grade: str
+
+
+@dataclass(frozen=True)
+class IssueBallotTokens:
+    """The host unit asks for one-time tokens to hand out, unmarked, to a rater group."""
+
+    assessment_id: str
+    rater_group: str
+    count: int
+
+
+@dataclass(frozen=True)
+class CastTokenBallot:
+    """A ballot a rater casts with a one-time token the service has already checked and spent.
+
+    The command carries what the token was issued for and the grade; who held the token is unknown.
+    """
 
     assessment_id: str
     rater_group: str
@@ -71,3 +92,27 @@ def decide_correct_democratic_entry(state: Assessment | None, command: CorrectDe
         s.assessment_id, s.next_entry_id(), command.corrects_entry_id, group, counts, reason,
     )
     return Decision([event], policy_version=s.policy.version)
+
+
+MAX_TOKENS_PER_ISSUE = 500
+
+
+def decide_issue_ballot_tokens(state: Assessment | None, command: IssueBallotTokens, ctx: Context) -> Decision:
+    s = open_for_host(state, ctx)
+    require_member(command.rater_group, s.policy.rater_groups, "unknown_rater_group", "rater group")
+    if not 1 <= command.count <= MAX_TOKENS_PER_ISSUE:
+        raise DomainError("invalid_token_count", f"issue between 1 and {MAX_TOKENS_PER_ISSUE} tokens, not {command.count}")
+    event = ev.BallotTokensIssued(s.assessment_id, s.next_entry_id(), command.rater_group, command.count)
+    return Decision([event], policy_version=s.policy.version)
+
+
+def decide_cast_token_ballot(state: Assessment | None, command: CastTokenBallot, ctx: Context) -> Decision:
+    """Record a token ballot; no role is checked because the spent token is the only credential."""
+    if state is None:
+        raise NotFoundError("assessment_not_found", f"no assessment {command.assessment_id}")
+    if state.status != OPEN:
+        raise StepOrderError("assessment_finalised", f"assessment {state.assessment_id} is finalised; no more ballots")
+    require_member(command.rater_group, state.policy.rater_groups, "unknown_rater_group", "rater group")
+    require_member(command.grade, GRADES, "unknown_grade", "grade")
+    event = ev.BallotCast(state.assessment_id, state.next_entry_id(), command.rater_group, command.grade)
+    return Decision([event], policy_version=state.policy.version)

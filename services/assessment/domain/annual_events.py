@@ -50,6 +50,17 @@ class BallotCast(Event):
 
 
 @dataclass(frozen=True)
+class BallotTokensIssued(Event):
+    """One-time ballot tokens handed to a rater group; how many, never to whom (the tokens are not events)."""
+
+    TYPE = "assessment.BallotTokensIssued"
+    assessment_id: str
+    entry_id: str
+    rater_group: str
+    count: int
+
+
+@dataclass(frozen=True)
 class TallyEntered(Event):
     TYPE = "assessment.TallyEntered"
     assessment_id: str

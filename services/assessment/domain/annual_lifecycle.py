@@ -54,6 +54,9 @@ def _placement(roster: PlacementRoster, command: OpenAssessment, ctx: Context) -
             raise NotFoundError("placement_not_active", f"placement {command.placement_id} is not active")
         if command.year > ctx.now.year:
             raise DomainError("assessment_year_in_future", f"year {command.year} has not begun (now {ctx.now.year})")
+        if placement.started_on and command.year < int(placement.started_on[:4]):
+            raise DomainError("assessment_year_before_placement",
+                              f"placement {placement.placement_id} started on {placement.started_on}, after {command.year}")
         return placement
     placement = roster.completed.get(command.placement_id)
     if placement is None:

@@ -50,6 +50,7 @@ class Assessment:
     scores: Mapping[str, ScoreEntry] = field(default_factory=dict)
     adjustments: Mapping[str, float] = field(default_factory=dict)
     final_grade: str | None = None
+    tokens_issued: Mapping[str, int] = field(default_factory=dict)
 
     def next_entry_id(self) -> str:
         """Entry ids number the stream's events: unique in the assessment, and no clock or random source needed."""
@@ -106,6 +107,8 @@ _APPLY: dict[type[Event], Callable[[Assessment, Any], Assessment]] = {
     ev.SelfEvaluationEntered: lambda s, e: replace(s, self_evaluation={e.entry_id: e.text}),
     ev.SelfEvaluationCorrected: lambda s, e: replace(s, self_evaluation={e.entry_id: e.text}),
     ev.BallotCast: _ballot,
+    ev.BallotTokensIssued: lambda s, e: replace(
+        s, tokens_issued={**s.tokens_issued, e.rater_group: s.tokens_issued.get(e.rater_group, 0) + e.count}),
     ev.TallyEntered: _tally,
     ev.DemocraticEntryCorrected: _tally,
     ev.PerformanceScoreEntered: _score,

@@ -1,14 +1,14 @@
 """The annual-assessment rules as versioned data; a copy is frozen into each assessment when it opens."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from services.backbone.domain import DomainError, NotFoundError
+from services.backbone.domain import Context, Decision, DomainError, Event, NotFoundError, StepOrderError
 
-from .guards import require_descending, require_weights
+from .guards import require_descending, require_role, require_weights
 from .vocabulary import (
     BASICALLY_COMPETENT,
     COMPETENT,
@@ -97,3 +97,34 @@ def policy_in_force(policies: Iterable[AssessmentPolicy], on: date) -> Assessmen
     if not candidates:
         raise NotFoundError("no_policy_in_force", f"no assessment policy is in force on {on.isoformat()}")
     return max(candidates, key=lambda p: p.effective_from)
+
+
+@dataclass(frozen=True)
+class PolicyAdopted(Event):
+    """A new version of the annual-assessment rules; assessments opened from its date on freeze it."""
+
+    TYPE = "assessment.PolicyAdopted"
+    version: str
+    policy: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AdoptPolicy:
+    policy: AssessmentPolicy
+
+
+def decide_adopt_policy(adopted: Sequence[AssessmentPolicy], command: AdoptPolicy, ctx: Context) -> Decision:
+    """The organisation department adopts a policy version; a version is never redefined."""
+    require_role(ctx, "organisation_department")
+    same = [p for p in adopted if p.version == command.policy.version]
+    if same and same[0] == command.policy:
+        return Decision([])
+    if same:
+        raise StepOrderError("policy_version_exists", f"policy {command.policy.version} exists; adopt a new version")
+    event = PolicyAdopted(command.policy.version, command.policy.as_dict())
+    return Decision([event], policy_version=command.policy.version)
+
+
+def fold_policies(events: Iterable[Event]) -> tuple[AssessmentPolicy, ...]:
+    """Every adopted policy, in adoption order."""
+    return tuple(AssessmentPolicy.from_dict(e.policy) for e in events if isinstance(e, PolicyAdopted))

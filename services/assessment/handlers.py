@@ -1,0 +1,135 @@
+"""The assessment service's use cases for annual and end-of-term assessments, policies and the roster.
+
+Each loads what a decision needs, decides through the pure domain, and appends; they are handed an
+`Aggregates` (store + registry) and know nothing of HTTP or nameko.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from services.assessment import domain as d
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult
+from services.backbone.domain import NotFoundError
+from services.backbone.envelope import RecordedEvent
+from services.backbone.registry import EventRegistry
+
+REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+POLICY_STREAM = "policy-book"
+
+
+def assessment_stream(assessment_id: str) -> str:
+    return f"assessment-{assessment_id}"
+
+
+def roster_stream(placement_id: str) -> str:
+    return f"roster-{placement_id}"
+
+
+def period_assessment_id(placement_id: str, period: str) -> str:
+    """The id of the assessment at /placements/{placement_id}/assessments/{period} (a year or 'end-of-term')."""
+    return f"{placement_id}/{period}"
+
+
+def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
+    """Adopt a version of the annual-assessment rules; an identical repeat appends nothing."""
+    policy = d.AssessmentPolicy(**{k: v for k, v in payload.items() if k != "reason"})
+    return agg.execute(POLICY_STREAM, d.fold_policies,
+                       lambda adopted: d.decide_adopt_policy(adopted, d.AdoptPolicy(policy), meta.context), meta)
+
+
+def policies(agg: Aggregates, conn: Any = None) -> tuple[d.AssessmentPolicy, ...]:
+    """The built-in default followed by every adopted version."""
+    return (d.DEFAULT_POLICY, *d.fold_policies(agg.history(POLICY_STREAM, conn=conn)))
+
+
+def roster_for(agg: Aggregates, placement_id: str, conn: Any = None) -> d.PlacementRoster:
+    """What this service knows of one placement, from the posting events it noted."""
+    return d.fold_roster(agg.history(roster_stream(placement_id), conn=conn))
+
+
+def note_posting_event(agg: Aggregates, conn: psycopg.Connection, meta: CommandMeta, event: RecordedEvent) -> None:
+    """Consumer use case: note a posting event the roster follows, in the consumer's transaction."""
+    decision = d.decide_note_posting_event(event.type, str(event.event_id), event.data)
+    if decision.events:
+        placement_id = str(event.data["placement_id"])
+        agg.execute(roster_stream(placement_id), d.fold_roster, lambda _: decision, meta, conn=conn)
+
+
+def open_assessment(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
+    """Open an annual assessment of an active placement, or the end-of-term appraisal of a completed one."""
+    command = d.OpenAssessment(payload["placement_id"], payload["kind"], payload["year"])
+    roster = roster_for(agg, command.placement_id)
+    policy = d.policy_in_force(policies(agg), meta.context.now.date())
+    stream = assessment_stream(d.assessment_id_for(command.placement_id, command.kind, command.year))
+    return agg.execute(stream, d.fold,
+                       lambda s: d.decide_open_assessment(s, command, meta.context, roster, policy), meta)
+
+
+# Step name -> (command from the assessment id and the request body, the domain decision).
+_STEPS: dict[str, tuple[Callable[[str, dict[str, Any]], Any], Callable[..., Any]]] = {
+    "self_evaluation": (lambda a, p: d.EnterSelfEvaluation(a, p["text"]), d.decide_enter_self_evaluation),
+    "self_evaluation_correction": (lambda a, p: d.CorrectSelfEvaluation(a, p["corrects_entry_id"], p["text"]),
+                                   d.decide_correct_self_evaluation),
+    "paper_ballot": (lambda a, p: d.CastBallot(a, p["rater_group"], p["grade"]), d.decide_cast_ballot),
+    "tally": (lambda a, p: d.EnterTally(a, p["rater_group"], p["counts"]), d.decide_enter_tally),
+    "democratic_correction": (lambda a, p: d.CorrectDemocraticEntry(a, p["corrects_entry_id"], p["counts"]),
+                              d.decide_correct_democratic_entry),
+    "score": (lambda a, p: d.EnterPerformanceScore(a, p["dimension"], p["score"], p["evidence"]),
+              d.decide_enter_performance_score),
+    "score_correction": (lambda a, p: d.CorrectPerformanceScore(a, p["corrects_entry_id"], p["score"], p["evidence"]),
+                         d.decide_correct_performance_score),
+    "adjustment": (lambda a, p: d.AdjustPerformanceScore(a, p["dimension"], p["delta"]),
+                   d.decide_adjust_performance_score),
+    "appeal": (lambda a, p: d.ReopenAssessment(a), d.decide_reopen_assessment),
+}
+
+
+def assessment_step(agg: Aggregates, meta: CommandMeta, assessment_id: str, step: str,
+                    payload: dict[str, Any], if_match: int | None) -> CommandResult:
+    """One entry, correction, adjustment or appeal on one assessment: one event, with actor and reason."""
+    build, decide = _STEPS[step]
+    command = build(assessment_id, payload)
+    return agg.execute(assessment_stream(assessment_id), d.fold,
+                       lambda s: decide(s, command, meta.context), meta, if_match)
+
+
+def finalise(agg: Aggregates, meta: CommandMeta, assessment_id: str, payload: dict[str, Any],
+             if_match: int | None) -> CommandResult:
+    """Finalise under the excellent cap of the cohort (host unit and year), one finalisation per cohort at a time."""
+    command = d.FinaliseAssessment(assessment_id, payload["final_grade"])
+    state = d.fold(agg.history(assessment_stream(assessment_id)))
+    if state is None:
+        raise NotFoundError("assessment_not_found", f"no assessment {assessment_id}")
+    with agg.store.transaction() as conn:
+        # An advisory lock is not a write, so the append below stays the first write of the transaction.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"assessment:cohort:{state.host_unit}:{state.year}",))
+        finals = cohort_finals(agg, state.host_unit, state.year, conn)
+        return agg.execute(assessment_stream(assessment_id), d.fold,
+                           lambda s: d.decide_finalise_assessment(s, command, meta.context, finals),
+                           meta, if_match, conn=conn)
+
+
+def cohort_finals(agg: Aggregates, host_unit: str, year: int, conn: Any = None) -> dict[str, str | None]:
+    """Every assessment of the host unit's year, with its final grade (None while open or reopened)."""
+    return {a.assessment_id: (a.final_grade if a.status == d.FINALISED else None)
+            for a in all_assessments(agg, conn=conn) if a.host_unit == host_unit and a.year == year}
+
+
+def load(agg: Aggregates, assessment_id: str, until: datetime | None = None) -> tuple[d.Assessment, list[RecordedEvent]]:
+    """The assessment and its recorded events, or NotFoundError."""
+    recorded = agg.store.read_stream(assessment_stream(assessment_id), until=until)
+    state = d.fold(REGISTRY.load(r) for r in recorded)
+    if state is None:
+        raise NotFoundError("assessment_not_found", f"no assessment {assessment_id}")
+    return state, recorded
+
+
+def all_assessments(agg: Aggregates, conn: Any = None) -> list[d.Assessment]:
+    by_stream: dict[str, list[Any]] = {}
+    for recorded in agg.store.read_streams_prefix("assessment-", conn=conn):
+        by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
+    return [a for a in (d.fold(events) for events in by_stream.values()) if a is not None]

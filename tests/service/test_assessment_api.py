@@ -1,0 +1,361 @@
+"""The assessment gate through the HTTP API of a real assessment process, real PostgreSQL and RabbitMQ.
+
+Posting is stood in for by a feed-only service named `posting` (below): the tests append posting's
+own domain events to its schema, and its relay publishes them as the real service would.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+from kombu import Connection, Queue
+from psycopg_pool import ConnectionPool
+
+from services.backbone.domain import Actor
+from services.backbone.envelope import Metadata, NewEvent
+from services.backbone.providers import EventStoreProvider, FeedEndpoints, RelayProvider
+from services.backbone.registry import EventRegistry
+from services.backbone.relay import events_exchange
+from services.backbone.store import EventStore
+from services.posting.domain import EVENT_TYPES as POSTING_EVENT_TYPES
+from services.posting.domain import PlacementCompleted, PlacementPlanned, PlacementStarted
+from tests.support.api import Api, free_port, uid
+from tests.support.processes import ServiceProcess, throwaway_vhost
+
+DB = os.environ.get("FOURGATES_TEST_ASSESSMENT_DB",
+                    "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_assessment")
+HOST = "qingshui"  # qingshui.wu, host unit qingshui-township
+DIMENSIONS = ("work_performance", "public_recognition", "quality_improvement")
+GROUPS = ("leaders", "colleagues", "public")
+
+
+class PostingFeed(FeedEndpoints):
+    """Stands in for the posting service: serves its feed over RPC and relays its events to `posting.events`."""
+
+    name = "posting"
+    store = EventStoreProvider()
+    relay = RelayProvider()
+
+
+class PostingLog:
+    """Appends posting's domain events to the `posting` schema, as the posting service would."""
+
+    def __init__(self, db: str) -> None:
+        self.pool = ConnectionPool(db, min_size=1, max_size=2, open=True)
+        self.store = EventStore(self.pool, "posting")
+        self.registry = EventRegistry(POSTING_EVENT_TYPES.values())
+
+    def record(self, placement_id: str, *events: Any) -> None:
+        command_id = str(uuid.uuid4())
+        meta = Metadata(Actor("od.zhang", "organisation_department", "county-od"), command_id, command_id,
+                        "posting", datetime.now(UTC))
+        self.store.append(f"placement-{placement_id}", [NewEvent(uuid.uuid4(), *self.registry.dump(e), meta) for e in events])
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from services.backbone.migrations import ensure_database, migrate
+
+    ensure_database(DB)
+    with psycopg.connect(DB, autocommit=True) as conn:
+        for schema in ("assessment", "posting", "selection"):
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    migrate(DB, "posting", service="posting")
+    logs = tmp_path_factory.mktemp("logs")
+    port, selection_port = free_port(), free_port()
+    with throwaway_vhost() as amqp_uri:
+        with Connection(amqp_uri) as amqp:  # bound before anything is published, as a subscriber would be
+            queue = Queue("test-assessment-events", exchange=events_exchange("assessment"), routing_key="#", durable=False)
+            queue(amqp.channel()).declare()
+        env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": DB}
+        processes = [
+            ServiceProcess("services.assessment.service", "assessment",
+                           {**env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}, logs).start(),
+            ServiceProcess(f"{__name__}:PostingFeed", "posting", env, logs).start(),
+            ServiceProcess("services.selection.service", "selection",
+                           {**env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{selection_port}"}, logs).start(),
+        ]
+        api = Api(f"http://127.0.0.1:{port}")
+        policy = {"version": "county-2026", "effective_from": "2026-01-01", "reason": "县委组织部2026年考核办法"}
+        assert api.post("/assessment/policies", policy, "od", **{"Idempotency-Key": "policy-2026"}).status_code == 201
+        posting = PostingLog(DB)
+        yield {"api": api, "selection": Api(f"http://127.0.0.1:{selection_port}"), "amqp_uri": amqp_uri,
+               "queue": queue, "posting": posting, "messages": [], "log": logs / "assessment.log"}
+        posting.pool.close()
+        for process in processes:
+            process.stop()
+
+
+@pytest.fixture
+def api(running: dict[str, Any]) -> Api:
+    return running["api"]
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+    return result
+
+
+def placement(running: dict[str, Any], start: bool = True, host_unit: str = "qingshui-township") -> tuple[str, str]:
+    """A cadre selection knows, placed by posting (planned, and started), once assessment has noted it."""
+    placement_id, cadre_id = uid("p"), uid("c")
+    ok(running["selection"].post("/selection/cadres", {
+        "cadre_id": cadre_id, "name": "李明", "rank": "deputy_section", "home_unit": "county-finance",
+        "birth_date": "1990-05-01", "grassroots_experience": False, "fit_for_duty": True}, "hr"))
+    events: list[Any] = [PlacementPlanned(placement_id, uid("n"), cadre_id, "deputy_section", "gap_filling",
+                                          "county-finance", host_unit, "副镇长", "deputy_section", "same_level", 24,
+                                          date(2015, 3, 1))]
+    if start:
+        events.append(PlacementStarted(placement_id, date(2015, 3, 1), date(2027, 2, 28)))
+    running["posting"].record(placement_id, *events)
+    status = "active" if start else "planned"
+    eventually(lambda: running["api"].get(f"/assessment/placements/{placement_id}").json()["status"] == status)
+    return placement_id, cadre_id
+
+
+def open_assessment(api: Api, placement_id: str, year: int) -> str:
+    response = api.post("/assessment/assessments", {"placement_id": placement_id, "kind": "annual", "year": year}, HOST)
+    assert response.status_code == 201, response.text
+    return f"/assessment/placements/{placement_id}/assessments/{year}"
+
+
+def ok(response: requests.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201), response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def enter_inputs(api: Api, path: str, tallies: dict[str, dict[str, int]], score: float) -> None:
+    ok(api.post(path + "/self-evaluation", {"text": "扎根乡镇，完成了信访化解任务。"}, HOST))
+    for group, counts in tallies.items():
+        ok(api.post(path + "/tallies", {"rater_group": group, "counts": counts}, HOST))
+    for dimension in DIMENSIONS:
+        ok(api.post(path + "/performance-scores", {"dimension": dimension, "score": score, "evidence": "年度工作台账"}, HOST))
+
+
+def wire(running: dict[str, Any], until: Callable[[list[dict[str, Any]]], bool], timeout: float = 20) -> list[dict]:
+    """Every message seen on `assessment.events` so far, reading on until `until` holds."""
+    seen: list[dict[str, Any]] = running["messages"]
+    deadline = time.monotonic() + timeout
+    with Connection(running["amqp_uri"]) as amqp:
+        def on_message(body: Any, message: Any) -> None:
+            seen.append(json.loads(body) if isinstance(body, (str, bytes)) else body)
+            message.ack()
+        with amqp.Consumer(running["queue"], callbacks=[on_message], accept=["json", "cloudevents"]):
+            while not until(seen):
+                assert time.monotonic() < deadline, "expected messages did not arrive"
+                try:
+                    amqp.drain_events(timeout=1)
+                except TimeoutError:
+                    pass
+    return seen
+
+
+def test_an_assessment_opens_only_for_an_active_placement_of_the_host_units_own(running: dict[str, Any]) -> None:
+    api = running["api"]
+    planned, _ = placement(running, start=False)
+    refused = api.post("/assessment/assessments", {"placement_id": planned, "kind": "annual", "year": 2025}, HOST)
+    assert refused.status_code == 404 and refused.json()["rule"] == "placement_not_active"
+
+    active, cadre_id = placement(running)
+    other_host = api.post("/assessment/assessments", {"placement_id": active, "kind": "annual", "year": 2025}, "baima")
+    assert other_host.status_code == 403 and other_host.json()["rule"] == "not_own_unit"
+    early = api.post("/assessment/assessments", {"placement_id": active, "kind": "end_of_term", "year": 2025}, HOST)
+    assert early.status_code == 409 and early.json()["rule"] == "placement_not_completed"
+
+    view = ok(api.get(open_assessment(api, active, 2025), HOST))
+    assert (view["cadre_id"], view["status"], view["policy_version"]) == (cadre_id, "open", "county-2026")
+    assert api.get(f"/assessment/placements/{active}/assessments/2025", "baima").status_code == 403
+
+
+def test_an_end_of_term_appraisal_opens_once_posting_completes_the_placement(running: dict[str, Any]) -> None:
+    api = running["api"]
+    placement_id, cadre_id = placement(running)
+    running["posting"].record(placement_id, PlacementCompleted(placement_id, "returned", date(2027, 2, 28)))
+    eventually(lambda: api.get(f"/assessment/placements/{placement_id}").json()["status"] == "completed")
+
+    annual = api.post("/assessment/assessments", {"placement_id": placement_id, "kind": "annual", "year": 2026}, HOST)
+    assert annual.status_code == 404 and annual.json()["rule"] == "placement_not_active"
+    ok(api.post("/assessment/assessments", {"placement_id": placement_id, "kind": "end_of_term", "year": 2026}, HOST))
+    view = ok(api.get(f"/assessment/placements/{placement_id}/assessments/end-of-term", HOST))
+    assert (view["kind"], view["kind_label"], view["cadre_id"]) == ("end_of_term", "期满考核", cadre_id)
+
+
+def test_ballots_cast_with_one_time_tokens_leave_no_trace_of_who_cast_them(running: dict[str, Any]) -> None:
+    api = running["api"]
+    path = open_assessment(api, placement(running)[0], 2018)
+    issued = ok(api.post(path + "/ballot-tokens", {"rater_group": "colleagues", "count": 5}, HOST))
+    tokens = issued["tokens"]
+    caster = {"X-Correlation-Id": "rater-wang-xiaoming", "Idempotency-Key": "rater-wang-xiaoming-ballot"}
+    for token, grade in zip(tokens, ["excellent", "competent", "competent", "competent", "basically_competent"],
+                            strict=True):
+        cast = api.post("/assessment/ballots", {"ballot_token": token, "grade": grade}, "baima", **caster)
+        assert cast.status_code == 201, cast.text
+        caster = {k: v + "-again" for k, v in caster.items()}
+    spent = api.post("/assessment/ballots", {"ballot_token": tokens[0], "grade": "incompetent"}, "baima")
+    assert spent.status_code == 403 and tokens[0] not in spent.text
+
+    view = ok(api.get(path, HOST))
+    assert view["democratic"]["groups"]["colleagues"]["counts"]["competent"] == 3
+    ballots = [m for m in wire(running, lambda seen: sum(m["type"] == "assessment.BallotCast" for m in seen) >= 5)
+               if m["type"] == "assessment.BallotCast"]
+    assert all(set(m["data"]) == {"assessment_id", "entry_id", "rater_group", "grade"} for m in ballots)
+    assert {m["fourgatesmetadata"]["actor"]["principal"] for m in ballots} == {"anonymous-rater"}
+
+    secrets = [*tokens, "baima.zheng", "dev-host-baima", "rater-wang-xiaoming"]
+    stored = everything_in_the_assessment_schema()
+    log = eventually(lambda: running["log"].read_text(errors="replace"))
+    messages = json.dumps(running["messages"], ensure_ascii=False)
+    for secret in secrets:
+        assert secret not in stored and secret not in log and secret not in messages, secret
+    assert "/assessment/placements/" in log and "/assessment/ballots " not in log  # other requests are logged
+    with psycopg.connect(DB) as conn:
+        left = conn.execute("SELECT count(*) FROM assessment.ballot_tokens WHERE assessment_id = %s",
+                            (view["assessment_id"],)).fetchone()
+    assert left == (0,)
+
+
+def everything_in_the_assessment_schema() -> str:
+    with psycopg.connect(DB) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'assessment'").fetchall()]
+        rows = [conn.execute(f'SELECT coalesce(string_agg(t::text, E\'\\n\'), \'\') FROM assessment."{t}" t').fetchone()
+                for t in tables]
+    assert "events" in tables and "ballot_tokens" in tables
+    return "\n".join(str(r[0]) for r in rows if r)
+
+
+def test_a_rater_group_below_the_minimum_count_is_withheld_in_every_read(running: dict[str, Any]) -> None:
+    api = running["api"]
+    path = open_assessment(api, placement(running)[0], 2019)
+    ok(api.post(path + "/tallies", {"rater_group": "leaders", "counts": {"excellent": 1, "incompetent": 2}}, HOST))
+    ok(api.post(path + "/tallies", {"rater_group": "colleagues", "counts": {"competent": 5}}, HOST))
+
+    for reader in (HOST, "od", "auditor"):
+        democratic = ok(api.get(path, reader))["democratic"]
+        assert democratic["suppressed"] == ["leaders"] and set(democratic["groups"]) == {"colleagues"}
+        assert all("counts" not in e for e in democratic["entries"] if e["rater_group"] == "leaders")
+    history = ok(api.get(path + "/history", "auditor"))["events"]
+    leaders = [e["data"] for e in history if e["data"].get("rater_group") == "leaders"]
+    assert leaders and all("counts" not in data for data in leaders)
+    assert ok(api.get(path))["preview"] is None  # no composite while a group is withheld
+
+
+def test_finalising_past_the_excellent_cap_is_refused_with_the_numbers_and_a_final_grade_reaches_selection(
+        running: dict[str, Any]) -> None:
+    api, selection = running["api"], running["selection"]
+    placement_id, cadre_id = placement(running)
+    path = open_assessment(api, placement_id, 2016)
+    enter_inputs(api, path, {g: {"excellent": 5} for g in GROUPS}, 95)
+    assert ok(api.get(path))["preview"]["proposed_grade"] == "excellent"
+
+    capped = api.post(path + "/finalisation", {"final_grade": "excellent"}, HOST)
+    assert capped.status_code == 422 and capped.json()["rule"] == "excellent_cap_exceeded"
+    assert (capped.json()["excellent"], capped.json()["cohort_size"], capped.json()["cap"]) == (1, 1, 0.2)
+    assert "1 of 1" in capped.json()["detail"]
+
+    ok(api.post(path + "/finalisation", {"final_grade": "competent", "reason": "优秀名额已满"}, HOST))
+    [finalised] = [m for m in wire(running, lambda seen: any(_finalised(m, cadre_id) for m in seen))
+                   if _finalised(m, cadre_id)]
+    assert {"cadre_id": cadre_id, "year": 2016, "kind": "annual", "final_grade": "competent"}.items() <= finalised["data"].items()
+    record = eventually(lambda: selection.get(f"/selection/cadres/{cadre_id}").json()["assessments"])
+    assert [(a["year"], a["grade"]) for a in record] == [(2016, "competent")]
+
+    appeal = ok(api.post(path + "/appeals", {"reason": "本人对考核结果有异议"}, "finance"))
+    assert [e["type"] for e in appeal["events"]] == ["assessment.AssessmentReopened"]
+    assert ok(api.get(path))["status"] == "open"
+
+
+def _finalised(message: dict[str, Any], cadre_id: str) -> bool:
+    return message["type"] == "assessment.AssessmentFinalised" and message["data"]["cadre_id"] == cadre_id
+
+
+def test_a_low_approval_raises_a_warning_recommendation_beside_the_final_grade(running: dict[str, Any]) -> None:
+    api = running["api"]
+    path = open_assessment(api, placement(running)[0], 2017)
+    enter_inputs(api, path, {"leaders": {"competent": 5}, "colleagues": {"basically_competent": 5},
+                             "public": {"competent": 2, "basically_competent": 3}}, 70)
+    finalised = ok(api.post(path + "/finalisation", {"final_grade": "basically_competent"}, HOST))
+    assert [e["type"] for e in finalised["events"]] == ["assessment.AssessmentFinalised", "assessment.WarningRaised"]
+    warning = [e for e in ok(api.get(path + "/history"))["events"] if e["type"] == "assessment.WarningRaised"]
+    assert warning[0]["data"]["rule"] == "low_approval" and warning[0]["data"]["share"] < 2 / 3
+    assert ok(api.get(path))["final"] == {"grade": "basically_competent", "label": "基本称职"}
+
+
+def test_a_correction_is_a_new_event_and_the_corrected_entry_stays_in_the_history(running: dict[str, Any]) -> None:
+    api = running["api"]
+    path = open_assessment(api, placement(running)[0], 2020)
+    entered = ok(api.post(path + "/performance-scores",
+                          {"dimension": "work_performance", "score": 70, "evidence": "台账"}, HOST))
+    entry_id = ok(api.get(path))["performance"]["entries"][0]["entry_id"]
+    no_reason = api.post(path + "/performance-scores/corrections",
+                         {"corrects_entry_id": entry_id, "score": 82, "evidence": "补充台账"}, HOST)
+    assert no_reason.status_code == 422
+    ok(api.post(path + "/performance-scores/corrections",
+                {"corrects_entry_id": entry_id, "score": 82, "evidence": "补充台账", "reason": "漏记重点项目"}, HOST))
+    ok(api.post(path + "/performance-adjustments",
+                {"dimension": "work_performance", "delta": -2, "reason": "违反考勤纪律一次"}, HOST))
+
+    assert ok(api.get(path))["performance"]["effective"]["work_performance"] == 80
+    history = ok(api.get(path + "/history"))["events"]
+    scores = [(e["type"], e["data"].get("score"), e["reason"], e["actor"]["principal"]) for e in history[1:]]
+    assert scores == [("assessment.PerformanceScoreEntered", 70, None, "qingshui.wu"),
+                      ("assessment.PerformanceScoreCorrected", 82, "漏记重点项目", "qingshui.wu"),
+                      ("assessment.PerformanceScoreAdjusted", None, "违反考勤纪律一次", "qingshui.wu")]
+    assert history[1]["version"] == entered["version"]
+
+
+def post_with(api: Api, path: str, body: Any, token: str) -> requests.Response:
+    return requests.post(api.base + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def test_only_the_appointed_agency_uploads_the_survey_and_a_team_grade_is_combined(api: Api) -> None:
+    campaign_id, units = uid("camp"), ["county-finance", "county-education"]
+    ok(api.post("/assessment/campaigns", {"campaign_id": campaign_id, "year": 2026, "units": units,
+                                          "agency": "polling-co", "settings": {"version": "city-2026"}}, "od"))
+    path = f"/assessment/campaigns/{campaign_id}"
+    csv = "unit,score,summary\ncounty-finance,88,群众满意度较高\ncounty-education,76,服务意识有待加强\n"
+
+    rival = post_with(api, path + "/survey-report", {"csv": csv}, "dev-agency-rival")
+    assert rival.status_code == 403 and rival.json()["rule"] == "not_own_unit"
+    assert api.post(path + "/survey-report", {"csv": csv}, "od").status_code == 403
+    malformed = api.post(path + "/survey-report", {"csv": csv.replace("76", "lots")}, "agency")
+    assert malformed.status_code == 422 and (malformed.json()["line"], malformed.json()["field"]) == (3, "score")
+    ok(api.post(path + "/survey-report", {"csv": csv}, "agency"))
+
+    unit = "county-finance"
+    focus = {"strategic_direction": 90, "institutional_innovation": 85, "internal_capacity": 88, "service_function": 92}
+    ok(api.post(path + "/democratic-scores", {"unit": unit, "focus_scores": focus, "respondents": 30}, "od"))
+    ok(api.post(path + "/team-scores", {"unit": unit, "source": "performance", "score": 86, "note": "目标考核"}, "od"))
+    ok(api.post(path + "/interview-notes", {"unit": unit, "focus": "service_function", "note": "班子团结"}, "od"))
+    ok(api.post(path + "/team-scores", {"unit": unit, "source": "qualitative", "score": 90, "note": "综合评议"}, "od"))
+    ok(api.post(path + "/findings", {"unit": unit, "source": "audit", "summary": "专项资金管理不规范", "deduction": 1}, "od"))
+    ok(api.post(path + f"/units/{unit}/finalisation", {"team_grade": "good"}, "od"))
+    ok(api.post(path + f"/units/{unit}/result-uses", {"use": "civilised_unit_award", "note": "推荐参评"}, "od"))
+
+    view = ok(api.get(path, "od"))["units"][unit]
+    assert (view["team_grade"], view["team_grade_label"], view["deductions"]) == ("good", "良好", 1.0)
+    assert view["sources"]["survey"]["score"] == 88 and view["uses"][0]["label"] == "文明单位评选"
+
+
+def test_the_raw_feed_of_ballots_is_for_auditors_and_integration_only(api: Api) -> None:
+    assert api.get("/assessment/feed", HOST).status_code == 403
+    assert api.get("/assessment/feed", "finance").status_code == 403
+    assert ok(api.get("/assessment/feed", "auditor", limit=1))["events"]
+
+
+def test_openapi_documents_the_assessment_routes(api: Api) -> None:
+    spec = requests.get(api.base + "/assessment/openapi.json", timeout=10).json()
+    assert "/assessment/placements/{placement_id}/assessments/{period}/finalisation" in spec["paths"]
+    assert "security" not in spec["paths"]["/assessment/ballots"]["post"]
+    assert "auditor" in spec["paths"]["/assessment/feed"]["get"]["description"]
