@@ -18,6 +18,10 @@ from services.backbone.envelope import RecordedEvent
 from services.backbone.registry import EventRegistry
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+# The cadre's own words and the evidence about them, encrypted under the assessment's key.
+REGISTRY.personal(d.SelfEvaluationEntered, ("text",), "assessment_id")
+REGISTRY.personal(d.SelfEvaluationCorrected, ("text",), "assessment_id")
+REGISTRY.personal(d.PerformanceScoreEntered, ("evidence",), "assessment_id")
 POLICY_STREAM = "policy-book"
 
 

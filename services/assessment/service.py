@@ -27,6 +27,7 @@ from services.backbone.envelope import FeedCursor, RecordedEvent, to_cloudevent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.store import EventStore
+from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
 
 log = logging.getLogger(__name__)
 ROUTES = RouteTable("assessment")
@@ -47,12 +48,19 @@ def apply_posting_event(conn: psycopg.Connection, event: RecordedEvent, store: E
     h.note_posting_event(Aggregates(store, h.REGISTRY), conn, meta, event)
 
 
+def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
+    """An erased cadre's assessment keys are destroyed; selection's other events are not ours."""
+    if event.type == ERASURE_EVENT:
+        erase_person_everywhere(store, conn, event.data["cadre_id"], "assessment-", "assessment.AssessmentOpened",
+                                "assessment_id")
+
+
 class AssessmentService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "assessment"
     store = EventStoreProvider()
     relay = RelayProvider()
     sequencer = SequencerProvider()
-    consumer = ConsumerProvider({"posting": apply_posting_event})
+    consumer = ConsumerProvider({"posting": apply_posting_event, "selection": apply_selection_event})
     ballot_log_guard = b.BallotLogGuard()
 
     @property
@@ -265,10 +273,16 @@ class AssessmentService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         """Notes placement events on the roster exactly once, in posting's feed order (idempotent consumer)."""
         self.consumer.receive("posting", body)
 
+    @event_handler("selection", "#")
+    def on_selection_event(self, body: dict[str, Any]) -> None:
+        """Applies erasures of personal data exactly once (idempotent consumer)."""
+        self.consumer.receive("selection", body)
+
     @timer(interval=10)
     def catch_up(self) -> None:
-        """Reads posting's feed for anything the broker did not deliver."""
-        try:
-            self.consumer.catch_up("posting")
-        except Exception as exc:  # noqa: BLE001  (posting may not be running yet; the next tick retries)
-            log.warning("catch-up from posting failed: %s", exc)
+        """Reads posting's and selection's feeds for anything the broker did not deliver."""
+        for source in ("posting", "selection"):
+            try:
+                self.consumer.catch_up(source)
+            except Exception as exc:  # noqa: BLE001  (the source may not be running yet; the next tick retries)
+                log.warning("catch-up from %s failed: %s", source, exc)

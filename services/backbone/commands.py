@@ -66,7 +66,7 @@ class Aggregates:
         self.store, self.registry = store, registry
 
     def history(self, stream: str, until: datetime | None = None, conn: Any = None) -> list[Event]:
-        return [self.registry.load(self.store.revealed(e)) for e in self.store.read_stream(stream, until=until, conn=conn)]
+        return [self.registry.load(e) for e in self.store.read_stream(stream, until=until, conn=conn)]
 
     def load(self, stream: str, fold: Callable[[list[Event]], Any], conn: Any = None) -> tuple[Any, int]:
         events = self.history(stream, conn=conn)

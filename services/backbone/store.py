@@ -57,7 +57,11 @@ class EventStore:
         self._q = _Queries(schema)
 
     def revealed(self, event: RecordedEvent) -> RecordedEvent:
-        """The event with its personal fields decrypted (or shown erased) — for readers, never for the audit chain."""
+        """The event with its personal fields decrypted (or shown erased) — for readers, never for the audit chain.
+
+        Streams are read revealed; the feed and reads by id stay as stored (ciphertext), because the
+        audit chain hashes them; the relay and the feed endpoints reveal what they send.
+        """
         if self.vault is None:
             return event
         revealed = event.with_data(self.vault.reveal(event.data), event.schema_version)
@@ -161,10 +165,10 @@ class EventStore:
     def read_stream(
         self, stream: str, until: datetime | None = None, conn: psycopg.Connection | None = None
     ) -> list[RecordedEvent]:
-        """Every event of one stream in version order (recorded at or before `until`, if given)."""
+        """Every event of one stream in version order (recorded at or before `until`, if given), personal fields revealed."""
         with self._using(conn) as c:
             rows = c.execute(self._q.stream, (stream, until, until)).fetchall()
-        return [_row_to_event(r) for r in rows]
+        return [self.revealed(_row_to_event(r)) for r in rows]
 
     def stream_version(self, stream: str, conn: psycopg.Connection | None = None) -> int:
         with self._using(conn) as c:
@@ -186,10 +190,10 @@ class EventStore:
         return int(row[0]) if row else 0
 
     def read_streams_prefix(self, prefix: str, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
-        """Every event of the streams whose name starts with `prefix`, in stream then version order."""
+        """Every event of the streams whose name starts with `prefix`, in stream then version order, revealed."""
         with self._using(conn) as c:
             rows = c.execute(self._q.prefix, (prefix + "%",)).fetchall()
-        return [_row_to_event(r) for r in rows]
+        return [self.revealed(_row_to_event(r)) for r in rows]
 
 
 class _Queries:

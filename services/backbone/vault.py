@@ -145,3 +145,17 @@ class Vault:
 
 class PersonErasedError(Exception):
     """A command tried to store personal data of a person whose data was erased."""
+
+
+ERASURE_EVENT = "selection.PersonalDataErased"
+
+
+def erase_person_everywhere(store: Any, conn: psycopg.Connection, cadre_id: str, prefix: str,
+                            opening_type: str, subject_field: str) -> int:
+    """On `selection.PersonalDataErased`: destroy the keys of every aggregate this service keeps about
+    the cadre (found by the event that opened it, e.g. a placement's `PlacementPlanned`)."""
+    subjects = {str(e.data[subject_field]) for e in store.read_streams_prefix(prefix, conn=conn)
+                if e.type == opening_type and e.data.get("cadre_id") == cadre_id}
+    for subject in subjects:
+        store.vault.erase(conn, subject)
+    return len(subjects)

@@ -19,6 +19,13 @@ from services.backbone.registry import EventRegistry
 from services.posting import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+# Free text about the seconded cadre, stored encrypted under the placement's key (erased with the cadre).
+REGISTRY.personal(d.CheckInRecorded, ("thinking", "work", "notes"), "placement_id")
+REGISTRY.personal(d.AttendanceReported, ("notes",), "placement_id")
+REGISTRY.personal(d.DisciplineIncidentRecorded, ("description",), "placement_id")
+REGISTRY.personal(d.RewardDecided, ("description", "basis"), "placement_id")
+REGISTRY.personal(d.PenaltyDecided, ("description", "basis"), "placement_id")
+REGISTRY.personal(d.PlacementRecalled, ("reason",), "placement_id")
 PLACEMENT_PREFIX = "placement-"
 NOMINATION_PREFIX = "approved-nomination-"
 

@@ -25,6 +25,7 @@ from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider
 from services.backbone.store import EventStore
+from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
 from services.posting import handlers as h
 from services.posting import queries as q
 from services.posting import schemas as s
@@ -39,7 +40,11 @@ SCANNER_ACTOR = Actor("service:posting", "operator", None)
 
 
 def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
-    """Approved nominations become placeable; selection's other events are not ours."""
+    """Approved nominations become placeable; an erased cadre's placement keys are destroyed; the rest is not ours."""
+    if event.type == ERASURE_EVENT:
+        erase_person_everywhere(store, conn, event.data["cadre_id"], "placement-", "posting.PlacementPlanned",
+                                "placement_id")
+        return
     if event.type != SOURCE_EVENT_TYPE:
         return
     meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "approved by the party committee"),
@@ -169,9 +174,9 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         """A year's plan per placement type beside the placements planned to start that year."""
         return dict(s.PlanOut().dump(q.plan_against_actual(self.aggregates, int(year))))
 
-    @event_handler("selection", SOURCE_EVENT_TYPE)
-    def on_nomination_approved(self, body: dict[str, Any]) -> None:
-        """Records an approved nomination as placeable, exactly once (idempotent consumer)."""
+    @event_handler("selection", "#")
+    def on_selection_event(self, body: dict[str, Any]) -> None:
+        """Records approved nominations and erasures exactly once, in selection's feed order (idempotent consumer)."""
         self.consumer.receive("selection", body)
 
     @timer(interval=10)

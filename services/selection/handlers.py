@@ -122,7 +122,7 @@ def _fold_prefix(agg: Aggregates, prefix: str, fold: Any, until: datetime | None
     by_stream: dict[str, list[Any]] = {}
     for recorded in agg.store.read_streams_prefix(prefix, conn=conn):
         if until is None or recorded.recorded_at <= until:
-            by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(agg.store.revealed(recorded)))
+            by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
     return [fold(events) for events in by_stream.values()]
 
 
