@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
+from services.backbone.logs import correlation_id
 from services.backbone.metrics import CONSUMED
 from services.backbone.store import EventStore
 
@@ -87,6 +88,7 @@ class IdempotentConsumer:
                 return applied
 
     def _apply_in_order(self, source: str, event: RecordedEvent, previous: FeedCursor | None) -> Outcome | Literal["gap"]:
+        correlation_id.set(event.metadata.correlation_id)
         try:
             with self.pool.connection() as conn, conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
@@ -107,6 +109,7 @@ class IdempotentConsumer:
             self._park_event(source, event, traceback.format_exc(limit=5))
             return "parked"
         self.stats.applied += 1
+        log.info("applied %s from %s", event.type, source, extra={"consumer": self.name, "event_id": str(event.event_id)})
         return "applied"
 
     def _handler(self, source: str) -> Handler:

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from kombu import Connection
 from marshmallow import RAISE, Schema, fields, validate
+from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Request, Response
 
+from services.backbone.config import amqp_uri
 from services.backbone.envelope import FeedCursor, to_cloudevent
-from services.backbone.http import Call, RouteTable, endpoint, json_response
+from services.backbone.http import Call, RouteTable, endpoint, json_response, reload_tokens
 from services.backbone.openapi import build_spec
 from services.backbone.providers import FeedEndpoints
 
@@ -22,21 +26,28 @@ class FeedQuery(Schema):
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
 
 
+class TokensLoader(DependencyProvider):
+    """Loads the bearer-token file when the service starts: a missing or invalid file stops the service."""
+
+    def setup(self) -> None:
+        reload_tokens()
+
+
 def edge_endpoints(table: RouteTable) -> type:
     """A mixin with /<service>/health, /<service>/openapi.json and /<service>/feed for one service."""
     service = table.service
 
     class Edge(FeedEndpoints):
+        config = Config()
+        tokens = TokensLoader()
         @http("GET", f"/{service}/health")
         def health(self, request: Request) -> Response:
-            """200 when the database answers, 503 otherwise (the readiness probe)."""
-            try:
-                with self.store.transaction() as conn:
-                    conn.execute("SELECT 1")
-            except Exception as exc:  # noqa: BLE001  (any failure means not ready)
-                return json_response({"status": "unavailable", "database": str(exc)[:200]}, 503)
+            """200 when the database and the broker answer, 503 otherwise (readiness and liveness probes)."""
+            checks = {"database": _check_database(self.store), "broker": _check_broker(amqp_uri(self.config))}
             relay = getattr(self, "relay", None)
-            return json_response({"status": "ok", "service": service, "relay_leader": bool(relay and relay.is_leader)})
+            body = {"status": "ok" if all(v == "ok" for v in checks.values()) else "unavailable", "service": service,
+                    **checks, "relay_leader": bool(relay and relay.is_leader)}
+            return json_response(body, 200 if body["status"] == "ok" else 503)
 
         @http("GET", f"/{service}/metrics")
         def metrics(self, request: Request) -> Response:
@@ -59,3 +70,21 @@ def edge_endpoints(table: RouteTable) -> type:
             return {"events": bodies, "next": bodies[-1]["sequence"] if bodies else call.payload["after"]}
 
     return Edge
+
+
+def _check_database(store: Any) -> str:
+    try:
+        with store.transaction() as conn:
+            conn.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # noqa: BLE001  (any failure means not ready)
+        return f"unavailable: {type(exc).__name__}"
+
+
+def _check_broker(uri: str) -> str:
+    try:
+        with Connection(uri, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        return f"unavailable: {type(exc).__name__}"

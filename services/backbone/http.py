@@ -22,6 +22,7 @@ from services.backbone.auth import AuthenticationError, authenticate, load_token
 from services.backbone.commands import CommandMeta, PreconditionFailedError, utcnow
 from services.backbone.domain import Actor, Context, DomainError
 from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
+from services.backbone.logs import correlation_id
 from services.backbone.metrics import HTTP_REQUESTS
 from services.backbone.vault import PersonErasedError
 
@@ -82,9 +83,13 @@ _TOKENS: dict[str, Actor] | None = None
 
 
 def _tokens() -> dict[str, Actor]:
+    return _TOKENS if _TOKENS is not None else reload_tokens()
+
+
+def reload_tokens() -> dict[str, Actor]:
+    """Read the operators' token file now (a service calls this on start, so a bad file stops it early)."""
     global _TOKENS
-    if _TOKENS is None:
-        _TOKENS = load_tokens()
+    _TOKENS = load_tokens()
     return _TOKENS
 
 
@@ -108,8 +113,12 @@ def endpoint(
                 response = result if isinstance(result, Response) else json_response(result, route.status)
             except Exception as exc:  # noqa: BLE001  (every failure becomes a problem, never a stack trace)
                 response = problem_for(exc).response(request.path)
-            HTTP_REQUESTS.labels(table.service, method, route.path, str(response.status_code)).observe(
-                time.perf_counter() - began)
+            elapsed = time.perf_counter() - began
+            HTTP_REQUESTS.labels(table.service, method, route.path, str(response.status_code)).observe(elapsed)
+            if not route.public:
+                log.info("%s %s -> %s", method, route.path, response.status_code,
+                         extra={"service": table.service, "status": response.status_code, "ms": round(elapsed * 1000, 1)})
+            correlation_id.set(None)
             return response
 
         return http(method, route.path.replace("{", "<").replace("}", ">"))(handler)
@@ -129,6 +138,8 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
         raise Problem(400, "Invalid Idempotency-Key", "the Idempotency-Key header is longer than 200 characters",
                       rule="idempotency_key")
     correlation = request.headers.get("X-Correlation-Id") or command_id
+    # Public (anonymous) routes, such as casting a ballot, are never tied to a client-chosen id in the logs.
+    correlation_id.set(None if route.public else correlation)
     reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
     meta = CommandMeta(Context(actor, utcnow(), reason), command_id, correlation, service)
     return Call(actor, payload, meta, _if_match(request), request)
