@@ -42,7 +42,7 @@ def new_event(type_: str = "test.Happened", data: dict[str, Any] | None = None, 
     return NewEvent(
         event_id=meta.pop("event_id", uuid.uuid4()),
         type=type_,
-        schema_version=1,
+        schema_version=meta.pop("schema_version", 1),
         data=data if data is not None else {"n": 1},
         metadata=Metadata(
             actor=Actor("alice", "organisation_department", "county-od"),

@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 import psycopg
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -27,6 +26,7 @@ from services.backbone.envelope import FeedCursor, RecordedEvent, to_cloudevent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.store import EventStore
+from services.backbone.subscribe import subscribe
 from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,13 @@ class AssessmentService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     store = EventStoreProvider()
     relay = RelayProvider()
     sequencer = SequencerProvider()
-    consumer = ConsumerProvider({"posting": apply_posting_event, "selection": apply_selection_event})
+    consumer = ConsumerProvider(
+        {"posting": apply_posting_event, "selection": apply_selection_event},
+        versions={"posting": {t: 1 for t in ("posting.PlacementPlanned", "posting.PlacementStarted",
+                                             "posting.PlacementExtended", "posting.PlacementCompleted",
+                                             "posting.PlacementRecalled")},
+                  "selection": {"selection.PersonalDataErased": 1}},
+    )
     ballot_log_guard = b.BallotLogGuard()
 
     @property
@@ -268,12 +274,12 @@ class AssessmentService(edge_endpoints(ROUTES)):  # type: ignore[misc]
                  if all(getattr(a, k) == w for k, w in wanted.items() if w is not None)]
         return sorted(found, key=lambda a: a.assessment_id)
 
-    @event_handler("posting", "#")
+    @subscribe("posting")
     def on_posting_event(self, body: dict[str, Any]) -> None:
         """Notes placement events on the roster exactly once, in posting's feed order (idempotent consumer)."""
         self.consumer.receive("posting", body)
 
-    @event_handler("selection", "#")
+    @subscribe("selection")
     def on_selection_event(self, body: dict[str, Any]) -> None:
         """Applies erasures of personal data exactly once (idempotent consumer)."""
         self.consumer.receive("selection", body)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[psycopg.Connection, RecordedEvent, EventStore], None]
 FetchFeed = Callable[[str, FeedCursor, int], list[dict[str, Any]]]
 Outcome = Literal["applied", "duplicate", "caught_up", "parked"]
+MAX_MESSAGE_BYTES = 1_000_000
 
 
 @dataclass
@@ -46,12 +47,14 @@ class IdempotentConsumer:
     def __init__(
         self, pool: ConnectionPool, schema: str, name: str,
         handlers: dict[str, Handler], fetch_feed: FetchFeed, batch_size: int = 200,
-        store: EventStore | None = None,
+        store: EventStore | None = None, versions: dict[str, dict[str, int]] | None = None,
     ) -> None:
         self.pool, self.schema, self.name = pool, schema, name
         self.handlers, self.fetch_feed, self.batch_size = handlers, fetch_feed, batch_size
         self.stats = ConsumerStats()
         self.store = store or EventStore(pool, schema)
+        # Per source: the event types this consumer interprets and the newest schema version it understands.
+        self.versions = versions or {}
         self._s = sql.Identifier(schema)
 
     def receive(self, source: str, body: Any) -> Outcome:
@@ -61,11 +64,17 @@ class IdempotentConsumer:
         return outcome
 
     def _receive(self, source: str, body: Any) -> Outcome:
+        if len(dumps(body)) > MAX_MESSAGE_BYTES:
+            self.park(source, body, f"oversized message: more than {MAX_MESSAGE_BYTES} bytes")
+            return "parked"
         try:
             event = from_cloudevent(body)
             previous = FeedCursor.parse(body.get("previoussequence"))
         except Exception as exc:  # noqa: BLE001  (anything malformed is parked with its reason)
             self.park(source, body, f"malformed message: {exc!r}")
+            return "parked"
+        if not event.type.startswith(f"{source}."):
+            self.park(source, body, f"unknown event type {event.type!r} on {source}'s exchange")
             return "parked"
         outcome = self._apply_in_order(source, event, previous)
         if outcome == "gap":
@@ -98,6 +107,7 @@ class IdempotentConsumer:
                     return "duplicate"
                 if previous is not None and previous > cursor:
                     return "gap"
+                self._check_version(source, event)
                 self._handler(source)(conn, event, self.store)
                 self._record(conn, source, event)
         except _NoHandlerError as exc:
@@ -111,6 +121,12 @@ class IdempotentConsumer:
         self.stats.applied += 1
         log.info("applied %s from %s", event.type, source, extra={"consumer": self.name, "event_id": str(event.event_id)})
         return "applied"
+
+    def _check_version(self, source: str, event: RecordedEvent) -> None:
+        understood = self.versions.get(source, {}).get(event.type)
+        if understood is not None and event.schema_version > understood:
+            raise _NoHandlerError(f"{event.type} v{event.schema_version} is newer than this consumer understands"
+                                  f" (v{understood}); upgrade the consumer, then replay the parked event")
 
     def _handler(self, source: str) -> Handler:
         try:

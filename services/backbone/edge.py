@@ -1,6 +1,8 @@
 """Endpoints every service exposes the same way: health, OpenAPI, and the HTTP feed of its events."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from kombu import Connection
@@ -13,9 +15,12 @@ from werkzeug.wrappers import Request, Response
 
 from services.backbone.config import amqp_uri
 from services.backbone.envelope import FeedCursor, to_cloudevent
-from services.backbone.http import Call, RouteTable, endpoint, json_response, reload_tokens
+from services.backbone.http import Call, Problem, RouteTable, endpoint, json_response, reload_tokens
 from services.backbone.openapi import build_spec
 from services.backbone.providers import FeedEndpoints
+
+# The generated contract documents (`python -m deploy.catalogue`): the whole API and every event.
+DOCS_DIR = Path(os.environ.get("FOURGATES_DOCS_DIR") or Path(__file__).resolve().parents[2] / "docs")
 
 
 class FeedQuery(Schema):
@@ -58,6 +63,16 @@ def edge_endpoints(table: RouteTable) -> type:
         def openapi(self, request: Request) -> Response:
             return json_response(build_spec(table, title=f"Four Gates — {service}"))
 
+        @http("GET", "/openapi.json")
+        def openapi_combined(self, request: Request) -> Response:
+            """The one OpenAPI document of every service (docs/openapi.json, read at each request)."""
+            return _document(request, "openapi.json")
+
+        @http("GET", "/asyncapi.json")
+        def asyncapi_combined(self, request: Request) -> Response:
+            """The AsyncAPI document of every service's events (docs/asyncapi.json)."""
+            return _document(request, "asyncapi.json")
+
         @endpoint(table, "GET", "/feed", summary="Read this service's events after a cursor, as CloudEvents",
                   query=FeedQuery)
         def http_feed(self, call: Call) -> dict[str, Any]:
@@ -88,3 +103,13 @@ def _check_broker(uri: str) -> str:
         return "ok"
     except Exception as exc:  # noqa: BLE001
         return f"unavailable: {type(exc).__name__}"
+
+
+def _document(request: Request, name: str) -> Response:
+    path = DOCS_DIR / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return Problem(503, "Document not installed", f"{name} is not installed beside this service ({path}); "
+                       "ship the generated docs/ directory with the code", rule="document_missing").response(request.path)
+    return Response(text, status=200, mimetype="application/json")

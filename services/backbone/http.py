@@ -41,6 +41,7 @@ class Route:
     status: int
     query: type[marshmallow.Schema] | None
     public: bool
+    text_body: tuple[str, str] | None = None  # (media type, body field): e.g. ("text/csv", "csv")
 
 
 @dataclass
@@ -97,10 +98,14 @@ def endpoint(
     table: RouteTable, method: str, path: str, *, summary: str,
     body: type[marshmallow.Schema] | None = None, response: type[marshmallow.Schema] | None = None,
     query: type[marshmallow.Schema] | None = None, roles: tuple[str, ...] | None = None,
-    status: int = 200, public: bool = False,
+    status: int = 200, public: bool = False, text_body: tuple[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Any]:
-    """Declare an HTTP entrypoint: nameko `@http` plus auth, parsing, problem details and OpenAPI."""
-    route = Route(method, f"/{table.service}{path}", summary, body, response, roles, status, query, public)
+    """Declare an HTTP entrypoint: nameko `@http` plus auth, parsing, problem details and OpenAPI.
+
+    `text_body=("text/csv", "csv")` also accepts a body of that media type, handed to the body schema
+    as `{"csv": <the text>}` (JSON stays accepted as well).
+    """
+    route = Route(method, f"/{table.service}{path}", summary, body, response, roles, status, query, public, text_body)
     table.routes.append(route)
 
     def decorate(fn: Callable[..., Any]) -> Any:
@@ -148,17 +153,30 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
 def _parse_body(route: Route, request: Request) -> dict[str, Any]:
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise Problem(413, "Body too large", f"the body is larger than {MAX_BODY_BYTES} bytes", rule="body_too_large")
-    if request.mimetype != "application/json":
-        raise Problem(415, "Unsupported media type", "send the body as application/json", rule="content_type")
+    as_text = route.text_body is not None and request.mimetype == route.text_body[0]
+    if request.mimetype != "application/json" and not as_text:
+        also = f" or {route.text_body[0]}" if route.text_body else ""
+        raise Problem(415, "Unsupported media type", f"send the body as application/json{also}", rule="content_type")
     raw = request.get_data(cache=False)
     if len(raw) > MAX_BODY_BYTES:
         raise Problem(413, "Body too large", f"the body is larger than {MAX_BODY_BYTES} bytes", rule="body_too_large")
+    if as_text:
+        assert route.body is not None and route.text_body is not None
+        text = _text(raw, request.mimetype_params.get("charset", "utf-8"))
+        return route.body().load({route.text_body[1]: text})  # type: ignore[no-any-return]
     try:
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}", rule="malformed_json") from None
     assert route.body is not None
     return route.body().load(data)  # type: ignore[no-any-return]
+
+
+def _text(raw: bytes, charset: str) -> str:
+    try:
+        return raw.decode(charset)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise Problem(400, "Malformed text", f"the body is not valid {charset} text: {exc}", rule="malformed_text") from None
 
 
 def _parse_query(route: Route, request: Request) -> dict[str, Any]:

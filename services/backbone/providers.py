@@ -119,8 +119,9 @@ class SequencerProvider(DependencyProvider):
 class ConsumerProvider(DependencyProvider):
     """An IdempotentConsumer over the service's own schema; catch-up reads go through RPC."""
 
-    def __init__(self, handlers: dict[str, Handler], store_provider_attr: str = "store") -> None:
-        self.handlers = handlers
+    def __init__(self, handlers: dict[str, Handler], store_provider_attr: str = "store",
+                 versions: dict[str, dict[str, int]] | None = None) -> None:
+        self.handlers, self.versions = handlers, versions
         self.store_attr = store_provider_attr
         self.consumer: IdempotentConsumer | None = None
 
@@ -131,7 +132,7 @@ class ConsumerProvider(DependencyProvider):
             assert store_provider.pool is not None
             self.consumer = IdempotentConsumer(
                 store_provider.pool, store_provider.schema, self.container.service_name,
-                self.handlers, self._fetch_feed, store=store_provider.store,
+                self.handlers, self._fetch_feed, store=store_provider.store, versions=self.versions,
             )
         return self.consumer
 

@@ -12,7 +12,6 @@ from typing import Any, cast
 
 import psycopg
 from nameko.dependency_providers import Config
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.timer import Timer, timer
@@ -25,6 +24,7 @@ from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider
 from services.backbone.store import EventStore
+from services.backbone.subscribe import subscribe
 from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
 from services.posting import handlers as h
 from services.posting import queries as q
@@ -90,7 +90,10 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "posting"
     store = EventStoreProvider()
     relay = RelayProvider()
-    consumer = ConsumerProvider({"selection": apply_selection_event})
+    consumer = ConsumerProvider(
+        {"selection": apply_selection_event},
+        versions={"selection": {SOURCE_EVENT_TYPE: 1, ERASURE_EVENT: 1}},
+    )
     config = Config()
 
     @property
@@ -174,7 +177,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         """A year's plan per placement type beside the placements planned to start that year."""
         return dict(s.PlanOut().dump(q.plan_against_actual(self.aggregates, int(year))))
 
-    @event_handler("selection", "#")
+    @subscribe("selection")
     def on_selection_event(self, body: dict[str, Any]) -> None:
         """Records approved nominations and erasures exactly once, in selection's feed order (idempotent consumer)."""
         self.consumer.receive("selection", body)

@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 import psycopg
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -19,6 +18,8 @@ from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.store import EventStore
+from services.backbone.subscribe import subscribe
+from services.selection import csvio
 from services.selection import handlers as h
 from services.selection import schemas as s
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 ROUTES = RouteTable("selection")
 REGISTRARS = ("integration", "organisation_department")
 OD = ("organisation_department",)
+EXPORTERS = ("organisation_department", "party_committee", "auditor", "integration")
 CONSUMER_ACTOR = Actor("service:selection", "integration", None)
 
 
@@ -45,7 +47,8 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     store = EventStoreProvider()
     relay = RelayProvider()
     sequencer = SequencerProvider()
-    consumer = ConsumerProvider({"assessment": apply_assessment_event})
+    consumer = ConsumerProvider({"assessment": apply_assessment_event},
+                                versions={"assessment": {"assessment.AssessmentFinalised": 1}})
 
     @property
     def aggregates(self) -> Aggregates:
@@ -69,6 +72,17 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def list_cadres(self, call: Call) -> Any:
         cadres = sorted(h.all_cadres(self.aggregates, call.payload["as_of"]), key=lambda c: c.cadre_id)
         return _page([h.cadre_view(c, 0) for c in cadres], call.payload)
+
+    @endpoint(ROUTES, "POST", "/cadres/import", summary="Import cadres from a CSV file, all rows or none",
+              body=s.CadreCsvIn, response=s.CsvImportOut, roles=REGISTRARS, text_body=("text/csv", "csv"))
+    def import_cadres(self, call: Call) -> Any:
+        rows = csvio.parse_cadres(call.payload["csv"])
+        return csvio.import_cadres(self.aggregates, call.meta, rows, call.payload.get("reason"))
+
+    @endpoint(ROUTES, "GET", "/cadres/export.csv", summary="Export the cadre register as CSV", query=s.AsOfQuery,
+              roles=EXPORTERS)
+    def export_cadres(self, call: Call) -> Any:
+        return csvio.csv_response("cadres", csvio.cadres_csv(h.all_cadres(self.aggregates, call.payload["as_of"])))
 
     @endpoint(ROUTES, "GET", "/cadres/{cadre_id}", summary="One cadre", query=s.AsOfQuery, response=s.CadreOut)
     def get_cadre(self, call: Call, cadre_id: str) -> Any:
@@ -113,6 +127,12 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         nominations = sorted(h.all_nominations(self.aggregates, call.payload["as_of"]), key=lambda n: n.nomination_id)
         return _page([h.nomination_view(n, 0) for n in nominations], call.payload)
 
+    @endpoint(ROUTES, "GET", "/nominations/export.csv", summary="Export the nominations as CSV", query=s.AsOfQuery,
+              roles=EXPORTERS)
+    def export_nominations(self, call: Call) -> Any:
+        nominations = h.all_nominations(self.aggregates, call.payload["as_of"])
+        return csvio.csv_response("nominations", csvio.nominations_csv(nominations))
+
     @endpoint(ROUTES, "GET", "/nominations/{nomination_id}", summary="One nomination", query=s.AsOfQuery,
               response=s.NominationOut)
     def get_nomination(self, call: Call, nomination_id: str) -> Any:
@@ -149,9 +169,9 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         cadre = h.d.fold_cadre(self.aggregates.history(h.cadre_stream(cadre_id)))
         return cadre.rank if cadre else None
 
-    @event_handler("assessment", "assessment.AssessmentFinalised")
-    def on_assessment_finalised(self, body: dict[str, Any]) -> None:
-        """Records a finalised assessment on the cadre, exactly once (idempotent consumer)."""
+    @subscribe("assessment")
+    def on_assessment_event(self, body: dict[str, Any]) -> None:
+        """Records finalised assessments on the cadre, exactly once, in assessment's feed order (idempotent consumer)."""
         self.consumer.receive("assessment", body)
 
     @timer(interval=10)

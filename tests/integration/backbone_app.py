@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 
 import psycopg
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
@@ -12,6 +11,7 @@ from services.backbone.consumer import Handler
 from services.backbone.envelope import RecordedEvent
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, FeedEndpoints, RelayProvider
 from services.backbone.store import EventStore
+from services.backbone.subscribe import subscribe
 from tests.conftest import new_event
 
 
@@ -28,13 +28,13 @@ class Ledger(FeedEndpoints):
         return seconds
 
     @rpc
-    def append(self, stream: str, type_: str = "test.Happened") -> int:
+    def append(self, stream: str, type_: str = "ledger.Happened") -> int:
         recorded = self.store.append(stream, [new_event(type_, {"id": str(uuid.uuid4())})])
         return recorded[0].version
 
 
 def apply_ledger_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
-    if event.type == "test.Poison":
+    if event.type == "ledger.Poison":
         raise ValueError("this event cannot be applied")
     conn.execute(
         "INSERT INTO tally.applied (event_id, stream, version) VALUES (%s, %s, %s)",
@@ -48,9 +48,9 @@ HANDLERS: dict[str, Handler] = {"ledger": apply_ledger_event}
 class Tally(FeedEndpoints):
     name = "tally"
     store = EventStoreProvider()
-    consumer = ConsumerProvider(HANDLERS)
+    consumer = ConsumerProvider(HANDLERS, versions={"ledger": {"ledger.Happened": 1}})
 
-    @event_handler("ledger", "#")
+    @subscribe("ledger")
     def on_ledger_event(self, body: dict) -> None:
         """Applies one ledger event exactly once; parks what it cannot apply."""
         self.consumer.receive("ledger", body)

@@ -66,7 +66,7 @@ def test_killing_the_relay_mid_stream_loses_nothing_and_applies_nothing_twice(en
     with ConnectionPool(db_url, min_size=1, max_size=2) as pool:
         store = EventStore(pool, "ledger")
         for i in range(300):
-            store.append(f"stream-{i % 7}", [new_event(data={"i": i})])
+            store.append(f"stream-{i % 7}", [new_event("ledger.Happened", data={"i": i})])
             if i == 150:
                 ledger.kill()
         ledger = start(env, "ledger")
@@ -86,9 +86,9 @@ def test_a_poison_event_is_parked_and_the_next_events_are_applied(env: dict[str,
     ledger = start(env, "ledger")
     try:
         with ClusterRpcProxy(rpc_config(env["AMQP_URI"]), timeout=30) as rpc:
-            rpc.ledger.append("s", "test.Happened")
-            rpc.ledger.append("s", "test.Poison")
-            rpc.ledger.append("s", "test.Happened")
+            rpc.ledger.append("s", "ledger.Happened")
+            rpc.ledger.append("s", "ledger.Poison")
+            rpc.ledger.append("s", "ledger.Happened")
         wait_until(lambda: len(applied(db_url)) == 2)
         with psycopg.connect(db_url) as conn:
             parked = conn.execute("SELECT type, error FROM tally.parked_messages").fetchall()
@@ -96,5 +96,51 @@ def test_a_poison_event_is_parked_and_the_next_events_are_applied(env: dict[str,
         ledger.stop()
         tally.stop()
 
-    assert [p[0] for p in parked] == ["test.Poison"]
+    assert [p[0] for p in parked] == ["ledger.Poison"]
     assert "this event cannot be applied" in parked[0][1]
+
+
+def test_malformed_unknown_newer_and_oversized_messages_are_parked_and_the_consumer_goes_on(
+        env: dict[str, str], db_url: str) -> None:
+    from kombu import Connection, Producer
+
+    from services.backbone.relay import events_exchange
+
+    tally = start(env, "tally")
+    ledger = start(env, "ledger")
+    try:
+        good = {"specversion": "1.0", "id": "8d3c6f0e-0000-4000-8000-000000000001", "source": "/fourgates/ledger",
+                "subject": "s", "time": "2026-01-01T00:00:00+00:00", "streamversion": 1,
+                "sequence": "1.99999999.1", "previoussequence": "", "data": {},
+                "fourgatesmetadata": {"actor": {"principal": "x", "role": "integration", "unit": None}, "command_id": "c",
+                                      "correlation_id": "c", "source": "ledger", "occurred_at": "2026-01-01T00:00:00+00:00"}}
+        with Connection(env["AMQP_URI"]) as amqp:
+            producer = Producer(amqp.channel(), exchange=events_exchange("ledger"))
+            producer.publish(b"\xff\xfe not even text", routing_key="ledger.Happened", content_type="application/json",
+                             content_encoding="binary")
+            producer.publish("{not json", routing_key="ledger.Happened", content_type="application/cloudevents+json",
+                             content_encoding="utf-8")
+            producer.publish({"hello": "a JSON object that is no event"}, routing_key="ledger.Happened", serializer="json")
+            producer.publish({**good, "type": "payroll.SalaryPaid", "dataschema": "urn:x:v1"},
+                             routing_key="payroll.SalaryPaid", serializer="json")
+            producer.publish({**good, "type": "ledger.Happened", "dataschema": "urn:x:v1", "data": {"blob": "x" * 1_100_000}},
+                             routing_key="ledger.Happened", serializer="json")
+        with ConnectionPool(db_url, min_size=1, max_size=2) as pool:
+            store = EventStore(pool, "ledger")
+            store.append("s", [new_event("ledger.Happened", schema_version=2)])
+            store.append("s", [new_event("ledger.Happened")])
+            wait_until(lambda: len(applied(db_url)) == 1)
+            wait_until(lambda: len(parked(db_url)) == 6)
+    finally:
+        ledger.stop()
+        tally.stop()
+
+    reasons = " | ".join(error for _, error in parked(db_url))
+    for expected in ("undecodable", "malformed", "unknown event type 'payroll.SalaryPaid'", "oversized",
+                     "v2 is newer than this consumer understands"):
+        assert expected in reasons
+
+
+def parked(db_url: str) -> list[tuple]:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute("SELECT type, error FROM tally.parked_messages ORDER BY id").fetchall()
