@@ -46,7 +46,10 @@ class EventStoreProvider(DependencyProvider):
             migrate(self.conninfo, self.schema)
         assert_cooperative(self.conninfo)
         size = int(setting(config, "DB_POOL_SIZE", 10))
-        self.pool = ConnectionPool(self.conninfo, min_size=1, max_size=size, open=True, name=self.schema)
+        # check: a connection broken by a database restart is replaced before a worker gets it;
+        # timeout: with the database away, a request answers 503 within seconds instead of hanging.
+        self.pool = ConnectionPool(self.conninfo, min_size=1, max_size=size, open=True, name=self.schema,
+                                   check=ConnectionPool.check_connection, timeout=5.0)
         self.store = EventStore(self.pool, self.schema, vault=Vault(self.pool, self.schema))
 
     def stop(self) -> None:

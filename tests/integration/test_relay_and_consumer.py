@@ -144,3 +144,41 @@ def test_malformed_unknown_newer_and_oversized_messages_are_parked_and_the_consu
 def parked(db_url: str) -> list[tuple]:
     with psycopg.connect(db_url) as conn:
         return conn.execute("SELECT type, error FROM tally.parked_messages ORDER BY id").fetchall()
+
+
+def test_a_relay_that_dies_after_publishing_but_before_its_checkpoint_causes_only_harmless_duplicates(
+        env: dict[str, str], db_url: str) -> None:
+    from kombu import Connection, Producer
+
+    from services.backbone.relay import Relay, events_exchange
+
+    tally = start(env, "tally")
+    try:
+        with ConnectionPool(db_url, min_size=1, max_size=2) as pool:
+            from services.backbone.migrations import migrate
+
+            migrate(db_url, "ledger", service="none")
+            store = EventStore(pool, "ledger")
+            for i in range(20):
+                store.append(f"s-{i % 3}", [new_event("ledger.Happened", data={"i": i})])
+            dying = Relay(store, db_url, env["AMQP_URI"], "ledger")
+
+            def crash(*_: object) -> None:
+                raise SystemExit("killed between publishing and saving the checkpoint")
+
+            dying._save = crash  # type: ignore[method-assign]
+            with Connection(env["AMQP_URI"], transport_options={"confirm_publish": True}) as amqp:
+                producer = Producer(amqp.channel(), exchange=events_exchange("ledger"), serializer="cloudevents")
+                with pytest.raises(SystemExit):
+                    dying.publish_batch(producer)
+                assert dying.checkpoint().position == 0  # all 20 were published, none checkpointed
+                Relay(store, db_url, env["AMQP_URI"], "ledger").publish_batch(producer)  # publishes all 20 again
+            wait_until(lambda: len(applied(db_url)) == 20)
+            time.sleep(2)
+    finally:
+        tally.stop()
+
+    rows = applied(db_url)
+    assert len(rows) == 20 and all(count == 1 for _, count in rows)
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM tally.parked_messages").fetchone()[0] == 0

@@ -1,0 +1,111 @@
+"""Faults under a steady stream of commands through the HTTP API (real processes, PostgreSQL, RabbitMQ).
+
+After each fault: every command that got a 2xx has its events exactly once, every refused command has
+none, every approval reached posting exactly once, and nothing was parked.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from services.backbone.migrations import ensure_database
+from tests.faults.harness import CommandStream, assert_nothing_lost_or_doubled
+from tests.support.api import free_port
+from tests.support.processes import ServiceProcess, throwaway_vhost
+
+DB = "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_faults"
+SERVICES = ("selection", "posting")
+pytestmark = pytest.mark.faults
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    ensure_database(DB)
+    with psycopg.connect(DB, autocommit=True) as conn:
+        for schema in SERVICES:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with throwaway_vhost() as amqp_uri:
+        ports = {service: free_port() for service in SERVICES}
+        processes = {
+            service: ServiceProcess(f"services.{service}.service", service,
+                                    {"AMQP_URI": amqp_uri, "FOURGATES_DB": DB,
+                                     "WEB_SERVER_ADDRESS": f"127.0.0.1:{ports[service]}"}, tmp_path)
+            for service in SERVICES
+        }
+        for process in processes.values():
+            process.start()
+        base = f"http://127.0.0.1:{ports['selection']}"
+        policy = {"version": "faults-2025", "effective_from": "2020-01-01", "age_caps": {"deputy_section": 45}}
+        requests.post(base + "/selection/policies", json=policy, timeout=10,
+                      headers={"Authorization": "Bearer dev-od-zhang"}).raise_for_status()
+        try:
+            yield {"processes": processes, "base": base}
+        finally:
+            for process in processes.values():
+                process.stop()
+
+
+def under_load(system: dict[str, Any], fault: Any, settle: float = 3.0) -> CommandStream:
+    stream = CommandStream(system["base"])
+    thread = stream.start()
+    time.sleep(settle)
+    fault()
+    time.sleep(settle)
+    stream.stop.set()
+    thread.join(timeout=150)
+    return stream
+
+
+@pytest.mark.parametrize("victim", SERVICES)
+def test_sigkill_of_a_service_loses_and_doubles_nothing(system: dict[str, Any], victim: str) -> None:
+    process = system["processes"][victim]
+
+    def kill_and_restart() -> None:
+        process.kill()
+        time.sleep(3)
+        process.start()
+
+    stream = under_load(system, kill_and_restart)
+
+    assert len(stream.accepted()) > 10
+    assert_nothing_lost_or_doubled(stream, DB)
+
+
+def test_rabbitmq_stopped_for_ten_seconds(system: dict[str, Any]) -> None:
+    def broker_outage() -> None:
+        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True)
+        try:
+            time.sleep(10)
+        finally:
+            subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True)
+
+    stream = under_load(system, broker_outage)
+
+    statuses = {o.status for o in stream.outcomes}
+    assert statuses <= {200, 201, 503}, statuses
+    assert_nothing_lost_or_doubled(stream, DB, timeout=120)
+
+
+def test_postgresql_restarted(system: dict[str, Any]) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+
+    def database_restart() -> None:
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
+                       capture_output=True)
+
+    stream = under_load(system, database_restart)
+
+    statuses = {o.status for o in stream.outcomes}
+    assert statuses <= {200, 201, 503}, statuses
+    assert any(o.status < 300 for o in stream.outcomes[-5:]), "the service did not recover without a restart"
+    health = requests.get(system["base"] + "/selection/health", timeout=10).json()
+    assert health["database"] == "ok"
+    assert_nothing_lost_or_doubled(stream, DB, timeout=120)
