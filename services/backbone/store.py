@@ -148,11 +148,12 @@ class EventStore:
         return [_row_to_event(r) for r in rows]
 
     def _insert(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        query = self._q.insert(len(rows))
-        params = [value for row in rows for value in row]
+        """Insert the rows with one constant statement (parsed and prepared once); results in row order."""
+        columns = [list(column) for column in zip(*rows, strict=True)]
         with conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(query, params)
-            return cur.fetchall()
+            cur.execute(self._q.insert, columns)
+            generated = {(stream, version): rest for stream, version, *rest in cur.fetchall()}
+        return [generated[(row[0], row[1])] for row in rows]
 
     def _existing(self, conn: psycopg.Connection, ids: list[Any], found: int) -> list[RecordedEvent]:
         if found != len(ids):
@@ -197,13 +198,7 @@ class EventStore:
 
 
 class _Queries:
-    """The SQL of one schema, composed once (inserts once per batch size)."""
-
-    def insert(self, rows: int) -> sql.Composed:
-        if rows not in self._inserts:
-            values = sql.SQL(", ").join(sql.SQL("(%s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)") for _ in range(rows))
-            self._inserts[rows] = self._insert_head + values + self._returning
-        return self._inserts[rows]
+    """The SQL of one schema, composed once."""
 
     def __init__(self, schema: str) -> None:
         s = sql.Identifier(schema)
@@ -219,11 +214,12 @@ class _Queries:
             " (SELECT array_agg(coalesce((SELECT max(version) FROM {s}.events e WHERE e.stream = n.name), 0)"
             "  ORDER BY n.ord) FROM unnest(%s::text[]) WITH ORDINALITY AS n(name, ord))"
         ).format(s=s)
-        self._insert_head = sql.SQL(
-            "INSERT INTO {s}.events (stream, version, event_id, type, schema_version, data, metadata) VALUES "
-        ).format(s=s)
-        self._returning = sql.SQL(" RETURNING era, tx_id::text::bigint, position, recorded_at")
-        self._inserts: dict[int, sql.Composed] = {}
+        # One statement for any number of rows (arrays, one per column): psycopg parses and prepares it once.
+        self.insert = sql.SQL(
+            "INSERT INTO {s}.events (stream, version, event_id, type, schema_version, data, metadata)"
+            " SELECT * FROM unnest(%b::text[], %b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[]::jsonb[], %b::text[]::jsonb[])"
+            " RETURNING stream, version, era, tx_id::text::bigint, position, recorded_at"
+        ).format(s=s).as_string(None)
         self.by_ids = sql.SQL(
             "SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s) ORDER BY events.era, events.tx_id, events.position"
         ).format(
