@@ -22,10 +22,12 @@ from services.backbone.cooperative import assert_cooperative
 from services.backbone.envelope import FeedCursor, to_cloudevent
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.relay import Relay
+from services.backbone.resilience import harden_nameko
 from services.backbone.store import EventStore
 from services.backbone.vault import Vault
 
 log = logging.getLogger(__name__)
+harden_nameko()
 DEFAULT_HEAD_DIR = Path(__file__).resolve().parents[2] / "var" / "chain-heads"
 
 

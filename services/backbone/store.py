@@ -217,7 +217,8 @@ class _Queries:
         # One statement for any number of rows (arrays, one per column): psycopg parses and prepares it once.
         self.insert = sql.SQL(
             "INSERT INTO {s}.events (stream, version, event_id, type, schema_version, data, metadata)"
-            " SELECT * FROM unnest(%b::text[], %b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[]::jsonb[], %b::text[]::jsonb[])"
+            " SELECT * FROM unnest(%b::text[], %b::int[], %b::uuid[], %b::text[], %b::int[],"
+            " %b::text[]::jsonb[], %b::text[]::jsonb[])"
             " RETURNING stream, version, era, tx_id::text::bigint, position, recorded_at"
         ).format(s=s).as_string(None)
         self.by_ids = sql.SQL(

@@ -21,7 +21,12 @@ from tests.faults.harness import CommandStream, assert_nothing_lost_or_doubled
 from tests.support.api import free_port
 from tests.support.processes import ServiceProcess, throwaway_vhost
 
-DB = "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_faults"
+# Overridable so the faults can be aimed at a PostgreSQL cluster and a RabbitMQ node of their own
+# (the outages then leave other test runs on the machine alone); CI uses the machine's own.
+DB = os.environ.get("FOURGATES_FAULTS_DB",
+                    "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_faults")
+PG_CLUSTER = os.environ.get("FOURGATES_FAULTS_PG_CLUSTER", "")  # "<version> <name>"; default: the newest, main
+RABBIT_NODE = os.environ.get("FOURGATES_FAULTS_RABBIT_NODE", "")  # e.g. faults@localhost; default: the local node
 SERVICES = ("selection", "posting")
 pytestmark = pytest.mark.faults
 
@@ -81,11 +86,12 @@ def test_sigkill_of_a_service_loses_and_doubles_nothing(system: dict[str, Any], 
 
 def test_rabbitmq_stopped_for_ten_seconds(system: dict[str, Any]) -> None:
     def broker_outage() -> None:
-        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True)
+        node = ["-n", RABBIT_NODE] if RABBIT_NODE else []
+        subprocess.run(["rabbitmqctl", *node, "stop_app"], check=True, capture_output=True)
         try:
             time.sleep(10)
         finally:
-            subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True)
+            subprocess.run(["rabbitmqctl", *node, "start_app"], check=True, capture_output=True)
 
     stream = under_load(system, broker_outage)
 
@@ -95,10 +101,10 @@ def test_rabbitmq_stopped_for_ten_seconds(system: dict[str, Any]) -> None:
 
 
 def test_postgresql_restarted(system: dict[str, Any]) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    version, name = (PG_CLUSTER or f"{sorted(os.listdir('/etc/postgresql'))[-1]} main").split()
 
     def database_restart() -> None:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name, "restart"], check=True,
                        capture_output=True)
 
     stream = under_load(system, database_restart)

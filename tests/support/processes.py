@@ -29,7 +29,7 @@ def throwaway_vhost() -> Iterator[str]:
         f"{RABBIT_API}/permissions/{name}/guest", json={"configure": ".*", "write": ".*", "read": ".*"}, timeout=10
     ).raise_for_status()
     try:
-        yield f"amqp://guest:guest@127.0.0.1:5672/{name}"
+        yield f"amqp://guest:guest@127.0.0.1:{os.environ.get('RABBIT_AMQP_PORT', '5672')}/{name}"
     finally:
         requests.delete(f"{RABBIT_API}/vhosts/{name}", timeout=10)
 
