@@ -1,6 +1,6 @@
-"""Generate the event catalogue (docs/events.md) and the OpenAPI document (docs/openapi.json)
-from the code itself, so the docs cannot drift: `python -m deploy.catalogue` rewrites them and the
-test suite fails when they are stale.
+"""Generate the event catalogue (docs/events.md), the OpenAPI document (docs/openapi.json) and the
+AsyncAPI document of every event (docs/asyncapi.json) from the code itself, so the docs cannot drift:
+`python -m deploy.catalogue` rewrites them and the test suite fails when they are stale.
 """
 from __future__ import annotations
 
@@ -56,8 +56,7 @@ def event_catalogue() -> str:
         lines += [f"## {service}", ""]
         for name in registry.names():
             entry = registry.get(name)
-            doc = (entry.cls.__doc__ or "").strip().splitlines()
-            summary = doc[0] if doc and not doc[0].startswith(entry.cls.__name__ + "(") else ""
+            summary = _summary(entry.cls)
             lines += [f"### `{name}` (v{entry.version})", ""]
             if summary:
                 lines += [summary, ""]
@@ -69,13 +68,223 @@ def event_catalogue() -> str:
 
 
 def openapi() -> str:
+    return _json(openapi_document())
+
+
+def openapi_document() -> dict[str, Any]:
+    """The one OpenAPI document of every service, with the non-JSON bodies the route tables declare."""
     from services.backbone.openapi import build_spec
 
-    return json.dumps(build_spec(*route_tables()), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    tables = route_tables()
+    spec = build_spec(*tables)
+    for route in (r for table in tables for r in table.routes):
+        operation = spec["paths"][route.path][route.method.lower()]
+        if route.text_body is not None:  # e.g. a CSV file, sent as it is instead of wrapped in JSON
+            media, field = route.text_body
+            operation["requestBody"]["content"][media] = {
+                "schema": {"type": "string", "description": f"the `{field}` of the JSON body, sent as it is"}}
+        if route.path.endswith(".csv"):  # a spreadsheet download: UTF-8 with a BOM
+            operation["responses"][str(route.status)] = {
+                "description": "CSV, UTF-8 with a byte-order mark; a label column beside each code",
+                "content": {"text/csv": {"schema": {"type": "string"}}}}
+    return spec
+
+
+# ---- AsyncAPI ----------------------------------------------------------------------------------
+
+ASYNCAPI_VERSION = "3.0.0"
+AMQP_BINDING_VERSION = "0.3.0"
+ERASED_NOTE = ("Personal: stored encrypted under the person's key, sent in clear on the wire; once the person's data "
+               "is erased it reads as the placeholder `[已删除 erased]` (text), `{}` (object), `[]` (list) or null (number).")
+
+
+def asyncapi() -> str:
+    return _json(asyncapi_document())
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """AsyncAPI 3.0: one channel per event type (the routing key) on the topic exchange `<service>.events`;
+    every message a CloudEvents 1.0 structured JSON body whose `data` follows the type's marshmallow schema."""
+    from services.backbone.domain import ROLES
+    from services.backbone.envelope import CLOUDEVENTS_CONTENT_TYPE
+
+    regs = registries()
+    schemas: dict[str, Any] = {"CloudEvent": _cloudevent_schema(ROLES), **_payload_schemas(regs)}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for service, registry in regs.items():
+        for name in registry.names():
+            entry = registry.get(name)
+            summary = _summary(entry.cls)
+            messages[name] = {
+                "name": name,
+                "title": name.split(".", 1)[1],
+                **({"summary": summary} if summary else {}),
+                "contentType": CLOUDEVENTS_CONTENT_TYPE,
+                "correlationId": {"description": "the request (or upstream event) that caused this event",
+                                  "location": "$message.payload#/correlationid"},
+                "headers": {"type": "object", "properties": {"nameko.correlation_id": {
+                    "type": "string", "description": "the same correlation id, as an AMQP header"}}},
+                "payload": {"allOf": [{"$ref": "#/components/schemas/CloudEvent"}, {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": name},
+                        "source": {"const": f"/fourgates/{service}"},
+                        "dataschema": {"type": "string", "pattern": f"^urn:fourgates:{_re(name)}:v[0-9]+$",
+                                       "description": f"the data's schema version; v{entry.version} is the current one"},
+                        "data": {"$ref": f"#/components/schemas/{name}"},
+                    },
+                }]},
+                "bindings": {"amqp": {"contentEncoding": "utf-8", "messageType": name,
+                                      "bindingVersion": AMQP_BINDING_VERSION}},
+                "tags": [{"name": service}],
+                "x-fourgates-schema-version": entry.version,
+                "x-fourgates-personal-fields": list(entry.personal),
+            }
+            channels[name] = {
+                "address": name,
+                "title": f"{name} on {service}.events",
+                "description": f"Routing key `{name}` on the topic exchange `{service}.events` (durable). "
+                               f"Bind your own durable queue to it, or to `{service}.*` / `#` for every {service} event.",
+                "servers": [{"$ref": "#/servers/rabbitmq"}],
+                "messages": {name: {"$ref": f"#/components/messages/{name}"}},
+                "bindings": {"amqp": {"is": "routingKey", "exchange": {
+                    "name": f"{service}.events", "type": "topic", "durable": True, "autoDelete": False, "vhost": "/"},
+                    "bindingVersion": AMQP_BINDING_VERSION}},
+                "tags": [{"name": service}],
+            }
+            operations[f"{name}.publish"] = {
+                "action": "send",
+                "title": f"{service} publishes {name.split('.', 1)[1]}",
+                "summary": f"The {service} service's relay publishes each committed event once it is in the feed, "
+                           "in feed order, with publisher confirms (a crash may republish a few: deduplicate by `id`).",
+                "channel": {"$ref": f"#/channels/{name}"},
+                "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
+                "bindings": {"amqp": {"deliveryMode": 2, "mandatory": False, "bindingVersion": AMQP_BINDING_VERSION}},
+                "tags": [{"name": service}],
+            }
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "id": "urn:fourgates:events",
+        "info": {
+            "title": "Four Gates events",
+            "version": "1.0.0",
+            "description": (
+                "Every event of every Four Gates service, as published on the service's topic exchange "
+                "`<service>.events` with routing key = the event type, as a CloudEvents 1.0 structured JSON "
+                f"message (`{CLOUDEVENTS_CONTENT_TYPE}`). The same bodies, in the same order, are served by "
+                "`GET /<service>/feed?after=<cursor>` for systems that poll or catch up after downtime. "
+                "Generated by `python -m deploy.catalogue` from the event registries; do not edit by hand. "
+                "How to subscribe, replay and deduplicate: docs/integration.md."),
+            "tags": [{"name": service} for service in regs],
+        },
+        "defaultContentType": CLOUDEVENTS_CONTENT_TYPE,
+        "servers": {"rabbitmq": {
+            "host": "{host}:5672", "protocol": "amqp", "protocolVersion": "0-9-1",
+            "description": "The installation's RabbitMQ. Exchanges are declared by the services; bind your own queue.",
+            "variables": {"host": {"default": "127.0.0.1", "description": "the broker's host name"}},
+        }},
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }
+
+
+def _cloudevent_schema(roles: tuple[str, ...]) -> dict[str, Any]:
+    """The envelope `envelope.to_cloudevent` writes (test_contract_docs checks the two agree)."""
+    cursor = "^[0-9]+\\.[0-9]+\\.[0-9]+$"
+    text, optional_text = {"type": "string"}, {"type": ["string", "null"]}
+    return {
+        "type": "object",
+        "description": "CloudEvents 1.0, structured mode, with the Four Gates extension attributes.",
+        "required": ["specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema",
+                     "sequence", "previoussequence", "streamversion", "correlationid", "causationid",
+                     "fourgatesmetadata", "data"],
+        "properties": {
+            "specversion": {"const": "1.0"},
+            "id": {"type": "string", "format": "uuid",
+                   "description": "the event's id: the same on the exchange and in the feed; deduplicate by it"},
+            "source": {"type": "string", "description": "/fourgates/<service>"},
+            "type": {"type": "string", "description": "the event type, also the routing key"},
+            "subject": {"type": "string", "description": "the stream (aggregate) the event belongs to, e.g. cadre-<id>"},
+            "time": {"type": "string", "format": "date-time", "description": "when the event was recorded"},
+            "datacontenttype": {"const": "application/json"},
+            "dataschema": {"type": "string", "description": "urn:fourgates:<type>:v<schema version>"},
+            "sequence": {"type": "string", "pattern": cursor,
+                         "description": "the event's feed cursor (era.tx_id.position): pass it as `after` to the feed"},
+            "previoussequence": {"type": "string", "pattern": cursor.replace("^", "^(").replace("$", ")?$"),
+                                 "description": "the cursor of the event before it in the service's feed ('' for the first)"},
+            "streamversion": {"type": "integer", "minimum": 1, "description": "the event's version within its stream"},
+            "correlationid": text,
+            "causationid": optional_text,
+            "fourgatesmetadata": {
+                "type": "object",
+                "required": ["actor", "command_id", "correlation_id", "causation_id", "source", "reason",
+                             "policy_version", "occurred_at"],
+                "properties": {
+                    "actor": {"type": "object", "required": ["principal", "role", "unit"], "properties": {
+                        "principal": text, "role": {"type": "string", "enum": list(roles)}, "unit": optional_text}},
+                    "command_id": {"type": "string", "description": "the Idempotency-Key of the request that caused it"},
+                    "correlation_id": text,
+                    "causation_id": optional_text,
+                    "source": {"type": "string", "description": "the service that recorded the event"},
+                    "reason": {**optional_text, "description": "why, in words (may speak of the person: " + ERASED_NOTE + ")"},
+                    "policy_version": optional_text,
+                    "occurred_at": {"type": "string", "format": "date-time"},
+                },
+            },
+            "data": {"type": "object", "description": "the event's payload; see the message's own schema"},
+        },
+    }
+
+
+def _payload_schemas(regs: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema (draft 7 compatible) of each event type's data, converted from its marshmallow schema."""
+    from apispec import APISpec
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    def nested_name(schema: Any) -> str:
+        cls = schema if isinstance(schema, type) else type(schema)
+        return f"{cls.__module__.split('.')[1] if cls.__module__.startswith('services.') else 'shared'}.{cls.__name__}"
+
+    spec = APISpec(title="events", version="1", openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin(schema_name_resolver=nested_name)])
+    for registry in regs.values():
+        for name in registry.names():
+            spec.components.schema(name, schema=registry.get(name).schema)
+    converted: dict[str, Any] = spec.to_dict().get("components", {}).get("schemas", {})
+    for registry in regs.values():
+        for name in registry.names():
+            entry, schema = registry.get(name), converted[name]
+            summary = _summary(entry.cls)
+            if summary:
+                schema["description"] = summary
+            schema["x-fourgates-schema-version"] = entry.version
+            for field in entry.personal:
+                prop = schema["properties"][field]
+                if prop.get("type") in ("integer", "number"):
+                    prop["type"] = [prop["type"], "null"]
+                prop.update({"description": ERASED_NOTE, "x-fourgates-personal": True})
+    return converted
+
+
+def _summary(cls: type) -> str:
+    doc = (cls.__doc__ or "").strip().splitlines()
+    return doc[0] if doc and not doc[0].startswith(cls.__name__ + "(") else ""
+
+
+def _re(text: str) -> str:
+    return text.replace(".", "\\.")
+
+
+def _json(document: dict[str, Any]) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
 def outputs() -> dict[Path, str]:
-    return {ROOT / "docs" / "events.md": event_catalogue(), ROOT / "docs" / "openapi.json": openapi()}
+    return {ROOT / "docs" / "events.md": event_catalogue(), ROOT / "docs" / "openapi.json": openapi(),
+            ROOT / "docs" / "asyncapi.json": asyncapi()}
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import psycopg
 from nameko.rpc import rpc
-from nameko.timer import timer
 
 from services.assessment import ballots as b
 from services.assessment import campaigns as c
@@ -21,12 +20,13 @@ from services.assessment import schemas as s
 from services.assessment import views as v
 from services.backbone.commands import Aggregates, CommandMeta
 from services.backbone.domain import Actor, Context, ForbiddenError
-from services.backbone.edge import FeedQuery, edge_endpoints
-from services.backbone.envelope import FeedCursor, RecordedEvent, to_cloudevent
+from services.backbone.edge import edge_endpoints
+from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
+from services.backbone.timers import every
 from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store:
                                 "assessment_id")
 
 
-class AssessmentService(edge_endpoints(ROUTES)):  # type: ignore[misc]
+class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # type: ignore[misc]
     name = "assessment"
     store = EventStoreProvider()
     relay = RelayProvider()
@@ -79,17 +79,6 @@ class AssessmentService(edge_endpoints(ROUTES)):  # type: ignore[misc]
 
     def _campaign(self, call: Call, campaign_id: str, step: str, unit: str | None = None) -> Any:
         return c.campaign_step(self.aggregates, call.meta, campaign_id, step, call.payload, call.if_match, unit).to_json()
-
-    @endpoint(ROUTES, "GET", "/feed", summary="Read this service's events after a cursor, as CloudEvents",
-              query=FeedQuery, roles=FEED_READERS)
-    def http_feed(self, call: Call) -> Any:
-        """The shared feed endpoint, narrowed to FEED_READERS: group suppression cannot apply to raw events."""
-        after = FeedCursor.parse(call.payload["after"])
-        previous, bodies = (after if call.payload["after"] else None), []
-        for event in self.store.read_feed(after, call.payload["limit"]):
-            bodies.append(to_cloudevent(event, previous))
-            previous = event.cursor
-        return {"events": bodies, "next": bodies[-1]["sequence"] if bodies else call.payload["after"]}
 
     @endpoint(ROUTES, "POST", "/policies", summary="Adopt a version of the annual-assessment rules", body=s.PolicyIn,
               response=s.CommandOut, roles=OD, status=201)
@@ -284,7 +273,7 @@ class AssessmentService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         """Applies erasures of personal data exactly once (idempotent consumer)."""
         self.consumer.receive("selection", body)
 
-    @timer(interval=10)
+    @every("CATCH_UP_SECONDS", 10.0)
     def catch_up(self) -> None:
         """Reads posting's and selection's feeds for anything the broker did not deliver."""
         for source in ("posting", "selection"):

@@ -38,7 +38,11 @@ class TokensLoader(DependencyProvider):
         reload_tokens()
 
 
-def edge_endpoints(table: RouteTable) -> type:
+# The raw feed carries personal fields in clear and every individual entry: only these roles read it.
+FEED_ROLES = ("auditor", "integration", "operator", "organisation_department")
+
+
+def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) -> type:
     """A mixin with /<service>/health, /<service>/openapi.json and /<service>/feed for one service."""
     service = table.service
 
@@ -74,7 +78,7 @@ def edge_endpoints(table: RouteTable) -> type:
             return _document(request, "asyncapi.json")
 
         @endpoint(table, "GET", "/feed", summary="Read this service's events after a cursor, as CloudEvents",
-                  query=FeedQuery)
+                  query=FeedQuery, roles=feed_roles)
         def http_feed(self, call: Call) -> dict[str, Any]:
             cursor = FeedCursor.parse(call.payload["after"])
             events = self.store.read_feed(cursor, call.payload["limit"])

@@ -14,7 +14,6 @@ import psycopg
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
-from nameko.timer import Timer, timer
 
 from services.backbone.commands import Aggregates, CommandMeta, utcnow
 from services.backbone.config import amqp_uri, setting
@@ -25,6 +24,7 @@ from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
+from services.backbone.timers import every
 from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
 from services.posting import handlers as h
 from services.posting import queries as q
@@ -61,17 +61,6 @@ def _rank_from_selection(cadre_id: str) -> str:
     if not rank:
         raise LookupError(f"selection knows no rank for cadre {cadre_id!r}")  # the consumer parks the event
     return str(rank)
-
-
-class ConfiguredTimer(Timer):  # type: ignore[misc]
-    """A nameko timer whose interval is a setting read when the service starts, not at import."""
-
-    def __init__(self, setting_name: str, default: float, **kwargs: Any) -> None:
-        self.setting_name, self.default = setting_name, default
-        super().__init__(interval=default, **kwargs)
-
-    def setup(self) -> None:
-        self.interval = float(setting(self.container.config, self.setting_name, self.default))
 
 
 def _placement_step(step: str, path: str, summary: str, body: type[s.CommandIn],
@@ -182,7 +171,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         """Records approved nominations and erasures exactly once, in selection's feed order (idempotent consumer)."""
         self.consumer.receive("selection", body)
 
-    @timer(interval=10)
+    @every("CATCH_UP_SECONDS", 10.0)
     def catch_up(self) -> None:
         """Reads selection's feed for anything the broker did not deliver."""
         try:
@@ -190,7 +179,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001  (selection may not be running yet; the next tick retries)
             log.warning("catch-up from selection failed: %s", exc)
 
-    @ConfiguredTimer.decorator("CHECKIN_SCAN_SECONDS", 60.0)
+    @every("CHECKIN_SCAN_SECONDS", 60.0)
     def flag_overdue_check_ins(self) -> None:
         """Raises posting.CheckInOverdue once per silent placement; every replica may scan, one alert results."""
         max_days = int(setting(self.config, "CHECKIN_MAX_DAYS", 90))

@@ -33,6 +33,15 @@ class CadreBulkIn(Strict):
     cadres = fields.List(fields.Nested(CadreIn), required=True, validate=validate.Length(min=1, max=1000))
 
 
+class CadreCsvIn(Strict):
+    csv = fields.String(required=True, validate=validate.Length(min=1, max=1_000_000), metadata={
+        "description": "the CSV file: a header naming the CadreIn columns (cadre_id, name, rank, home_unit, birth_date, "
+                       "grassroots_experience, fit_for_duty, reserve_cadre, open_disciplinary_matter), then one cadre per "
+                       "row; the export's rank_label and erased columns are accepted and ignored. Or send the file itself "
+                       "as text/csv."})
+    reason = fields.String(validate=TEXT, metadata={"description": "why, recorded on every event the import causes"})
+
+
 class ReasonIn(Strict):
     reason = fields.String(required=True, validate=TEXT)
 
@@ -91,6 +100,22 @@ class CommandOut(Schema):
     stream = fields.String()
     version = fields.Integer()
     replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
+    events = fields.List(fields.Dict())
+
+
+class CsvRowOut(Schema):
+    line = fields.Integer()
+    cadre_id = fields.String()
+    outcome = fields.String(metadata={"description": "registered, updated or unchanged"})
+
+
+class CsvImportOut(Schema):
+    rows = fields.Integer()
+    registered = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
+    results = fields.List(fields.Nested(CsvRowOut))
     events = fields.List(fields.Dict())
 
 

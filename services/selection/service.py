@@ -9,7 +9,6 @@ from typing import Any
 
 import psycopg
 from nameko.rpc import rpc
-from nameko.timer import timer
 
 from services.backbone.commands import Aggregates, CommandMeta
 from services.backbone.domain import Actor, Context, NotFoundError
@@ -19,6 +18,7 @@ from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
+from services.backbone.timers import every
 from services.selection import csvio
 from services.selection import handlers as h
 from services.selection import schemas as s
@@ -174,7 +174,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         """Records finalised assessments on the cadre, exactly once, in assessment's feed order (idempotent consumer)."""
         self.consumer.receive("assessment", body)
 
-    @timer(interval=10)
+    @every("CATCH_UP_SECONDS", 10.0)
     def catch_up(self) -> None:
         """Reads assessment's feed for anything the broker did not deliver."""
         try:
