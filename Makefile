@@ -13,8 +13,9 @@ services:
 migrate: setup services
 	$(PY) -m services.backbone.migrations
 
+# Start every service, play the demo scenario through the HTTP API, print its summary, run until Ctrl-C.
 run: setup services migrate
-	$(PY) -m deploy.supervise $(ARGS)
+	$(PY) -m deploy.supervise --then deploy.demo $(ARGS)
 
 test: setup services
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -24,6 +25,9 @@ test-fast: setup
 
 bench-store: setup services
 	$(PY) -m bench.store
+
+bench-rebuild: setup services
+	$(PY) -m bench.rebuild
 
 lint: setup
 	$(PY) -m ruff check services tests bench deploy

@@ -103,6 +103,10 @@ class Supervisor:
                 replica.start()
 
     def stop(self) -> None:
+        """SIGTERM to every replica at once, then wait for each (a slow one does not hold the others up)."""
+        for replica in self.replicas:
+            if replica.proc is not None and replica.proc.poll() is None:
+                replica.proc.send_signal(signal.SIGTERM)
         for replica in self.replicas:
             replica.stop()
 
@@ -143,6 +147,8 @@ def main(replicas: tuple[str, ...], log_dir: str, then_module: str | None) -> No
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abandon the stop half-way
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         supervisor.stop()
         console.print("all services stopped")
 

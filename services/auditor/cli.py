@@ -16,7 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.auditor import logs
-from services.backbone.audit import read_heads, verify_chain
+from services.backbone.audit import heads_path, read_heads, verify_chain
 from services.backbone.config import database_url
 from services.backbone.providers import DEFAULT_HEAD_DIR
 
@@ -46,7 +46,7 @@ def verify(conninfo: str, service: str | None, head_dir: Path) -> None:
     with logs.stores(conninfo, service) as stores, Progress(console=console, transient=True) as progress:
         for name, store in stores.items():
             task = progress.add_task(f"verifying {name}", total=None)
-            result = verify_chain(store, read_heads(head_dir / f"{name}.heads.jsonl"),
+            result = verify_chain(store, read_heads(heads_path(head_dir, conninfo, name)),
                                   progress=lambda n, t=task: progress.advance(t, n))
             failed |= not result.ok
             verdict = "[green]OK[/]" if result.ok else (

@@ -113,11 +113,12 @@ class Sequencer:
         return ChainHead(self.service, row[0], row[1], datetime.now(UTC).isoformat()) if row else None
 
     def export_head(self) -> ChainHead | None:
-        """Append the current head to `<head_dir>/<service>.heads.jsonl` (outside the database)."""
+        """Append the current head to `<head_dir>/<database>/<service>.heads.jsonl` (outside the database)."""
         head = self.head()
         if head is not None and self.head_dir is not None:
-            self.head_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.head_dir / f"{self.service}.heads.jsonl", "a") as out:
+            path = heads_path(self.head_dir, self.conninfo, self.service)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a") as out:
                 out.write(head.to_json() + "\n")
         return head
 
@@ -199,6 +200,12 @@ def _against_exported(conn: psycopg.Connection, schema: sql.Identifier, name: st
             return VerifyResult(name, checked, False, head.audit_no, "changed",
                                 f"audit no {head.audit_no} no longer has the hash exported at {head.exported_at}")
     return VerifyResult(name, checked, True)
+
+
+def heads_path(head_dir: Path, conninfo: str, service: str) -> Path:
+    """Where a service's exported heads live: one folder per database, so installations never mix."""
+    database = psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname") or "postgres"
+    return head_dir / str(database) / f"{service}.heads.jsonl"
 
 
 def read_heads(path: Path) -> list[ChainHead]:

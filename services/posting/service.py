@@ -21,7 +21,7 @@ from services.backbone.domain import Actor, Context, NotFoundError
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
-from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider
+from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
 from services.backbone.timers import every
@@ -79,6 +79,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "posting"
     store = EventStoreProvider()
     relay = RelayProvider()
+    sequencer = SequencerProvider()
     consumer = ConsumerProvider(
         {"selection": apply_selection_event},
         versions={"selection": {SOURCE_EVENT_TYPE: 1, ERASURE_EVENT: 1}},

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from services.backbone.audit import Sequencer, read_heads, verify_chain
+from services.backbone.audit import Sequencer, heads_path, read_heads, verify_chain
 from services.backbone.store import EventStore
 from tests.conftest import new_event
 
@@ -40,7 +40,7 @@ def tamper(db_url: str, sql: str, *params: object) -> None:
 
 def heads(sequencer: Sequencer) -> list:
     assert sequencer.head_dir is not None
-    return read_heads(sequencer.head_dir / "test.heads.jsonl")
+    return read_heads(heads_path(sequencer.head_dir, sequencer.conninfo, "test"))
 
 
 def test_an_untouched_log_verifies(sealed: tuple) -> None:
