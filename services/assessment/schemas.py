@@ -1,7 +1,7 @@
 """HTTP bodies of the assessment service: every request is a strict marshmallow schema."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import fields, validate
 
 from services.assessment.domain import (
     DIMENSIONS,
@@ -12,17 +12,12 @@ from services.assessment.domain import (
     RESULT_USES,
     TEAM_GRADES,
 )
+from services.backbone.schemas import ID, TEXT, Strict
+from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
+from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 
-ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
-TEXT = validate.Length(min=1, max=4000)
-SHORT = validate.Length(min=1, max=200)
 SCORE = validate.Range(0, 100)
 ENTRY = validate.Regexp(r"^E[0-9]{1,9}$", error="an entry id such as 'E3'")
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 def _reason(required: bool = False) -> fields.String:
@@ -204,12 +199,3 @@ class AssessmentListQuery(Strict):
     offset = fields.Integer(load_default=0, validate=validate.Range(0))
 
 
-class AsOfQuery(Strict):
-    as_of = fields.AwareDateTime(load_default=None, metadata={"description": "state as recorded at this moment"})
-
-
-class CommandOut(Schema):
-    stream = fields.String()
-    version = fields.Integer()
-    replayed = fields.Boolean()
-    events = fields.List(fields.Dict())

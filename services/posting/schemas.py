@@ -6,19 +6,15 @@ refusal names the rule.
 """
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
+from services.backbone.schemas import ID, SHORT, TEXT, ListQuery, Strict
+from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
+from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
+from services.backbone.schemas import PageOut as PageOut  # re-exported for service.py
 from services.posting.domain import ATTENDANCE_KINDS, OUTCOMES, PLACEMENT_TYPES, POSTING_MODES, RANKS, STATUSES
 
-ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
-TEXT = validate.Length(min=1, max=4000)
-SHORT = validate.Length(min=1, max=200)
 ITEMS = validate.Length(min=1, max=50)
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class CommandIn(Strict):
@@ -119,27 +115,11 @@ class PlanIn(CommandIn):
     docking = fields.Integer(required=True, metadata={"description": "对接型 placements called for"})
 
 
-class AsOfQuery(Strict):
-    as_of = fields.AwareDateTime(load_default=None, metadata={"description": "state as recorded at this moment"})
-
-
-class ListQuery(AsOfQuery):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
-
-
 class PlacementQuery(ListQuery):
     cadre_id = fields.String(load_default=None, validate=ID)
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     host_unit = fields.String(load_default=None, validate=ID)
     home_unit = fields.String(load_default=None, validate=ID)
-
-
-class CommandOut(Schema):
-    stream = fields.String()
-    version = fields.Integer()
-    replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
-    events = fields.List(fields.Dict())
 
 
 class AgreementOut(Schema):
@@ -218,8 +198,3 @@ class PlanOut(Schema):
     actual_total = fields.Integer()
 
 
-class PageOut(Schema):
-    items = fields.List(fields.Dict())
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()

@@ -3,18 +3,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
+from services.backbone.schemas import ID, SHORT, TEXT, Strict
+from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
+from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
+from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
+from services.backbone.schemas import PageOut as PageOut  # re-exported for service.py
 from services.selection.domain import GRADE_LABELS, PLACEMENT_TYPE_LABELS, POSTING_MODE_LABELS, RANKS
-
-ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
-TEXT = validate.Length(min=1, max=4000)
-SHORT = validate.Length(min=1, max=200)
-
-
-class Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class CadreIn(Strict):
@@ -81,26 +77,9 @@ class DecisionIn(Strict):
     reason = fields.String(validate=TEXT)
 
 
-class ListQuery(Strict):
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
-    as_of = fields.AwareDateTime(load_default=None, metadata={"description": "state as recorded at this moment"})
-
-
 class FeedQuery(Strict):
     after = fields.String(load_default="", metadata={"description": "cursor token of the last event seen"})
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
-
-
-class AsOfQuery(Strict):
-    as_of = fields.AwareDateTime(load_default=None)
-
-
-class CommandOut(Schema):
-    stream = fields.String()
-    version = fields.Integer()
-    replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
-    events = fields.List(fields.Dict())
 
 
 class CsvRowOut(Schema):
@@ -158,13 +137,6 @@ class NominationOut(Schema):
     criteria = fields.List(fields.Nested(CriterionOut))
     blocked = fields.Boolean()
     version = fields.Integer()
-
-
-class PageOut(Schema):
-    items = fields.List(fields.Dict())
-    total = fields.Integer()
-    limit = fields.Integer()
-    offset = fields.Integer()
 
 
 GRADES = list(GRADE_LABELS)

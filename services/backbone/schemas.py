@@ -1,0 +1,38 @@
+"""Request and response pieces every service's HTTP API shares (marshmallow)."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
+TEXT = validate.Length(min=1, max=4000)
+SHORT = validate.Length(min=1, max=200)
+
+
+class Strict(Schema):
+    """A request body or query: unknown fields are refused, never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class AsOfQuery(Strict):
+    as_of = fields.AwareDateTime(load_default=None, metadata={"description": "state as recorded at this moment"})
+
+
+class ListQuery(AsOfQuery):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class CommandOut(Schema):
+    stream = fields.String()
+    version = fields.Integer()
+    replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
+    events = fields.List(fields.Dict())
+
+
+class PageOut(Schema):
+    items = fields.List(fields.Dict())
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
