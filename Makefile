@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test test-fast bench-store migrate setup services lint clean-vhosts
+.PHONY: run test test-fast bench-store bench-rebuild bench-e2e migrate setup services lint clean-vhosts
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -25,6 +25,9 @@ test-fast: setup
 
 bench-store: setup services
 	$(PY) -m bench.store
+
+bench-e2e: setup services
+	$(PY) -m bench.e2e
 
 bench-rebuild: setup services
 	$(PY) -m bench.rebuild

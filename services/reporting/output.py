@@ -1,0 +1,67 @@
+"""How views leave the service: JSON pages, or CSV files of the same rows (codes with their labels)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from services.backbone.http import Problem, json_response
+from services.reporting.labels import labelled
+
+JSON_PAGE, JSON_MAX, CSV_MAX = 100, 1000, 100_000
+
+
+def plain(value: Any) -> Any:
+    """A value as JSON shows it: ISO dates and times."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def shown(rows: Iterable[Mapping[str, Any]], status: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    return [{k: plain(v) for k, v in labelled(dict(row), status).items()} for row in rows]
+
+
+def page_limit(query: Mapping[str, Any]) -> int:
+    """Rows to return: CSV exports everything (up to 100 000) unless asked otherwise; JSON pages of 100."""
+    limit = query.get("limit")
+    if query.get("format") == "csv":
+        return int(limit or CSV_MAX)
+    if limit is not None and limit > JSON_MAX:
+        raise Problem(422, "Invalid request", f"limit: at most {JSON_MAX} rows per JSON page; use format=csv for more",
+                      rule="validation", errors={"limit": [f"at most {JSON_MAX}"]})
+    return int(limit or JSON_PAGE)
+
+
+def respond(query: Mapping[str, Any], name: str, items: list[dict[str, Any]], **extra: Any) -> Response:
+    """JSON `{items, ...extra}` or, with format=csv, the items as `<name>.csv`."""
+    if query.get("format") == "csv":
+        return csv_response(name, items)
+    as_of = query.get("as_of")
+    return json_response({"items": items, **extra, "as_of": as_of.isoformat() if as_of else None})
+
+
+def csv_response(name: str, items: list[dict[str, Any]]) -> Response:
+    columns: list[str] = []
+    for item in items:
+        columns += [k for k in item if k not in columns]
+    out = io.StringIO()
+    out.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese labels as UTF-8
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({k: _cell(v) for k, v in item.items()} for item in items)
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else value

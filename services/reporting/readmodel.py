@@ -1,0 +1,193 @@
+"""Reporting's read-model tables in one PostgreSQL schema: load the rows a batch of events needs, project
+the batch (pure), and save what changed — closing the superseded versions, then COPYing the new ones and
+the timeline rows. Runs inside the caller's transaction (the consumer's, or a rebuild batch's).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+from services.backbone.vault import ERASED
+from services.reporting.model import TABLE_KEYS, Row, Slot, SourceEvent, Working
+from services.reporting.projections import PERSONAL, PERSONAL_COLUMNS, needs_of, project_all
+
+TABLES = (*TABLE_KEYS, "timeline", "erased_cadres")
+SMALL_BATCH = 64  # rows; more than this go in with COPY
+
+
+class ReadModels:
+    """The read models of one schema (`reporting`, or a fresh schema a rebuild fills)."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._s = sql.Identifier(schema)
+        self._columns: dict[str, list[tuple[str, str]]] = {}
+
+    def apply(self, conn: psycopg.Connection, events: Sequence[SourceEvent]) -> list[tuple[SourceEvent, Exception]]:
+        """Project `events` in order and save the result; returns the events that failed (left out, unchanged)."""
+        working = Working()
+        working.load(self.load(conn, needs_of(events)))
+        failed = project_all(events, working)
+        self.save(conn, working)
+        return failed
+
+    def columns(self, conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:
+        """(name, type) of each column, in table order; read once from the catalogue."""
+        if table not in self._columns:
+            rows = conn.execute(
+                "SELECT column_name, udt_name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (self.schema, table)).fetchall()
+            if not rows:
+                raise LookupError(f"{self.schema}.{table} does not exist: run the reporting migrations")
+            self._columns[table] = [(str(name), str(udt)) for name, udt in rows]
+        return self._columns[table]
+
+    def load(self, conn: psycopg.Connection, slots: Iterable[Slot]) -> dict[Slot, Row | None]:
+        """The current version of each named row (None for a row that does not exist yet)."""
+        found: dict[Slot, Row | None] = {}
+        by_table: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for table, key in slots:
+            found[(table, key)] = None
+            by_table[table].append(key)
+        for table, keys in by_table.items():
+            names = [name for name, _ in self.columns(conn, table)]
+            key_columns = TABLE_KEYS[table]
+            for values in conn.execute(self._select_current(conn, table), self._key_arrays(table, keys)).fetchall():
+                row = {name: _plain(value) for name, value in zip(names, values, strict=True)}
+                found[(table, tuple(row[k] for k in key_columns))] = row
+        return found
+
+    def save(self, conn: psycopg.Connection, working: Working) -> None:
+        """Close the versions the batch superseded, then write its new versions and timeline rows."""
+        closing: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        inserting: dict[str, list[Row]] = defaultdict(list)
+        for table, key, closes, rows in working.changes():
+            if closes is not None:
+                closing[table].append((*key, closes, rows[0]["valid_from"]))
+            inserting[table].extend(rows)
+        if working.timeline:
+            inserting["timeline"] = working.timeline
+        if sum(map(len, inserting.values())) > SMALL_BATCH:
+            for table, items in closing.items():
+                conn.execute(self._close(conn, table), [list(column) for column in zip(*items, strict=True)])
+            for table, rows in inserting.items():
+                self.copy_rows(conn, table, rows)
+        else:
+            with conn.pipeline():  # a live event: a few rows, sent in one round trip rather than COPY's two per table
+                for table, items in closing.items():
+                    conn.execute(self._close(conn, table), [list(column) for column in zip(*items, strict=True)])
+                for table, rows in inserting.items():
+                    self.insert_rows(conn, table, rows)
+        self._erase_where_due(conn, working)
+
+    def _erase_where_due(self, conn: psycopg.Connection, working: Working) -> None:
+        """Record the batch's erasures, and erase what is stored of every erased cadre the batch touched."""
+        if working.erased:
+            conn.cursor().executemany(sql.SQL("INSERT INTO {}.erased_cadres (cadre_id, erased_at, event_id)"
+                                              " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(self._s), working.erased)
+        touched = sorted({row["cadre_id"] for row in working.timeline if row["cadre_id"]})
+        if touched:
+            due = conn.execute(sql.SQL("SELECT cadre_id FROM {}.erased_cadres WHERE cadre_id = ANY(%s)").format(self._s),
+                               (touched,)).fetchall()
+            if due:
+                self.erase(conn, [cadre for (cadre,) in due])
+
+    def erase(self, conn: psycopg.Connection, cadres: list[str]) -> None:
+        """Replace the cadres' personal fields, in every version and timeline row, by the sources' placeholders."""
+        for table, columns in PERSONAL_COLUMNS.items():
+            for column in columns:
+                conn.execute(sql.SQL("UPDATE {}.{} SET {} = %s WHERE cadre_id = ANY(%s) AND {} IS DISTINCT FROM %s").format(
+                    self._s, sql.Identifier(table), sql.Identifier(column), sql.Identifier(column)),
+                    (ERASED, cadres, ERASED))
+        for type_, fields in PERSONAL.items():
+            patch = {f: {} if f == "changes" else ERASED for f in fields}
+            # the sources seal the command's reason (metadata) of these types too, under the same key
+            conn.execute(sql.SQL("UPDATE {}.timeline SET data = data || %s::jsonb,"
+                                 " reason = CASE WHEN reason IS NULL THEN NULL ELSE %s END"
+                                 " WHERE cadre_id = ANY(%s) AND type = %s").format(self._s),
+                         (_json(patch), ERASED, cadres, type_))
+
+    def insert_rows(self, conn: psycopg.Connection, table: str, rows: list[Row]) -> None:
+        names = [name for name, _ in self.columns(conn, table)]
+        jsonb = [i for i, (_, udt) in enumerate(self.columns(conn, table)) if udt == "jsonb"]
+        query = sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
+            self._s, sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)))
+        params = []
+        for row in rows:
+            self._check(table, row, set(names))
+            values = list(map(row.get, names))
+            for i in jsonb:
+                values[i] = None if values[i] is None else Jsonb(values[i])
+            params.append(values)
+        conn.cursor().executemany(query, params)
+
+    @staticmethod
+    def _check(table: str, row: Row, known: set[str]) -> None:
+        if not row.keys() <= known:
+            raise KeyError(f"{table} has no column(s) {sorted(row.keys() - known)}")
+
+    def copy_rows(self, conn: psycopg.Connection, table: str, rows: Iterable[Row]) -> None:
+        """COPY rows in; each row is a dict of some of the table's columns (the others NULL)."""
+        columns = self.columns(conn, table)
+        names = [name for name, _ in columns]
+        known = set(names)
+        # jsonb and array values are sent as their text forms: psycopg's generic dumpers cost more per value
+        special = [(i, _json if udt == "jsonb" else _array) for i, (_, udt) in enumerate(columns)
+                   if udt == "jsonb" or udt.startswith("_")]
+        query = sql.SQL("COPY {}.{} ({}) FROM STDIN").format(self._s, sql.Identifier(table),
+                                                              sql.SQL(", ").join(map(sql.Identifier, names)))
+        with conn.cursor().copy(query) as copy:
+            for row in rows:
+                self._check(table, row, known)
+                values = list(map(row.get, names))
+                for i, convert in special:
+                    if values[i] is not None:
+                        values[i] = convert(values[i])
+                copy.write_row(values)
+
+    def _select_current(self, conn: psycopg.Connection, table: str) -> sql.Composed:
+        names = [name for name, _ in self.columns(conn, table)]
+        return sql.SQL("SELECT {} FROM {}.{} WHERE valid_to IS NULL AND ({}) IN (SELECT * FROM unnest({}))").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)), self._s, sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, TABLE_KEYS[table])), self._key_params(conn, table))
+
+    def _close(self, conn: psycopg.Connection, table: str) -> sql.Composed:
+        keys = TABLE_KEYS[table]
+        params = sql.SQL(", ").join([self._key_params(conn, table), sql.SQL("%s::int[], %s::timestamptz[]")])
+        match = sql.SQL(" AND ").join(sql.SQL("t.{0} = v.{0}").format(sql.Identifier(k)) for k in (*keys, "version"))
+        return sql.SQL("UPDATE {}.{} AS t SET valid_to = v.valid_to FROM unnest({}) AS v({}, version, valid_to)"
+                       " WHERE {}").format(self._s, sql.Identifier(table), params,
+                                           sql.SQL(", ").join(map(sql.Identifier, keys)), match)
+
+    def _key_params(self, conn: psycopg.Connection, table: str) -> sql.Composable:
+        types = dict(self.columns(conn, table))
+        return sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.Identifier(types[k])) for k in TABLE_KEYS[table])
+
+    @staticmethod
+    def _key_arrays(table: str, keys: list[tuple[Any, ...]]) -> list[list[Any]]:
+        return [list(column) for column in zip(*keys, strict=True)] if keys else [[] for _ in TABLE_KEYS[table]]
+
+
+def _plain(value: Any) -> Any:
+    """Stored values as projections handle them: dates as ISO strings, like the event payloads."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _array(values: Any) -> str:
+    """A text[] literal: every element quoted, quotes and backslashes escaped."""
+    return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"

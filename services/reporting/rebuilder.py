@@ -1,0 +1,202 @@
+"""Rebuild every read model from the sources' feeds into a fresh schema, then switch it in.
+
+The live schema keeps answering (and its consumer keeps applying) while the rebuild reads the three
+feeds from their start, in batches of thousands of events per transaction. The switch pauses the live
+consumer (by taking its per-source locks), applies what arrived meanwhile, and swaps the schema names in
+one transaction: readers see the old tables or the new ones, never a mix, and no event is lost between.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import queue
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+from services.backbone.envelope import FEED_START, FeedCursor
+from services.backbone.migrations import migrate
+from services.reporting.feeds import PAGE, FeedReader, Page, from_cloudevent, rpc_feeds
+from services.reporting.model import SOURCES, SourceEvent
+from services.reporting.readmodel import ReadModels
+
+Progress = Callable[[str, int], None]
+
+
+class RebuildError(RuntimeError):
+    """The rebuild could not read a source's feed, or its target schema is taken."""
+
+
+def consumer_lock(schema: str, consumer: str, source: str) -> str:
+    # The key IdempotentConsumer takes for each event it applies (services/backbone/consumer.py): holding it
+    # pauses the live consumer of that source without stopping the service.
+    return f"consumer:{schema}:{consumer}:{source}"
+
+
+def new_schema_name(live: str = "reporting") -> str:
+    return f"{live}_rebuild_{datetime.now(UTC):%Y%m%d%H%M%S}"
+
+
+class Rebuild:
+    """One rebuild into `target` from the feeds reachable with `feed_config` (nameko RPC settings); `live` is the
+    schema the service reads, and `consumer` its consumer's name."""
+
+    def __init__(self, conninfo: str, feed_config: dict[str, Any], target: str, live: str = "reporting",
+                 consumer: str = "reporting", batch: int = 5000) -> None:
+        self.conninfo, self.feed_config, self.target, self.live = conninfo, feed_config, target, live
+        self.consumer, self.batch = consumer, batch
+        self.models = ReadModels(target)
+        self.pool = ConnectionPool(conninfo, min_size=1, max_size=2, open=True, name=f"rebuild-{target}")
+        self._deferred: list[str] = []
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def create(self) -> None:
+        """The target schema, migrated, with the timeline's secondary indexes left for after the load."""
+        if self._schema_exists(self.target):
+            raise RebuildError(f"schema {self.target} exists already; name another with --into, or drop it")
+        migrate(self.conninfo, self.target, service="reporting")
+        with self.pool.connection() as conn:
+            self._deferred = [d for (d,) in conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = 'timeline'"
+                " AND indexname <> 'timeline_pkey'", (self.target,))]
+            for name in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'timeline'"
+                                     " AND indexname <> 'timeline_pkey'", (self.target,)).fetchall():
+                conn.execute(sql.SQL("DROP INDEX {}.{}").format(sql.Identifier(self.target), sql.Identifier(name[0])))
+
+    def estimate(self) -> dict[str, int]:
+        """Roughly how many events each source has: what the live timeline holds (0 without a live schema)."""
+        if not self._schema_exists(self.live):
+            return dict.fromkeys(SOURCES, 0)
+        with self.pool.connection() as conn:
+            rows = conn.execute(sql.SQL("SELECT source, count(*) FROM {}.timeline GROUP BY source")
+                                .format(sql.Identifier(self.live))).fetchall()
+        return {**dict.fromkeys(SOURCES, 0), **{source: int(n) for source, n in rows}}
+
+    def load(self, progress: Progress) -> None:
+        """Read every source's feed to its end and project it, one process per source (their tables are apart).
+
+        Each process holds its source's batch and a few pages read ahead, never more: memory stays flat.
+        """
+        context = multiprocessing.get_context("spawn")  # a clean interpreter: no eventlet, no inherited pools
+        reports: multiprocessing.Queue[tuple[str, int | str | None]] = context.Queue()
+        workers = [context.Process(target=load_source, name=f"rebuild-{source}", daemon=True,
+                                   args=(self.conninfo, self.feed_config, self.target, self.consumer, source, self.batch,
+                                         reports)) for source in SOURCES]
+        for worker in workers:
+            worker.start()
+        try:
+            finished: set[str] = set()
+            while len(finished) < len(workers):
+                source, report = reports.get()
+                if isinstance(report, str):
+                    raise RebuildError(f"rebuilding from {source} failed: {report}")
+                if report is None:
+                    finished.add(source)
+                else:
+                    progress(source, report)
+        finally:
+            for worker in workers:
+                worker.join(timeout=5)
+                if worker.is_alive():
+                    worker.terminate()
+
+    def index(self) -> None:
+        """Erase again what arrived from one source after another's erasure; create the deferred indexes; ANALYZE."""
+        with self.pool.connection() as conn:
+            erased = [cadre for (cadre,) in conn.execute(sql.SQL("SELECT cadre_id FROM {}.erased_cadres").format(
+                sql.Identifier(self.target)))]
+            if erased:
+                self.models.erase(conn, erased)
+            for definition in self._deferred:
+                conn.execute(definition.encode())
+            conn.execute(sql.SQL("ANALYZE {}.timeline").format(sql.Identifier(self.target)))
+        self._deferred = []
+
+    def switch(self, progress: Progress) -> str | None:
+        """Pause the live consumer, apply what arrived since the load, swap the schemas. Returns the old one's new name."""
+        old = f"{self.live}_old_{datetime.now(UTC):%Y%m%d%H%M%S}"
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL lock_timeout = '60s'")
+            for source in SOURCES:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (consumer_lock(self.live, self.consumer, source),))
+            with rpc_feeds(self.feed_config) as fetch:
+                for source in SOURCES:
+                    while bodies := fetch(source, read_cursor(conn, self.target, self.consumer, source), PAGE):
+                        applied = apply_batch(conn, self.models, self.consumer, [from_cloudevent(source, b) for b in bodies])
+                        progress(source, applied)
+            had_live = self._schema_exists(self.live, conn)
+            if had_live:
+                conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(self.live), sql.Identifier(old)))
+            conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(self.target),
+                                                                          sql.Identifier(self.live)))
+        return old if had_live else None
+
+    def drop(self, schema: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+    def _schema_exists(self, schema: str, conn: psycopg.Connection | None = None) -> bool:
+        query = "SELECT 1 FROM pg_namespace WHERE nspname = %s"
+        if conn is not None:
+            return conn.execute(query, (schema,)).fetchone() is not None
+        with self.pool.connection() as own:
+            return own.execute(query, (schema,)).fetchone() is not None
+
+
+def load_source(conninfo: str, feed_config: dict[str, Any], target: str, consumer: str, source: str, batch: int,
+                reports: multiprocessing.Queue[tuple[str, int | str | None]]) -> None:
+    """One source's part of a rebuild, in a process of its own: its feed, projected batch by batch."""
+    try:
+        models, pages = ReadModels(target), queue.Queue[Page](maxsize=3)
+        with psycopg.connect(conninfo) as conn:
+            FeedReader(source, lambda: rpc_feeds(feed_config), read_cursor(conn, target, consumer, source), pages).start()
+            pending: list[SourceEvent] = []
+            while True:
+                _, item = pages.get()
+                if isinstance(item, Exception):
+                    raise item
+                pending += [from_cloudevent(source, body) for body in item or ()]
+                if pending and (len(pending) >= batch or item is None):
+                    with conn.transaction():
+                        conn.execute("SET LOCAL synchronous_commit = off")  # a crash only means rebuilding again
+                        reports.put((source, apply_batch(conn, models, consumer, pending)))
+                    pending = []
+                if item is None:
+                    break
+    except Exception as exc:  # noqa: BLE001  (reported to the parent, which stops the rebuild)
+        reports.put((source, f"{exc!r}"))
+        return
+    reports.put((source, None))
+
+
+def apply_batch(conn: psycopg.Connection, models: ReadModels, consumer: str, batch: Sequence[SourceEvent]) -> int:
+    """Project a batch, park the events that fail (as the live consumer would), advance the cursors. Returns its size."""
+    schema = sql.Identifier(models.schema)
+    for event, error in models.apply(conn, batch):
+        conn.execute(sql.SQL("INSERT INTO {}.parked_messages (consumer, source, event_id, type, body, error)"
+                             " VALUES (%s, %s, %s, %s, %s, %s)").format(schema),
+                     (consumer, event.source, event.event_id, event.type, _body(event), repr(error)))
+    for source, cursor in {event.source: event.cursor for event in batch}.items():
+        conn.execute(sql.SQL(
+            "INSERT INTO {}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (consumer, source) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
+            " position = EXCLUDED.position, updated_at = now()").format(schema), (consumer, source, *cursor))
+    return len(batch)
+
+
+def read_cursor(conn: psycopg.Connection, schema: str, consumer: str, source: str) -> FeedCursor:
+    row = conn.execute(sql.SQL("SELECT era, tx_id, position FROM {}.consumer_cursor WHERE consumer = %s AND source = %s")
+                       .format(sql.Identifier(schema)), (consumer, source)).fetchone()
+    return FeedCursor(*row) if row else FEED_START
+
+
+def _body(event: SourceEvent) -> str:
+    return json.dumps({"id": event.event_id, "type": event.type, "subject": event.stream, "sequence": ".".join(
+        map(str, event.cursor)), "data": event.data, "fourgatesmetadata": event.meta}, ensure_ascii=False, default=str)

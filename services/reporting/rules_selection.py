@@ -1,0 +1,108 @@
+"""How selection's events (选拔关) change the cadre and nomination read models. Pure."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from services.reporting.model import Attribution, Rule, Slot, SourceEvent, Working
+
+CADRE_FIELDS = ("name", "rank", "home_unit", "grassroots_experience", "fit_for_duty", "reserve_cadre",
+                "open_disciplinary_matter")
+NOMINATION_FIELDS = ("cadre_id", "sending_unit", "cadre_rank", "placement_type", "host_unit", "host_post",
+                     "post_level", "posting_mode", "policy_version", "reason", "eligible", "recommended_on")
+
+
+def on(table: str, *fields: str) -> Callable[[SourceEvent], Iterable[Slot]]:
+    """`needs` for a rule that reads the row keyed by these data fields."""
+    return lambda e: [(table, tuple(e.data[f] for f in fields))]
+
+
+def _cadre(e: SourceEvent, w: Working, values: dict[str, Any]) -> Attribution:
+    key = (e.data["cadre_id"],)
+    previous = w.get("cadres", key)
+    if previous is None and "name" not in values:
+        return Attribution(e.data["cadre_id"])  # a change to a cadre never registered: nothing to change
+    row = w.put("cadres", key, values, e)
+    return Attribution(e.data["cadre_id"], (row["home_unit"],) if row.get("home_unit") else ())
+
+
+def registered(e: SourceEvent, w: Working) -> Attribution:
+    previous = w.get("cadres", (e.data["cadre_id"],))
+    values = {f: e.data.get(f) for f in CADRE_FIELDS}
+    values["registered_at"] = previous["registered_at"] if previous else e.recorded_at
+    return _cadre(e, w, values)
+
+
+def updated(e: SourceEvent, w: Working) -> Attribution:
+    changes = {f: change.get("new") for f, change in e.data["changes"].items() if f in CADRE_FIELDS}
+    return _cadre(e, w, changes)
+
+
+def reserve(flag: bool) -> Callable[[SourceEvent, Working], Attribution]:
+    return lambda e, w: _cadre(e, w, {"reserve_cadre": flag})
+
+
+def recommended(e: SourceEvent, w: Working) -> Attribution:
+    values = {f: e.data.get(f) for f in NOMINATION_FIELDS}
+    failed = [c["criterion"] for c in e.data.get("criteria", []) if c.get("hard") and not c.get("passed")]
+    values.update(status="recommended", pending_step="inspect", status_since=e.recorded_at, failed_criteria=failed,
+                  overridden=False)
+    row = w.put("nominations", (e.data["nomination_id"],), values, e)
+    return _nomination_attribution(row)
+
+
+def _step(status_of: Callable[[SourceEvent], str], pending: Callable[[SourceEvent], str | None],
+          **fields: str) -> Callable[[SourceEvent, Working], Attribution]:
+    """A rule that moves a nomination to a new status (and copies some data fields)."""
+    def apply(e: SourceEvent, w: Working) -> Attribution:
+        key = (e.data["nomination_id"],)
+        if w.get("nominations", key) is None:
+            return Attribution(e.data.get("cadre_id"))
+        values = {column: e.data.get(name) for column, name in fields.items()}
+        values.update(status=status_of(e), pending_step=pending(e), status_since=e.recorded_at)
+        return _nomination_attribution(w.put("nominations", key, values, e))
+    return apply
+
+
+def overridden(e: SourceEvent, w: Working) -> Attribution:
+    key = (e.data["nomination_id"],)
+    if w.get("nominations", key) is None:
+        return Attribution(e.data.get("cadre_id"))
+    return _nomination_attribution(w.put("nominations", key, {"overridden": True}, e))
+
+
+def _nomination_attribution(row: dict[str, Any]) -> Attribution:
+    return Attribution(row.get("cadre_id"), tuple(u for u in (row.get("sending_unit"), row.get("host_unit")) if u))
+
+
+def erased(e: SourceEvent, w: Working) -> Attribution:
+    """The cadre's personal data is erased in every service: reporting forgets its copies too."""
+    w.erased.append((e.data["cadre_id"], e.recorded_at, e.event_id))
+    return Attribution(e.data["cadre_id"])
+
+
+def cadre_only(e: SourceEvent, w: Working) -> Attribution:
+    return Attribution(e.data.get("cadre_id"))
+
+
+NOMINATION = on("nominations", "nomination_id")
+CADRE = on("cadres", "cadre_id")
+RULES: dict[str, Rule] = {
+    "selection.CadreRegistered": Rule(CADRE, registered),
+    "selection.CadreUpdated": Rule(CADRE, updated),
+    "selection.CadreAddedToReservePool": Rule(CADRE, reserve(True)),
+    "selection.CadreRemovedFromReservePool": Rule(CADRE, reserve(False)),
+    "selection.AssessmentResultRecorded": Rule(lambda e: [], cadre_only),
+    "selection.PersonalDataErased": Rule(lambda e: [], erased),
+    "selection.RetentionRequired": Rule(lambda e: [], cadre_only),
+    "selection.NominationRecommended": Rule(NOMINATION, recommended),
+    "selection.EligibilityOverridden": Rule(NOMINATION, overridden),
+    "selection.NominationInspected": Rule(NOMINATION, _step(
+        lambda e: "inspected" if e.data["passed"] else "inspection_failed",
+        lambda e: "decide" if e.data["passed"] else None)),
+    "selection.NominationApproved": Rule(NOMINATION, _step(
+        lambda e: "approved", lambda e: None, decision_ref="decision_ref", decision_date="decision_date")),
+    "selection.NominationRejected": Rule(NOMINATION, _step(
+        lambda e: "rejected", lambda e: None, decision_ref="decision_ref", decision_date="decision_date")),
+    "selection.NominationWithdrawn": Rule(NOMINATION, _step(lambda e: "withdrawn", lambda e: None)),
+}

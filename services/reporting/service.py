@@ -1,0 +1,226 @@
+"""The reporting service: read models projected from the events of selection, posting and assessment,
+queried over HTTP under /reporting (as of any moment, paged, filtered, CSV), and a dashboard.
+
+It reads other services only through their events (every type, routing key `#`) and feeds.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from eventlet.semaphore import Semaphore
+from nameko.events import event_handler
+from nameko.timer import timer
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from services.backbone.domain import NotFoundError
+from services.backbone.edge import edge_endpoints
+from services.backbone.envelope import RecordedEvent
+from services.backbone.http import Call, RouteTable, endpoint
+from services.backbone.providers import ConsumerProvider, EventStoreProvider
+from services.backbone.store import EventStore
+from services.reporting import gates, labels, summaries, views
+from services.reporting import schemas as s
+from services.reporting.dashboard import asset
+from services.reporting.feeds import from_recorded
+from services.reporting.model import SOURCES
+from services.reporting.output import page_limit, respond, shown
+from services.reporting.projections import UNDERSTOOD
+from services.reporting.queries import Reader, View
+from services.reporting.readmodel import ReadModels
+from services.reporting.status import consumer_status
+
+log = logging.getLogger(__name__)
+ROUTES = RouteTable("reporting")
+READERS = ("organisation_department", "party_committee", "auditor", "integration", "operator")
+_READ_MODELS: dict[str, ReadModels] = {}
+# One event at a time per source, in delivery order: nameko runs each message in its own green thread, and
+# if a later event took the consumer's lock first it would look like a gap and cost a catch-up over RPC.
+# (Eventlet's semaphore wakes its waiters first come, first served.)
+_IN_ORDER = {source: Semaphore(1) for source in SOURCES}
+_LAST_DELIVERY = dict.fromkeys(SOURCES, 0.0)
+CATCH_UP_SECONDS = 10
+
+
+def apply_events_from(source: str) -> Any:
+    """The consumer's handler for one source: project the event in the consumer's transaction."""
+    def apply(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
+        models = _READ_MODELS.setdefault(store.schema, ReadModels(store.schema))
+        failed = models.apply(conn, [from_recorded(source, event)])
+        if failed:
+            raise failed[0][1]  # the consumer parks the event, and rolls back whatever it began
+    return apply
+
+
+class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
+    name = "reporting"
+    store = EventStoreProvider()
+    consumer = ConsumerProvider({source: apply_events_from(source) for source in SOURCES},
+                                versions={s: {t: v for t, v in UNDERSTOOD.items() if t.startswith(f"{s}.")} for s in SOURCES})
+
+    @property
+    def reader(self) -> Reader:
+        return Reader(self.store.pool, self.store.schema)
+
+    def _table(self, call: Call, view: View, status: dict[str, str] | None = None, **fixed: Any) -> Response:
+        query = {**call.payload, **fixed}
+        limit = page_limit(query)
+        rows, total = self.reader.page(view, query, limit, query.get("offset", 0))
+        return respond(query, view.name, shown(rows, status), total=total, limit=limit, offset=query.get("offset", 0))
+
+    @endpoint(ROUTES, "GET", "/cadres", summary="Cadres (干部) known from selection", query=s.CadreQuery, roles=READERS)
+    def list_cadres(self, call: Call) -> Response:
+        return self._table(call, views.CADRES)
+
+    @endpoint(ROUTES, "GET", "/cadres/{cadre_id}/dossier", summary="A cadre's dossier: everything that happened, in order",
+              query=s.DossierQuery, roles=READERS)
+    def dossier(self, call: Call, cadre_id: str) -> Response:
+        q = {**call.payload, "cadre_id": cadre_id, "offset": 0}
+        cadre = self.reader.page(views.CADRES, q, 1, 0)[0]
+        timeline = self.reader.page(views.TIMELINE, q, 100_000, 0, order="v.recorded_at, v.event_id")[0]
+        if not cadre and not timeline:
+            raise NotFoundError("cadre_not_found", f"nothing is known of cadre {cadre_id!r} as of {q['as_of'] or 'now'}")
+        events = shown(timeline)
+        return respond(q, f"dossier-{cadre_id}", events, cadre=(shown(cadre)[0] if cadre else None),
+                       nominations=shown(self.reader.page(views.NOMINATIONS, q, 1000, 0)[0], labels.NOMINATION_STATUS),
+                       placements=shown(self.reader.page(views.PLACEMENTS, q, 1000, 0)[0], labels.PLACEMENT_STATUS),
+                       assessments=shown(self.reader.page(views.ASSESSMENTS, q, 1000, 0)[0], labels.ASSESSMENT_STATUS),
+                       total=len(events))
+
+    @endpoint(ROUTES, "GET", "/nominations", summary="Nominations and the step each waits at", query=s.NominationQuery,
+              roles=READERS)
+    def list_nominations(self, call: Call) -> Response:
+        return self._table(call, views.NOMINATIONS, labels.NOMINATION_STATUS)
+
+    @endpoint(ROUTES, "GET", "/placements", summary="Placement register (挂职登记)", query=s.PlacementQuery, roles=READERS)
+    def list_placements(self, call: Call) -> Response:
+        return self._table(call, views.PLACEMENTS, labels.PLACEMENT_STATUS)
+
+    @endpoint(ROUTES, "GET", "/placements/summary", summary="Placements counted by type, unit, status or year",
+              query=s.PlacementSummaryQuery, roles=READERS)
+    def placement_summary(self, call: Call) -> Response:
+        by = call.payload["by"].split(",")
+        rows = summaries.placement_counts(self.reader, call.payload, by)
+        return respond(call.payload, "placements-summary", shown(rows, labels.PLACEMENT_STATUS), by=by)
+
+    @endpoint(ROUTES, "GET", "/placements/plan", summary="Plan against actual, per year and type", query=s.YearQuery,
+              roles=READERS)
+    def plan(self, call: Call) -> Response:
+        return respond(call.payload, "plan-vs-actual", shown(summaries.plan_vs_actual(self.reader, call.payload)))
+
+    @endpoint(ROUTES, "GET", "/compliance", summary="The four gates at a glance", query=s.GatesQuery, roles=READERS)
+    def four_gates(self, call: Call) -> Any:
+        q = call.payload
+        at = q["as_of"] or datetime.now(UTC)
+        result = gates.four_gates(self.reader, {**q, "year": q["year"] or at.year})
+        return {**result, "as_of": q["as_of"].isoformat() if q["as_of"] else None, "at": at.isoformat()}
+
+    @endpoint(ROUTES, "GET", "/compliance/stuck-nominations", summary="Nominations waiting at a step too long",
+              query=s.StuckQuery, roles=READERS)
+    def stuck_nominations(self, call: Call) -> Response:
+        return self._table(call, views.STUCK_NOMINATIONS, labels.NOMINATION_STATUS)
+
+    @endpoint(ROUTES, "GET", "/compliance/unsigned-agreements", summary="Placements without a fully signed agreement",
+              query=s.PlacementQuery, roles=READERS)
+    def unsigned_agreements(self, call: Call) -> Response:
+        return self._table(call, views.UNSIGNED_AGREEMENTS, labels.PLACEMENT_STATUS)
+
+    @endpoint(ROUTES, "GET", "/compliance/overdue-check-ins", summary="Running placements with an open overdue alert",
+              query=s.PlacementQuery, roles=READERS)
+    def overdue_check_ins(self, call: Call) -> Response:
+        return self._table(call, views.OVERDUE_CHECK_INS, labels.PLACEMENT_STATUS)
+
+    @endpoint(ROUTES, "GET", "/compliance/missing-assessments", summary="Running placements without this year's assessment",
+              query=s.MissingQuery, roles=READERS)
+    def missing_assessments(self, call: Call) -> Response:
+        year = call.payload["year"] or (call.payload["as_of"] or datetime.now(UTC)).year
+        return self._table(call, views.MISSING_ASSESSMENTS, labels.PLACEMENT_STATUS, year=year)
+
+    @endpoint(ROUTES, "GET", "/compliance/gap-filling", summary="Is gap-filling (补短型) the main type, as planned?",
+              query=s.YearQuery, roles=READERS)
+    def gap_filling(self, call: Call) -> Response:
+        rows = summaries.gap_filling_check(summaries.plan_vs_actual(self.reader, call.payload))
+        return respond(call.payload, "gap-filling", shown(rows))
+
+    @endpoint(ROUTES, "GET", "/assessments", summary="Assessment results of seconded cadres", query=s.AssessmentQuery,
+              roles=READERS)
+    def list_assessments(self, call: Call) -> Response:
+        return self._table(call, views.ASSESSMENTS, labels.ASSESSMENT_STATUS)
+
+    @endpoint(ROUTES, "GET", "/assessments/grades",
+              summary="Grade distributions by unit and year (rater groups below the minimum count withheld)",
+              query=s.GradeQuery, roles=READERS)
+    def grades(self, call: Call) -> Response:
+        rows = summaries.grade_distribution(self.reader, call.payload, call.payload["by"])
+        return respond(call.payload, "grade-distribution", shown(rows), by=call.payload["by"])
+
+    @endpoint(ROUTES, "GET", "/teams", summary="Leadership-team assessment results", query=s.TeamQuery, roles=READERS)
+    def list_teams(self, call: Call) -> Response:
+        return self._table(call, views.TEAMS)
+
+    @endpoint(ROUTES, "GET", "/teams/grades", summary="Team grades counted per year", query=s.YearQuery, roles=READERS)
+    def team_grades(self, call: Call) -> Response:
+        return respond(call.payload, "team-grades", shown(summaries.team_grades(self.reader, call.payload)))
+
+    @endpoint(ROUTES, "GET", "/timeline", summary="Audit timeline: every event of every service", query=s.TimelineQuery,
+              roles=READERS)
+    def timeline(self, call: Call) -> Response:
+        q = call.payload
+        pattern = q["type"].replace("*", "%") if q.get("type") else None
+        order = "v.recorded_at, v.event_id" if q["order"] == "asc" else None
+        limit = page_limit(q)
+        rows, total = self.reader.page(views.TIMELINE, {**q, "type": pattern}, limit, q["offset"], order=order)
+        return respond(q, "timeline", shown(rows), total=total, limit=limit, offset=q["offset"])
+
+    @endpoint(ROUTES, "GET", "/status", summary="How far each source's events are applied; parked events",
+              roles=READERS)
+    def status(self, call: Call) -> Any:
+        return consumer_status(self.store.pool, self.store.schema, self.name)
+
+    @http("GET", "/reporting/dashboard")
+    def dashboard(self, request: Request) -> Response:
+        """The dashboard page (no data in it: its script asks the API, with the token the user gives)."""
+        return asset("index.html")
+
+    @http("GET", "/reporting/dashboard/<name>")
+    def dashboard_asset(self, request: Request, name: str) -> Response:
+        return asset(name)
+
+    @event_handler("selection", "#")
+    def on_selection_event(self, body: dict[str, Any]) -> None:
+        """Every selection event, applied exactly once in feed order (idempotent consumer)."""
+        self._receive("selection", body)
+
+    @event_handler("posting", "#")
+    def on_posting_event(self, body: dict[str, Any]) -> None:
+        """Every posting event, applied exactly once in feed order (idempotent consumer)."""
+        self._receive("posting", body)
+
+    @event_handler("assessment", "#")
+    def on_assessment_event(self, body: dict[str, Any]) -> None:
+        """Every assessment event, applied exactly once in feed order (idempotent consumer)."""
+        self._receive("assessment", body)
+
+    def _receive(self, source: str, body: dict[str, Any]) -> None:
+        with _IN_ORDER[source]:
+            _LAST_DELIVERY[source] = time.monotonic()
+            self.consumer.receive(source, body)
+
+    @timer(interval=CATCH_UP_SECONDS)
+    def catch_up(self) -> None:
+        """Reads the feed of each source that delivered nothing lately, for anything the broker lost.
+
+        While a source's messages flow, a lost one shows as a gap before the next and is caught up then.
+        """
+        for source in SOURCES:
+            if time.monotonic() - _LAST_DELIVERY[source] < CATCH_UP_SECONDS:
+                continue
+            try:
+                with _IN_ORDER[source]:
+                    self.consumer.catch_up(source)
+            except Exception as exc:  # noqa: BLE001  (a source may be down; the next tick retries)
+                log.warning("catch-up from %s failed: %s", source, exc)
