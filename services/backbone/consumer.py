@@ -98,29 +98,38 @@ class IdempotentConsumer:
 
     def _apply_in_order(self, source: str, event: RecordedEvent, previous: FeedCursor | None) -> Outcome | Literal["gap"]:
         correlation_id.set(event.metadata.correlation_id)
-        try:
-            with self.pool.connection() as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
-                cursor = self.cursor(source, conn)
-                if event.cursor <= cursor or self._seen(conn, event):
-                    self.stats.duplicates += 1
-                    return "duplicate"
-                if previous is not None and previous > cursor:
-                    return "gap"
-                self._check_version(source, event)
-                self._handler(source)(conn, event, self.store)
-                self._record(conn, source, event)
-        except _NoHandlerError as exc:
-            self._park_event(source, event, str(exc))
-            return "parked"
-        except psycopg.OperationalError:
-            raise  # the database is away: nothing to park; the source's feed will be read again
-        except Exception:  # noqa: BLE001  (a poison event: park it and go on)
-            self._park_event(source, event, traceback.format_exc(limit=5))
-            return "parked"
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
+            cursor = self.cursor(source, conn)
+            if event.cursor <= cursor or self._seen(conn, event):
+                self.stats.duplicates += 1
+                return "duplicate"
+            if previous is not None and previous > cursor:
+                return "gap"
+            error = self._apply(conn, source, event)
+            if error is not None:
+                # Parked while the source's lock is still held: a concurrent delivery of the same event
+                # waits, then finds it seen, instead of parking it a second time.
+                self._park_event(conn, source, event, error)
+                return "parked"
+            self._record(conn, source, event)
         self.stats.applied += 1
         log.info("applied %s from %s", event.type, source, extra={"consumer": self.name, "event_id": str(event.event_id)})
         return "applied"
+
+    def _apply(self, conn: psycopg.Connection, source: str, event: RecordedEvent) -> str | None:
+        """Run the handler in a savepoint; the reason it failed, or None. A lost database is raised, not parked."""
+        try:
+            self._check_version(source, event)
+            with conn.transaction():
+                self._handler(source)(conn, event, self.store)
+        except _NoHandlerError as exc:
+            return str(exc)
+        except psycopg.OperationalError:
+            raise  # the database is away: nothing to park; the source's feed will be read again
+        except Exception:  # noqa: BLE001  (a poison event: park it and go on)
+            return traceback.format_exc(limit=5)
+        return None
 
     def _check_version(self, source: str, event: RecordedEvent) -> None:
         understood = self.versions.get(source, {}).get(event.type)
@@ -162,13 +171,10 @@ class IdempotentConsumer:
             row = conn.execute(query.format(self._s), (self.name, source)).fetchone()
         return FeedCursor(*row) if row else FEED_START
 
-    def _park_event(self, source: str, event: RecordedEvent, error: str) -> None:
+    def _park_event(self, conn: psycopg.Connection, source: str, event: RecordedEvent, error: str) -> None:
         """Park an event that failed, and move the cursor past it so the source's next events flow."""
-        with self.pool.connection() as conn, conn.transaction():
-            body = dumps(to_cloudevent(event, None))
-            self._insert_parked(conn, source, str(event.event_id), event.type, body, error)
-            if not self._seen(conn, event):
-                self._record(conn, source, event)
+        self._insert_parked(conn, source, str(event.event_id), event.type, dumps(to_cloudevent(event, None)), error)
+        self._record(conn, source, event)
         log.error("consumer %s parked %s %s: %s", self.name, event.type, event.event_id, error.splitlines()[-1])
 
     def park(self, source: str, body: Any, error: str) -> None:

@@ -161,6 +161,7 @@ def test_a_relay_that_dies_after_publishing_but_before_its_checkpoint_causes_onl
             store = EventStore(pool, "ledger")
             for i in range(20):
                 store.append(f"s-{i % 3}", [new_event("ledger.Happened", data={"i": i})])
+            wait_until(lambda: len(store.read_feed()) == 20)  # past the cluster's xid horizon
             dying = Relay(store, db_url, env["AMQP_URI"], "ledger")
 
             def crash(*_: object) -> None:
