@@ -77,6 +77,8 @@ class RelayProvider(DependencyProvider):
         store_provider = _sibling(self.container, self.store_attr)
         assert store_provider.store is not None
         config = self.container.config
+        if not setting(config, "RELAY_ENABLED", True):
+            return  # a replica that serves but never relays (FOURGATES_RELAY_ENABLED=false)
         self.relay = Relay(
             store_provider.store, store_provider.conninfo, amqp_uri(config), self.container.service_name,
             poll_seconds=float(setting(config, "RELAY_POLL_SECONDS", 0.2)),
