@@ -9,7 +9,7 @@ from typing import Any
 from services.assessment import domain as d
 from services.assessment.handlers import REGISTRY
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
-from services.backbone.domain import Actor, NotFoundError
+from services.backbone.domain import Actor, DomainError, NotFoundError
 from services.backbone.envelope import RecordedEvent
 
 CAMPAIGN_READERS = ("organisation_department", "party_committee", "auditor", "integration", "operator")
@@ -29,7 +29,10 @@ def open_campaign(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -
 
 def survey_rows(text: str) -> list[dict[str, Any]]:
     """The CSV's rows under its header line; the domain numbers them from line 2, as in the file."""
-    return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+    try:
+        return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))]
+    except csv.Error as exc:
+        raise DomainError("survey_malformed", f"survey rule: the file is not readable CSV ({exc})") from None
 
 
 # Step name -> (command from the campaign id, the URL's unit and the body; the domain decision).

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.backbone.domain import Context, Decision, Event
 from services.backbone.envelope import Metadata, NewEvent, RecordedEvent, deterministic_event_id
+from services.backbone.errors import IdempotencyMismatchError
 from services.backbone.registry import EventRegistry
 
 MAX_EVENTS_PER_COMMAND = 64
@@ -34,12 +35,13 @@ class CommandMeta:
     correlation_id: str
     source: str
     causation_id: str | None = None
+    request_hash: str | None = None
 
     def metadata(self, policy_version: str | None) -> Metadata:
         return Metadata(
             actor=self.context.actor, command_id=self.command_id, correlation_id=self.correlation_id,
             causation_id=self.causation_id, source=self.source, reason=self.context.reason,
-            occurred_at=self.context.now, policy_version=policy_version,
+            occurred_at=self.context.now, policy_version=policy_version, request_hash=self.request_hash,
         )
 
 
@@ -72,11 +74,16 @@ class Aggregates:
         events = self.history(stream, conn=conn)
         return fold(events), len(events)
 
-    def previous_result(self, command_id: str, conn: Any = None) -> CommandResult | None:
+    def previous_result(self, command_id: str, conn: Any = None, request_hash: str | None = None) -> CommandResult | None:
+        """The result of an earlier run of this command id; IdempotencyMismatchError if that was another request."""
         ids = [deterministic_event_id(command_id, i) for i in range(MAX_EVENTS_PER_COMMAND)]
         found = self.store.read_events(ids, conn=conn)
         if not found:
             return None
+        first = found[0].metadata.request_hash
+        if request_hash and first and first != request_hash:
+            raise IdempotencyMismatchError(
+                f"Idempotency-Key {command_id!r} was already used for a different request; use a new key")
         last = found[-1]
         return CommandResult(last.stream, last.version, found, replayed=True)
 
@@ -85,7 +92,7 @@ class Aggregates:
         meta: CommandMeta, if_match: int | None = None, conn: Any = None,
     ) -> CommandResult:
         """Decide on the current state and append the decision's events at the version read."""
-        previous = self.previous_result(meta.command_id, conn=conn)
+        previous = self.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
         if previous is not None:
             return previous
         state, version = self.load(stream, fold, conn=conn)

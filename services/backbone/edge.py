@@ -27,7 +27,9 @@ class FeedQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    after = fields.String(load_default="", metadata={"description": "cursor token (era.tx_id.position) of the last event seen"})
+    after = fields.String(load_default="", validate=validate.Regexp(r"^([0-9]{1,18}\.[0-9]{1,18}\.[0-9]{1,18})?$",
+                          error="a cursor token era.tx_id.position, as given in `next` or an event's `sequence`"),
+                          metadata={"description": "cursor token (era.tx_id.position) of the last event seen"})
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
 
 

@@ -50,9 +50,11 @@ class Metadata:
     causation_id: str | None = None
     reason: str | None = None
     policy_version: str | None = None
+    request_hash: str | None = None  # what the Idempotency-Key was first used for
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        extra = {"request_hash": self.request_hash} if self.request_hash else {}
+        return {**extra,
             "actor": {"principal": self.actor.principal, "role": self.actor.role, "unit": self.actor.unit},
             "command_id": self.command_id,
             "correlation_id": self.correlation_id,
@@ -74,6 +76,7 @@ class Metadata:
             reason=raw.get("reason"),
             policy_version=raw.get("policy_version"),
             occurred_at=datetime.fromisoformat(raw["occurred_at"]),
+            request_hash=raw.get("request_hash"),
         )
 
 

@@ -4,6 +4,7 @@ problem details for every refusal, Idempotency-Key and If-Match, and the route t
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import time
@@ -146,7 +147,9 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
     # Public (anonymous) routes, such as casting a ballot, are never tied to a client-chosen id in the logs.
     correlation_id.set(None if route.public else correlation)
     reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
-    meta = CommandMeta(Context(actor, utcnow(), reason), command_id, correlation, service)
+    request_hash = hashlib.sha256(
+        f"{request.method} {request.path} {json.dumps(payload, sort_keys=True, default=str)}".encode()).hexdigest()
+    meta = CommandMeta(Context(actor, utcnow(), reason), command_id, correlation, service, request_hash=request_hash)
     return Call(actor, payload, meta, _if_match(request), request)
 
 
@@ -157,19 +160,40 @@ def _parse_body(route: Route, request: Request) -> dict[str, Any]:
     if request.mimetype != "application/json" and not as_text:
         also = f" or {route.text_body[0]}" if route.text_body else ""
         raise Problem(415, "Unsupported media type", f"send the body as application/json{also}", rule="content_type")
-    raw = request.get_data(cache=False)
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # eventlet decodes chunked bodies but does not say the stream ends; werkzeug then reads nothing.
+        request.environ["wsgi.input_terminated"] = True
+    raw = request.stream.read(MAX_BODY_BYTES + 1) if request.content_length is None else request.get_data(cache=False)
     if len(raw) > MAX_BODY_BYTES:
         raise Problem(413, "Body too large", f"the body is larger than {MAX_BODY_BYTES} bytes", rule="body_too_large")
     if as_text:
         assert route.body is not None and route.text_body is not None
         text = _text(raw, request.mimetype_params.get("charset", "utf-8"))
+        _refuse_unstorable_text(text, route.text_body[1])
         return route.body().load({route.text_body[1]: text})  # type: ignore[no-any-return]
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {exc}", rule="malformed_json") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        detail = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {detail}", rule="malformed_json") from None
+    _refuse_unstorable_text(data, "")
     assert route.body is not None
     return route.body().load(data)  # type: ignore[no-any-return]
+
+
+def _refuse_unstorable_text(value: Any, where: str) -> None:
+    """Refuse text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (lone surrogates), naming the field."""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise marshmallow.ValidationError({where or "_body": ["contains a NUL character or an unpaired surrogate,"
+                                                                 " which cannot be stored as text"]})
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable_text(key, where)
+            _refuse_unstorable_text(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_unstorable_text(item, f"{where}[{i}]")
 
 
 def _text(raw: bytes, charset: str) -> str:

@@ -1,11 +1,16 @@
 """Request and response pieces every service's HTTP API shares (marshmallow)."""
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import RAISE, Schema, fields, validate
 
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
 TEXT = validate.Length(min=1, max=4000)
 SHORT = validate.Length(min=1, max=200)
+# Dates of the work itself (decisions, terms, check-ins): far-past and far-future dates are typing errors.
+WORK_DATE = validate.Range(min=date(1980, 1, 1), max=date(2100, 12, 31),
+                           error="must lie between {min} and {max}")
 
 
 class Strict(Schema):

@@ -76,7 +76,7 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
     """PlacementPlanned and NominationPlaced, appended to both streams at once or not at all."""
     command = _command(d.PlanPlacement, payload)
     p_stream, n_stream = placement_stream(command.placement_id), nomination_stream(command.nomination_id)
-    previous = agg.previous_result(meta.command_id)
+    previous = agg.previous_result(meta.command_id, request_hash=meta.request_hash)
     if previous is not None:
         mine = [e for e in previous.events if e.stream == p_stream] or previous.events
         return dataclasses.replace(previous, stream=mine[-1].stream, version=mine[-1].version)

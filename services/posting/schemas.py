@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, ListQuery, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, ListQuery, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import PageOut as PageOut  # re-exported for service.py
@@ -28,7 +28,7 @@ class PlacementIn(CommandIn):
     nomination_id = fields.String(required=True, validate=ID, metadata={"description": "an approved nomination"})
     term_months = fields.Integer(required=True, validate=validate.Range(1, 120),
                                  metadata={"description": "12 or 24; longer only by extension, 36 at most"})
-    start_date = fields.Date(required=True)
+    start_date = fields.Date(required=True, validate=WORK_DATE)
     placement_type = fields.String(validate=validate.OneOf(PLACEMENT_TYPES),
                                    metadata={"description": "default: the nomination's"})
     host_unit = fields.String(validate=ID, metadata={"description": "default: the nomination's"})
@@ -56,7 +56,7 @@ class SignatureIn(CommandIn):
 
 
 class StartIn(CommandIn):
-    started_on = fields.Date(load_default=None, metadata={"description": "default: the planned start date"})
+    started_on = fields.Date(load_default=None, validate=WORK_DATE, metadata={"description": "default: the planned start date"})
 
 
 class ExtensionIn(CommandIn):
@@ -67,16 +67,16 @@ class ExtensionIn(CommandIn):
 class CompletionIn(CommandIn):
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES),
                             metadata={"description": "returned 回原单位 / retained 留任 / promoted 提拔任用"})
-    completed_on = fields.Date(required=True)
+    completed_on = fields.Date(required=True, validate=WORK_DATE)
 
 
 class RecallIn(CommandIn):
     reason = fields.String(required=True, validate=TEXT)
-    recalled_on = fields.Date(required=True)
+    recalled_on = fields.Date(required=True, validate=WORK_DATE)
 
 
 class CheckInIn(CommandIn):
-    checked_on = fields.Date(required=True)
+    checked_on = fields.Date(required=True, validate=WORK_DATE)
     thinking = fields.String(required=True, validate=TEXT, metadata={"description": "思想状况"})
     work = fields.String(required=True, validate=TEXT, metadata={"description": "工作情况"})
     met_by = fields.String(required=True, validate=SHORT, metadata={"description": "who met the cadre"})
@@ -85,13 +85,13 @@ class CheckInIn(CommandIn):
 
 class AttendanceIn(CommandIn):
     kind = fields.String(required=True, validate=validate.OneOf(ATTENDANCE_KINDS))
-    from_date = fields.Date(required=True)
-    to_date = fields.Date(required=True)
+    from_date = fields.Date(required=True, validate=WORK_DATE)
+    to_date = fields.Date(required=True, validate=WORK_DATE)
     notes = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
 class DisciplineIn(CommandIn):
-    occurred_on = fields.Date(required=True)
+    occurred_on = fields.Date(required=True, validate=WORK_DATE)
     description = fields.String(required=True, validate=TEXT)
 
 
@@ -99,13 +99,13 @@ class TrainingIn(CommandIn):
     course = fields.String(required=True, validate=SHORT)
     provider = fields.String(required=True, validate=SHORT)
     hours = fields.Integer(required=True, validate=validate.Range(max=2000))
-    completed_on = fields.Date(required=True)
+    completed_on = fields.Date(required=True, validate=WORK_DATE)
 
 
 class RewardOrPenaltyIn(CommandIn):
     description = fields.String(required=True, validate=TEXT)
     basis = fields.String(required=True, validate=TEXT, metadata={"description": "e.g. the assessment it rests on"})
-    decided_on = fields.Date(required=True)
+    decided_on = fields.Date(required=True, validate=WORK_DATE)
 
 
 class PlanIn(CommandIn):

@@ -5,7 +5,7 @@ from datetime import date
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -44,7 +44,7 @@ class ReasonIn(Strict):
 
 class PolicyIn(Strict):
     version = fields.String(required=True, validate=ID)
-    effective_from = fields.Date(required=True)
+    effective_from = fields.Date(required=True, validate=WORK_DATE)
     age_caps = fields.Dict(keys=fields.String(validate=validate.OneOf(RANKS)),
                            values=fields.Integer(validate=validate.Range(18, 70)), required=True)
     reserve_preferred = fields.Boolean(load_default=True)
@@ -73,7 +73,7 @@ class InspectionIn(Strict):
 class DecisionIn(Strict):
     approved = fields.Boolean(required=True)
     decision_ref = fields.String(required=True, validate=SHORT)
-    decision_date = fields.Date(required=True)
+    decision_date = fields.Date(required=True, validate=WORK_DATE)
     reason = fields.String(validate=TEXT)
 
 

@@ -32,7 +32,8 @@ SERVICES = ("selection", "posting", "assessment", "reporting")
 SECRET_TEMPLATE = "secret.template.yaml"
 # The oldest Kubernetes minor the manifests promise to work on, and the newest schema bundled.
 K8S_VERSIONS = ("1.30", kubernetes_validate.latest_version())
-COMPOSE_ENV = {"FOURGATES_PG_PASSWORD": "test-only-pg", "FOURGATES_MQ_PASSWORD": "test-only-mq"}
+COMPOSE_ENV = {"FOURGATES_PG_PASSWORD": "test-only-pg", "FOURGATES_MQ_PASSWORD": "test-only-mq",
+               "FOURGATES_MASTER_KEY": "dGVzdC1vbmx5LW5vdC1hLXJlYWwta2V5LTMyYnl0ZXM="}
 
 
 # ---- reading the files ----------------------------------------------------------------------------
@@ -388,7 +389,7 @@ def test_configuration_and_secrets_are_kept_apart() -> None:
     secrets = [doc for doc in base_resources() if doc["kind"] == "Secret"]
     assert not secrets, "the base carries no Secret: the installation creates it"
     (template,) = [doc for name, doc in k8s_documents() if name == SECRET_TEMPLATE]
-    assert "data" not in template and set(template["stringData"]) == {"FOURGATES_DB", "AMQP_URI", "tokens.yaml"}
+    assert "data" not in template and set(template["stringData"]) == {"FOURGATES_DB", "AMQP_URI", "FOURGATES_MASTER_KEY", "tokens.yaml"}
     for key, value in template["stringData"].items():
         assert "<" in value, f"{key}: the template holds placeholders only"
     assert not yaml.safe_load(template["stringData"]["tokens.yaml"]), "the template issues no token"

@@ -1,0 +1,319 @@
+"""The bad input users actually send, explicitly, against every write endpoint of selection, posting and
+assessment: wrong content types, malformed JSON, invalid UTF-8, unknown fields, empty and huge strings,
+31 February, full-width digits, far-future and far-past dates, oversized bodies, reused Idempotency-Keys;
+and 50 concurrent approvals of one nomination.
+
+Each refusal is a problem (application/problem+json with status, title, detail), never a 5xx or a stack
+trace, and writes nothing: every request carries its own Idempotency-Key and X-Correlation-Id, and no
+event anywhere may carry either; the log is also counted around each batch.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from tests.security.catalogue import BY_ROUTE, CASES, WriteCase, date_fields, may_be_empty, string_fields, with_value
+from tests.security.conftest import System, new_key, ok
+from tests.support.api import uid
+
+TRACE = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+|\bpsycopg\b|SQLSTATE", re.I)
+MB = 1_000_000
+
+
+def send(system: System, path: str, principal: str | None, *, json_body: Any = None, data: bytes | None = None,
+         content_type: str | None = "application/json", key: str | None = None,
+         headers: dict[str, str] | None = None) -> tuple[requests.Response, str]:
+    key = key or new_key()
+    hdrs = {"Idempotency-Key": key, "X-Correlation-Id": key, **(headers or {})}
+    if principal:
+        hdrs["Authorization"] = f"Bearer {system.tokens[principal]}"
+    if content_type:
+        hdrs["Content-Type"] = content_type
+    if json_body is not None:
+        import json
+
+        data = json.dumps(json_body, ensure_ascii=False).encode()
+    url = system.service_of(path).base + path
+    return requests.post(url, data=data, headers=hdrs, timeout=60), key
+
+
+def problem(response: requests.Response, status: int | tuple[int, ...], field: str | None = None) -> list[str]:
+    """What is wrong with a refusal that should have one of `status` (empty when nothing is)."""
+    wanted = (status,) if isinstance(status, int) else status
+    if response.status_code not in wanted:
+        return [f"status {response.status_code}, not {wanted}: {response.text[:300]}"]
+    wrong = []
+    if TRACE.search(response.text):
+        wrong.append(f"internals in the response: {response.text[:300]}")
+    if not response.headers.get("Content-Type", "").startswith("application/problem+json"):
+        return wrong + [f"content type {response.headers.get('Content-Type')!r}"]
+    body = response.json()
+    if not (body.get("status") == response.status_code and body.get("title") and body.get("detail")):
+        wrong.append(f"incomplete problem {body}")
+    if field and field.split(".")[0] not in (body.get("errors") or {}):
+        wrong.append(f"errors do not name {field!r}: {body}")
+    return wrong
+
+
+def no_server_error(response: requests.Response) -> list[str]:
+    if response.status_code >= 500:
+        return [f"{response.status_code}: {response.text[:300]}"]
+    if TRACE.search(response.text):
+        return [f"internals in the response: {response.text[:300]}"]
+    csv_export = response.request.path_url.split("?")[0].endswith(".csv") and response.status_code == 200
+    allowed = ("application/json", "application/problem+json") + (("text/csv",) if csv_export else ())
+    if not response.headers.get("Content-Type", "").startswith(allowed):
+        return [f"content type {response.headers.get('Content-Type')!r}"]
+    return []
+
+
+class Batch:
+    """Refused requests against one live target: failures collected, keys kept to prove nothing was written."""
+
+    def __init__(self, system: System, case: WriteCase) -> None:
+        self.system, self.case = system, case
+        self.path, self.body = case.prepare(system)
+        self.keys: list[str] = []
+        self.failures: list[str] = []
+        self.before = system.quiet(still=0.3)
+
+    def expect(self, what: str, status: int | tuple[int, ...], field: str | None = None, **kwargs: Any) -> None:
+        response, key = send(self.system, kwargs.pop("path", self.path), self.case.owner, **kwargs)
+        self.keys.append(key)
+        self.failures += [f"{what}: {w}" for w in problem(response, status, field)]
+
+    def finish(self) -> None:
+        after = self.system.quiet(still=0.3)
+        written = self.system.events_of_commands(self.keys)
+        assert not self.failures, f"{self.case.route}\n" + "\n".join(self.failures)
+        assert written == [], f"refused requests wrote {written}"
+        # The route's own log, counted (the others may still take in earlier events through their consumers).
+        own = self.path.strip("/").split("/")[0]
+        assert after[own] == self.before[own]
+        # The target was live all along: the valid body still goes through.
+        response, _ = send(self.system, self.path, self.case.owner, json_body=self.body)
+        assert response.status_code in (200, 201), response.text
+
+
+CONTENT_TYPES = ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                 "application/xml", "application/json-patch+json", None]
+MALFORMED = [b"{", b"{'reason': 'x'}", b'{"reason":', b"[1, 2", b"\xff\xfe\x00", b'{"reason": "x"} trailing',
+             b'{"reason": NaN', b"\x00"]
+NOT_AN_OBJECT = [b"", b"null", b"[]", b'"text"', b"42", b"true"]
+INVALID_UTF8 = [b'{"reason": "\xff\xfe\xfd"}', b'{"reason": "\xc3\x28"}', b'{"reason": "\xc0\xaf"}']
+
+
+@pytest.mark.parametrize("route", [c.route for c in CASES])
+def test_bad_bodies_are_refused_with_a_problem_and_write_nothing(system: System, route: str) -> None:
+    case = BY_ROUTE[route]
+    batch = Batch(system, case)
+    body, schema = batch.body, case.body_schema
+    text_body = route.endswith("/cadres/import")
+    for ctype in CONTENT_TYPES:
+        batch.expect(f"Content-Type {ctype}", 415, json_body=body, content_type=ctype)
+    for raw in MALFORMED:
+        batch.expect(f"malformed JSON {raw!r}", 400, data=raw)
+    for raw in NOT_AN_OBJECT:
+        batch.expect(f"JSON that is not an object {raw!r}", (400, 422), data=raw)
+    for raw in INVALID_UTF8:
+        batch.expect(f"invalid UTF-8 {raw!r}", (400, 422), data=raw)
+    batch.expect("unknown field", 422, "blood_type", json_body={**body, "blood_type": "A"})
+    for name in string_fields(schema):
+        if not may_be_empty(schema, name):  # e.g. notes may be left empty
+            batch.expect(f"empty {name}", 422, name, json_body=with_value(body, name, "", schema))
+    for name in date_fields(schema):
+        for value in ("2025-02-31", "2025-13-01", "２０２５-０３-０１", "2025/03/01", "yesterday"):
+            batch.expect(f"{name}={value}", 422, name, json_body={**body, name: value})
+    for name, kind in string_fields(schema).items():
+        if kind == "text" and "." not in name:  # longer than any field allows, yet under the body limit
+            named = None if name == "csv" else name  # a CSV's errors name its lines, not the body field
+            batch.expect(f"a 600 000-character {name}", 422, named, json_body=with_value(body, name, "x" * 600_000, schema))
+            break
+    huge = {**body, "reason": "x" * (MB + 10)}
+    batch.expect("a 1 MB+ string", 413, json_body=huge)
+    batch.expect("a 2 MB body", 413, data=b'{"reason": "' + b"y" * 2 * MB + b'"}')
+    # Refused either way; 422 today because a chunked body is not read at all (see the chunked test below).
+    batch.expect("a 2 MB body sent chunked", (413, 422), data=iter([b'{"reason": "', b"z" * 2 * MB, b'"}']))
+    batch.expect("a long Idempotency-Key", 400, json_body=body, key="k" * 201)
+    batch.expect("a malformed If-Match", 400, json_body=body, headers={"If-Match": "version three"})
+    if text_body:
+        batch.expect("CSV with invalid UTF-8", (400, 422), data=b"cadre_id,name\n\xff\xfe,x\n", content_type="text/csv")
+    batch.finish()
+
+
+@pytest.mark.parametrize("route", ["POST /selection/cadres", "POST /posting/placements", "POST /assessment/assessments"])
+def test_deeply_nested_json_is_refused_as_malformed(system: System, route: str) -> None:
+    batch = Batch(system, BY_ROUTE[route])
+    batch.expect("100 000 nested arrays", 400, data=b"[" * 100_000 + b"]" * 100_000)
+    batch.expect("100 000 nested objects", 400, data=b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    batch.finish()
+
+
+@pytest.mark.parametrize("csv_text", [
+    "unit,score,summary\rcounty-finance,80,ok\r\rbare carriage returns",
+    "unit,score,summary\ncounty-finance,80," + "x" * 140_000 + "\n",
+], ids=["bare-carriage-return", "field-over-the-csv-limit"])
+def test_a_malformed_survey_file_is_refused_with_the_line(system: System, csv_text: str) -> None:
+    batch = Batch(system, BY_ROUTE["POST /assessment/campaigns/{campaign_id}/survey-report"])
+    batch.expect("malformed survey CSV", 422, json_body={"csv": csv_text})
+    batch.finish()
+
+
+def test_a_valid_body_sent_chunked_is_read(system: System) -> None:
+    case = BY_ROUTE["POST /selection/cadres"]
+    path, body = case.prepare(system)
+    import json
+
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    response, _ = send(system, path, case.owner, data=iter([raw[:10], raw[10:]]))
+    assert response.status_code == 200, response.text
+
+
+def test_lone_surrogates_in_text_fields_are_refused_not_a_server_error(system: System) -> None:
+    import json
+
+    failures = []
+    for case in CASES:
+        texts = [n for n, kind in string_fields(case.body_schema).items() if kind == "text" and n != "ballot_token"]
+        if not texts:
+            continue
+        path, body = case.prepare(system)
+        for name in texts:
+            body = with_value(body, name, "x\ud800y", case.body_schema)
+        response, key = send(system, path, case.owner, data=json.dumps(body).encode())  # ASCII: "\ud800" escaped
+        failures += [f"{case.route}: {w}{system.logged_error(response.text)}" for w in no_server_error(response)]
+        if response.status_code >= 400:
+            assert system.events_of_commands([key]) == []
+    assert not failures, "\n".join(failures)
+
+
+DATE_BUGS: dict[tuple[str, str, str], Any] = {}
+
+
+def _date_cases() -> Iterator[Any]:
+    for case in CASES:
+        for name in date_fields(case.body_schema):
+            for value in ("9999-12-31", "0001-01-01"):
+                marks = [DATE_BUGS[(case.route, name, value)]] if (case.route, name, value) in DATE_BUGS else []
+                yield pytest.param(case.route, name, value, marks=marks, id=f"{case.route} {name}={value}")
+
+
+@pytest.mark.parametrize("route, name, value", list(_date_cases()))
+def test_far_future_and_far_past_dates_are_answered_cleanly(system: System, route: str, name: str, value: str) -> None:
+    """Accepted or refused with a reason, never a 5xx; if refused, nothing is written."""
+    case = BY_ROUTE[route]
+    path, body = case.prepare(system)
+    system.quiet(still=0.3)
+    response, key = send(system, path, case.owner, json_body={**body, name: value})
+    assert no_server_error(response) == [], system.logged_error(response.text)
+    if response.status_code >= 400:
+        assert problem(response, response.status_code) == []
+        assert system.events_of_commands([key]) == []
+
+
+AS_OF = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "2025-02-31T00:00:00+08:00",
+         "2025-03-01T00:00:00", "２０２５-０３-０１T00:00:00+08:00", "now"]
+
+
+@pytest.mark.parametrize("value", AS_OF)
+def test_as_of_at_the_ends_of_time_or_malformed_is_answered_cleanly(system: System, value: str) -> None:
+    from tests.security.conftest import routes
+
+    failures = []
+    for route in routes():
+        if route.method != "GET" or route.query is None or "as_of" not in route.query().fields:
+            continue
+        path = route.path.format(cadre_id="c-x", nomination_id="n-x", placement_id="p-x", period="2025")
+        response = system.service_of(path).get(path, "auditor", as_of=value)
+        failures += [f"{route.path}: {w}" for w in no_server_error(response)]
+    assert not failures, "\n".join(failures)
+
+
+def test_full_width_digits_and_mixed_chinese_and_latin_text(system: System) -> None:
+    name = "李Ming明 O'Brien-王（挂职）"
+    cadre_id = system.cadre(name=name)
+    assert system.selection.get(f"/selection/cadres/{cadre_id}").json()["name"] == name
+    full_width = system.selection.post("/selection/cadres", {
+        "cadre_id": uid("c"), "name": "张三", "rank": "clerk", "home_unit": "county-finance",
+        "birth_date": "１９９２-０５-０１", "grassroots_experience": False, "fit_for_duty": True}, "hr")
+    assert problem(full_width, 422, "birth_date") == []
+    nomination_id = system.nomination(cadre_id, host_post="副镇长 Deputy Mayor №2", reason="缺少基层经历 lacks grassroots")
+    assert system.selection.get(f"/selection/nominations/{nomination_id}").json()["host_post"] == "副镇长 Deputy Mayor №2"
+    ok(system.selection.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "OK 德才兼备", "passed": True},
+                             "od"))
+    decided = system.selection.post(f"/selection/nominations/{nomination_id}/decision",
+                                    {"approved": True, "decision_ref": "县委〔2025〕12号 No.12",
+                                     "decision_date": "２０２５-０３-０１"}, "pc")
+    assert problem(decided, 422, "decision_date") == []
+    # A plan's counts as full-width digits in a string: either read as the number or refused, never a 5xx.
+    plan = system.posting.post("/posting/plans", {"year": "２０３１", "gap_filling": "１９", "strength": 5, "docking": 3}, "od")
+    assert no_server_error(plan) == []
+    if plan.status_code == 200:
+        assert system.posting.get("/posting/plans/2031").json()["planned"]["gap_filling"] == 19
+
+
+def test_a_reused_idempotency_key_with_the_same_body_replays_and_appends_nothing(system: System) -> None:
+    case = BY_ROUTE["POST /selection/nominations/{nomination_id}/inspection"]
+    path, body = case.prepare(system)
+    key = new_key()
+    first, _ = send(system, path, "od", json_body=body, key=key)
+    assert first.status_code == 200, first.text
+    before = system.quiet(still=0.3)
+    again, _ = send(system, path, "od", json_body=body, key=key)
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert again.json()["events"] == first.json()["events"]
+    assert system.quiet(still=0.3) == before
+
+
+def test_a_reused_idempotency_key_with_a_different_body_is_refused_and_appends_nothing(system: System) -> None:
+    path, body = BY_ROUTE["POST /selection/nominations/{nomination_id}/inspection"].prepare(system)
+    key = new_key()
+    assert send(system, path, "od", json_body=body, key=key)[0].status_code == 200
+    before = system.quiet(still=0.3)
+    failures = []
+    different, _ = send(system, path, "od", json_body={**body, "passed": False, "findings": "不合格"}, key=key)
+    failures += [f"different body: {w}" for w in problem(different, 422)]
+    other_path, other_body = BY_ROUTE["POST /selection/cadres"].prepare(system)
+    elsewhere, _ = send(system, other_path, "hr", json_body=other_body, key=key)
+    failures += [f"another endpoint: {w}" for w in problem(elsewhere, 422)]
+    assert system.quiet(still=0.3) == before, "a reused key appended"
+    assert not failures, "\n".join(failures)
+
+
+def test_fifty_concurrent_approvals_of_one_nomination_one_succeeds_the_rest_conflict(system: System) -> None:
+    nomination_id = system.inspected()
+    path = f"/selection/nominations/{nomination_id}/decision"
+    body = {"approved": True, "decision_ref": "县委〔2025〕12号", "decision_date": "2025-03-01"}
+    barrier, results = threading.Barrier(50), []
+    lock = threading.Lock()
+
+    def approve() -> None:
+        barrier.wait()
+        response, _ = send(system, path, "pc", json_body=body)
+        with lock:
+            results.append(response)
+
+    threads = [threading.Thread(target=approve) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    statuses = sorted(r.status_code for r in results)
+    assert len(results) == 50 and statuses.count(200) == 1, statuses
+    refused = [r for r in results if r.status_code != 200]
+    assert all(r.status_code == 409 for r in refused), statuses
+    assert {r.json()["rule"] for r in refused} <= {"concurrent_change", "step_order"}
+    assert all("nomination" in r.json()["detail"] or "stream" in r.json()["detail"] for r in refused)
+    assert all(problem(r, 409) == [] for r in refused)
+    with psycopg.connect(system.db) as conn:
+        types = [row[0] for row in conn.execute("SELECT type FROM selection.events WHERE stream = %s",
+                                                (f"nomination-{nomination_id}",))]
+    assert types.count("selection.NominationApproved") == 1
+    assert len(types) == 3  # recommended, inspected, approved: nothing else

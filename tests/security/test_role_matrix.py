@@ -1,0 +1,220 @@
+"""Every role (and no token, a token nobody issued, a malformed header) against every write endpoint of
+selection, posting and assessment: 401 or 403, with a problem saying what is missing, exactly where the
+roles of domain.md say, and nothing written; everywhere else the request gets through.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from tests.security.catalogue import BY_ROUTE, CASES, HOME_UNIT, WriteCase
+from tests.security.conftest import PRINCIPALS, ROLE_PRINCIPAL, System, new_key, ok, routes, write_routes
+
+ROLES = ("sending_unit", "organisation_department", "party_committee", "host_unit", "third_party_agency", "auditor",
+         "integration", "operator")
+OD = {"organisation_department"}
+HOST = {"host_unit"}
+PUBLIC = set(ROLES)  # anyone, without a token: anonymous raters cast ballots with one-time ballot tokens
+ONE = "/assessment/placements/{placement_id}/assessments/{period}"
+CAMPAIGN = "/assessment/campaigns/{campaign_id}"
+
+# Who may write what, read from domain.md ("Roles that act in the system" and each gate):
+EXPECTED: dict[str, set[str]] = {
+    # Cadre register: the organisation department, and other HR systems through the integration contract.
+    "POST /selection/cadres": {"integration", "organisation_department"},
+    "POST /selection/cadres/bulk": {"integration", "organisation_department"},
+    "POST /selection/cadres/import": {"integration", "organisation_department"},
+    # Reserve pool, retention, erasure and eligibility policy: the organisation department runs the process.
+    "POST /selection/cadres/{cadre_id}/reserve-pool": OD,
+    "POST /selection/cadres/{cadre_id}/reserve-pool/removal": OD,
+    "POST /selection/cadres/{cadre_id}/retention": OD,
+    "POST /selection/cadres/{cadre_id}/erasure": OD,
+    "POST /selection/policies": OD,
+    # Gate 1: unit recommendation -> organisation-department inspection -> party-committee approval;
+    # withdrawal at any step by the recommending unit or the organisation department.
+    "POST /selection/nominations": {"sending_unit"},
+    "POST /selection/nominations/{nomination_id}/inspection": OD,
+    "POST /selection/nominations/{nomination_id}/decision": {"party_committee"},
+    "POST /selection/nominations/{nomination_id}/withdrawal": {"sending_unit", "organisation_department"},
+    "POST /selection/nominations/{nomination_id}/eligibility-override": OD,
+    # Gates 2-4: the organisation department places, agrees terms, extends, ends, rewards and penalises;
+    # the tripartite agreement is signed by its three parties; the host unit supervises day to day.
+    "POST /posting/placements": OD,
+    "POST /posting/placements/{placement_id}/agreement": OD,
+    "POST /posting/placements/{placement_id}/agreement/amendment": OD,
+    "POST /posting/placements/{placement_id}/agreement/signatures": {"organisation_department", "sending_unit",
+                                                                     "host_unit"},
+    "POST /posting/placements/{placement_id}/start": {"organisation_department", "host_unit"},
+    "POST /posting/placements/{placement_id}/extension": OD,
+    "POST /posting/placements/{placement_id}/completion": OD,
+    "POST /posting/placements/{placement_id}/recall": OD,
+    "POST /posting/placements/{placement_id}/check-ins": HOST,
+    "POST /posting/placements/{placement_id}/attendance": HOST,
+    "POST /posting/placements/{placement_id}/discipline-incidents": {"organisation_department", "host_unit"},
+    "POST /posting/placements/{placement_id}/trainings": {"organisation_department", "host_unit"},
+    "POST /posting/placements/{placement_id}/rewards": OD,
+    "POST /posting/placements/{placement_id}/penalties": OD,
+    "POST /posting/plans": OD,
+    # Annual assessment is run by the host unit; appeals come from the sending unit or the organisation department.
+    "POST /assessment/policies": OD,
+    "POST /assessment/assessments": HOST,
+    f"POST {ONE}/self-evaluation": HOST,
+    f"POST {ONE}/self-evaluation/corrections": HOST,
+    f"POST {ONE}/ballot-tokens": HOST,
+    "POST /assessment/ballots": PUBLIC,
+    f"POST {ONE}/ballots": HOST,
+    f"POST {ONE}/tallies": HOST,
+    f"POST {ONE}/democratic-corrections": HOST,
+    f"POST {ONE}/performance-scores": HOST,
+    f"POST {ONE}/performance-scores/corrections": HOST,
+    f"POST {ONE}/performance-adjustments": HOST,
+    f"POST {ONE}/finalisation": HOST,
+    f"POST {ONE}/appeals": {"sending_unit", "organisation_department"},
+    # Leadership-team assessment: the organisation department, with the appointed agency's survey.
+    "POST /assessment/campaigns": OD,
+    f"POST {CAMPAIGN}/democratic-scores": OD,
+    f"POST {CAMPAIGN}/team-scores": OD,
+    f"POST {CAMPAIGN}/interview-notes": OD,
+    f"POST {CAMPAIGN}/findings": OD,
+    f"POST {CAMPAIGN}/survey-report": {"third_party_agency"},
+    f"POST {CAMPAIGN}/units/{{unit}}/finalisation": OD,
+    f"POST {CAMPAIGN}/units/{{unit}}/result-uses": OD,
+}
+# Not one write for these (domain.md: the auditor is read-only; operators scale services).
+NEVER_WRITE = {"auditor", "operator"}
+# Callers without a usable principal: (name, Authorization header or None).
+ANONYMOUS = [("no token", None), ("unknown token", "Bearer sec-nobody-issued-this"),
+             ("malformed header", "Token abc"), ("empty bearer", "Bearer ")]
+
+
+def test_the_route_tables_grant_exactly_what_domain_md_says() -> None:
+    granted = {f"{r.method} {r.path}": (PUBLIC if r.public else set(r.roles or ())) for r in write_routes()}
+    assert granted == EXPECTED
+    assert not any(NEVER_WRITE & roles for route, roles in EXPECTED.items() if roles is not PUBLIC)
+    assert set(EXPECTED) == {c.route for c in CASES}
+
+
+def _post(system: System, path: str, body: Any, authorization: str | None, key: str) -> requests.Response:
+    headers = {"Idempotency-Key": key, "X-Correlation-Id": key}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    return requests.post(system.service_of(path).base + path, json=body, headers=headers, timeout=60)
+
+
+def _bearer(system: System, principal: str) -> str:
+    return f"Bearer {system.tokens[principal]}"
+
+
+def _problem(response: requests.Response, status: int, rule: str, *mentions: str) -> list[str]:
+    """What is wrong with a refusal (empty when it is the expected problem)."""
+    wrong = []
+    if response.status_code != status:
+        return [f"status {response.status_code}, not {status}: {response.text[:300]}"]
+    if not response.headers.get("Content-Type", "").startswith("application/problem+json"):
+        wrong.append(f"content type {response.headers.get('Content-Type')}")
+    body = response.json()
+    if body.get("rule") != rule:
+        wrong.append(f"rule {body.get('rule')!r}, not {rule!r}")
+    detail = body.get("detail") or ""
+    wrong += [f"detail {detail!r} does not mention {m!r}" for m in mentions if m not in detail]
+    return wrong
+
+
+@pytest.mark.parametrize("route", [c.route for c in CASES])
+def test_every_role_against_every_write_endpoint(system: System, route: str) -> None:
+    case: WriteCase = BY_ROUTE[route]
+    allowed = EXPECTED[route]
+    path, body = case.prepare(system)
+    before = system.quiet(still=0.3)
+    failures: list[str] = []
+    refused: list[str] = []
+
+    if allowed is not PUBLIC:
+        for name, header in ANONYMOUS:
+            key = new_key()
+            refused.append(key)
+            failures += [f"{name}: {w}" for w in _problem(_post(system, path, body, header, key), 401, "authentication",
+                                                           "Authorization" if header is None else "token")]
+        for role in sorted(set(ROLES) - allowed):
+            key = new_key()
+            refused.append(key)
+            response = _post(system, path, body, _bearer(system, ROLE_PRINCIPAL[role]), key)
+            failures += [f"{role}: {w}" for w in _problem(response, 403, "role_not_allowed", role, *sorted(allowed))]
+    for principal, rule in case.foreign.items():
+        key = new_key()
+        refused.append(key)
+        response = _post(system, path, body, _bearer(system, principal), key)
+        unit = PRINCIPALS[principal][2] or ""
+        failures += [f"{principal} (other unit): {w}" for w in _problem(response, 403, rule, unit)]
+
+    after = system.quiet(still=0.3)
+    assert not failures, "\n".join(failures)
+    own = path.strip("/").split("/")[0]  # other services may still take in earlier events through their consumers
+    assert after[own] == before[own], f"refused requests changed the event log: {before} -> {after}"
+    assert system.events_of_commands(refused) == []
+
+    # Every admitted role, on a fresh target, gets through (the refusals above are not blanket ones).
+    callers = [None, "unknown token", *ROLES] if allowed is PUBLIC else sorted(allowed)
+    for caller in callers:
+        path, body = case.prepare(system)
+        header = (None if caller is None else "Bearer nobody" if caller == "unknown token"
+                  else _bearer(system, ROLE_PRINCIPAL[caller]))
+        response = _post(system, path, body, header, new_key())
+        if response.status_code not in (200, 201):
+            failures.append(f"{caller} (admitted): {response.status_code} {response.text[:300]}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def readable(system: System) -> dict[str, str]:
+    """Path parameters naming real aggregates, for every read endpoint."""
+    from tests.security.catalogue import _campaign_finalised, _finalised
+
+    path = _finalised(system)
+    placement_id, period = path.split("/")[3], path.split("/")[5]
+    nomination_id = ok(system.posting.get(f"/posting/placements/{placement_id}"))["nomination_id"]
+    cadre_id = ok(system.posting.get(f"/posting/placements/{placement_id}"))["cadre_id"]
+    return {"cadre_id": cadre_id, "nomination_id": nomination_id, "placement_id": placement_id, "period": period,
+            "year": "2025", "campaign_id": _campaign_finalised(system), "unit": HOME_UNIT}
+
+
+READS = [f"{r.method} {r.path}" for r in routes() if r.method == "GET"]
+
+
+@pytest.mark.parametrize("route", READS)
+def test_the_auditor_reads_everything_and_no_token_reads_nothing(system: System, readable: dict[str, str],
+                                                                  route: str) -> None:
+    path = route.split(" ", 1)[1].format(**readable)
+    client = system.service_of(path)
+    as_auditor = client.get(path, "auditor")
+    assert as_auditor.status_code == 200, as_auditor.text
+    anonymous = requests.get(client.base + path, timeout=30)
+    assert _problem(anonymous, 401, "authentication", "Authorization") == []
+
+
+def test_the_auditor_and_the_operator_write_nothing_anywhere(system: System) -> None:
+    """A sweep of every write endpoint as both, on real targets, with the log counted around it."""
+    targets = [(c, *c.prepare(system)) for c in CASES if EXPECTED[c.route] is not PUBLIC]
+    before = system.quiet(still=2.0)
+    keys = []
+    for case, path, body in targets:
+        for principal in ("auditor", "operator"):
+            keys.append(key := new_key())
+            response = _post(system, path, body, _bearer(system, principal), key)
+            assert response.status_code == 403, f"{principal} {case.route}: {response.status_code} {response.text}"
+    assert system.quiet(still=1.0) == before
+    assert system.events_of_commands(keys) == []
+
+
+def test_a_third_party_agency_uploads_only_its_own_survey(system: System) -> None:
+    from tests.security.catalogue import SURVEY
+
+    campaign_id = system.campaign()
+    path = f"/assessment/campaigns/{campaign_id}/survey-report"
+    before = system.quiet(still=0.3)
+    rival = system.assessment.post(path, {"csv": SURVEY}, "agency_rival")
+    assert _problem(rival, 403, "not_own_unit", "rival-polling-co") == []
+    assert system.quiet(still=0.3)["assessment"] == before["assessment"]
+    assert ok(system.assessment.post(path, {"csv": SURVEY}, "agency"))["events"]
