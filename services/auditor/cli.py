@@ -3,12 +3,14 @@
   verify                 recompute every service's audit chain (or --service one)
   history                everything that happened to a cadre (--cadre) or under a correlation id
   export                 the events of a period as CloudEvents JSON lines or CSV
+  replay --as-of <time>  rebuild the read models into a scratch schema from the events recorded by then
 """
 from __future__ import annotations
 
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -92,3 +94,34 @@ def export(conninfo: str, since: datetime | None, until: datetime | None, fmt: s
 
 def _aware(moment: datetime | None) -> datetime | None:
     return moment.astimezone() if moment is not None and moment.tzinfo is None else moment
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=click.DateTime(), required=True, help="the moment to replay up to")
+@click.option("--into", "target", default=None, help="scratch schema (default: replay_<as-of>)")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None,
+              help="also write every read-model table of the replay as CSV into this folder")
+@click.pass_obj
+def replay(conninfo: str, as_of: datetime, target: str | None, export_dir: Path | None) -> None:
+    """Rebuild the read models into a scratch schema from the events recorded up to --as-of, and show them."""
+    from services.auditor import replay as replaying
+
+    moment = _aware(as_of)
+    assert moment is not None
+    target = target or f"replay_{moment.strftime('%Y%m%d_%H%M%S')}"
+    with logs.stores(conninfo) as stores, Progress(console=console, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def advance(source: str, count: int) -> None:
+            tasks.setdefault(source, progress.add_task(f"replaying {source}", total=None))
+            progress.advance(tasks[source], count)
+
+        applied = replaying.replay(conninfo, stores, moment, target, advance)
+    table = Table("read model", "rows")
+    for name, rows in replaying.table_counts(conninfo, target).items():
+        table.add_row(name, str(rows))
+    console.print(f"replayed {sum(applied.values())} events recorded up to {moment.isoformat()} into schema {target}")
+    console.print(table)
+    if export_dir is not None:
+        written = replaying.export_tables(conninfo, target, export_dir)
+        console.print(f"exported {len(written)} tables to {export_dir}")

@@ -86,3 +86,41 @@ def test_export_as_cloudevents_lines_and_as_csv(log: tuple) -> None:
     assert [r["type"] for r in rows] == ["selection.CadreRegistered", "selection.NominationRecommended",
                                          "selection.CadreRegistered"]
     assert rows[0]["reason"] == "HR sync"
+
+
+def test_replay_as_of_a_moment_shows_what_was_known_then(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from services.backbone.commands import Aggregates, CommandMeta
+    from services.backbone.domain import Actor, Context
+    from services.selection import domain as d
+    from services.selection.handlers import REGISTRY
+
+    ensure_database(AUDIT_DB)
+    with psycopg.connect(AUDIT_DB, autocommit=True) as conn:
+        for schema in ("selection", "posting", "assessment", "reporting", "replay_test"):
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    migrate(AUDIT_DB, "selection", service="selection")
+    hr = Actor("hr.sync", "integration", "county-hr")
+
+    def register(cadre_id: str) -> None:
+        cmd = d.RegisterCadre(cadre_id, f"王{cadre_id}", "deputy_section", "county-finance", date(1990, 1, 1), False, True)
+        meta = CommandMeta(Context(hr, datetime.now(UTC), "HR sync"), f"reg-{cadre_id}", f"reg-{cadre_id}", "selection")
+        agg.execute(f"cadre-{cadre_id}", d.fold_cadre, lambda s: d.decide_register_cadre(s, cmd, meta.context), meta)
+
+    with ConnectionPool(AUDIT_DB, min_size=1, max_size=2) as pool:
+        agg = Aggregates(EventStore(pool, "selection"), REGISTRY)
+        register("early")
+        time.sleep(1.1)
+        between = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        time.sleep(1.1)
+        register("late")
+        time.sleep(0.5)
+
+    code, output = run("replay", "--as-of", between, "--into", "replay_test", "--export", str(tmp_path / "out"))
+
+    assert code == 0, output
+    with psycopg.connect(AUDIT_DB) as conn:
+        cadres = [r[0] for r in conn.execute("SELECT DISTINCT cadre_id FROM replay_test.cadres")]
+    assert cadres == ["early"]
+    assert (tmp_path / "out" / "cadres.csv").exists()
