@@ -22,6 +22,7 @@ from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
+from services.backbone.scope import may_read, require_read, unit_of
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
 from services.backbone.timers import every
@@ -99,12 +100,14 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def list_placements(self, call: Call) -> Any:
         filters = {k: call.payload[k] for k in ("cadre_id", "status", "host_unit", "home_unit")}
         views = q.placements(self.aggregates, call.payload["as_of"], **filters)
-        return _page([s.PlacementOut().dump(v) for v in views], call.payload)
+        return _page([s.PlacementOut().dump(v) for v in views if _readable(call, v)], call.payload)
 
     @endpoint(ROUTES, "GET", "/placements/{placement_id}", summary="One placement", query=s.AsOfQuery,
               response=s.PlacementOut)
     def get_placement(self, call: Call, placement_id: str) -> Any:
-        return s.PlacementOut().dump(q.placement(self.aggregates, placement_id, call.payload["as_of"]))
+        view = q.placement(self.aggregates, placement_id, call.payload["as_of"])
+        require_read(call.actor, f"placement {placement_id}", unit_of(view, "home_unit"), unit_of(view, "host_unit"))
+        return s.PlacementOut().dump(view)
 
     draft_agreement = _placement_step("draft", "/agreement", "Draft the responsibility agreement",
                                       s.AgreementIn, OD)
@@ -134,12 +137,14 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
               query=s.ListQuery, response=s.PageOut)
     def list_nominations(self, call: Call) -> Any:
         views = q.nominations(self.aggregates, call.payload["as_of"])
-        return _page([s.NominationOut().dump(v) for v in views], call.payload)
+        return _page([s.NominationOut().dump(v) for v in views if _readable(call, v)], call.payload)
 
     @endpoint(ROUTES, "GET", "/nominations/{nomination_id}", summary="One approved nomination", query=s.AsOfQuery,
               response=s.NominationOut)
     def get_nomination(self, call: Call, nomination_id: str) -> Any:
-        return s.NominationOut().dump(q.nomination(self.aggregates, nomination_id, call.payload["as_of"]))
+        view = q.nomination(self.aggregates, nomination_id, call.payload["as_of"])
+        require_read(call.actor, f"nomination {nomination_id}", unit_of(view, "home_unit"), unit_of(view, "host_unit"))
+        return s.NominationOut().dump(view)
 
     @endpoint(ROUTES, "POST", "/plans", summary="Record or revise a year's placement plan", body=s.PlanIn,
               response=s.CommandOut, roles=OD)
@@ -187,6 +192,10 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         flagged = h.flag_overdue_check_ins(self.aggregates, SCANNER_ACTOR, utcnow(), max_days)
         if flagged:  # a replica racing on the same alert may log it too; the log holds it once
             log.info("overdue check-in alert on %d placement(s) (no check-in for more than %d days)", flagged, max_days)
+
+
+def _readable(call: Call, view: Any) -> bool:
+    return may_read(call.actor, unit_of(view, "home_unit"), unit_of(view, "host_unit"))
 
 
 def _year(raw: str) -> int:

@@ -16,6 +16,7 @@ from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
+from services.backbone.scope import may_read, require_read
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
 from services.backbone.timers import every
@@ -71,7 +72,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "GET", "/cadres", summary="List cadres", query=s.ListQuery, response=s.PageOut)
     def list_cadres(self, call: Call) -> Any:
         cadres = sorted(h.all_cadres(self.aggregates, call.payload["as_of"]), key=lambda c: c.cadre_id)
-        return _page([h.cadre_view(c, 0) for c in cadres], call.payload)
+        return _page([h.cadre_view(c, 0) for c in cadres if may_read(call.actor, home_unit=c.home_unit)], call.payload)
 
     @endpoint(ROUTES, "POST", "/cadres/import", summary="Import cadres from a CSV file, all rows or none",
               body=s.CadreCsvIn, response=s.CsvImportOut, roles=REGISTRARS, text_body=("text/csv", "csv"))
@@ -90,6 +91,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         cadre = h.d.fold_cadre(events)
         if cadre is None:
             raise NotFoundError("cadre_not_found", f"no cadre {cadre_id!r} is registered")
+        require_read(call.actor, f"cadre {cadre_id}", home_unit=cadre.home_unit)
         return h.cadre_view(cadre, len(events))
 
     @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/reserve-pool", summary="Add a cadre to the reserve pool",
@@ -125,7 +127,8 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "GET", "/nominations", summary="List nominations", query=s.ListQuery, response=s.PageOut)
     def list_nominations(self, call: Call) -> Any:
         nominations = sorted(h.all_nominations(self.aggregates, call.payload["as_of"]), key=lambda n: n.nomination_id)
-        return _page([h.nomination_view(n, 0) for n in nominations], call.payload)
+        return _page([h.nomination_view(n, 0) for n in nominations
+                      if may_read(call.actor, home_unit=n.sending_unit, host_unit=n.host_unit)], call.payload)
 
     @endpoint(ROUTES, "GET", "/nominations/export.csv", summary="Export the nominations as CSV", query=s.AsOfQuery,
               roles=EXPORTERS)
@@ -140,6 +143,8 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         nomination = h.d.fold_nomination(events)
         if nomination is None:
             raise NotFoundError("nomination_not_found", f"no nomination {nomination_id!r}")
+        require_read(call.actor, f"nomination {nomination_id}", home_unit=nomination.sending_unit,
+                     host_unit=nomination.host_unit)
         return h.nomination_view(nomination, len(events))
 
     @endpoint(ROUTES, "POST", "/nominations/{nomination_id}/inspection", summary="Record the inspection",

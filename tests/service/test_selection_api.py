@@ -320,3 +320,16 @@ def test_erasure_is_refused_with_the_reason_while_records_must_be_kept(api: Api)
     assert refused.status_code == 422 and refused.json()["rule"] == "retention_required"
     assert "纪律审查期间依法保存" in refused.json()["detail"]
     assert event_count(api) == before
+
+
+def test_a_unit_reads_only_its_own_cadres_and_nominations(api: Api) -> None:
+    cadre_id = cadre(api)  # of county-finance
+    nomination_id, _ = recommend(api, cadre_id)  # to qingshui-township
+
+    assert api.get(f"/selection/cadres/{cadre_id}", as_="finance").status_code == 200
+    other = api.get(f"/selection/cadres/{cadre_id}", as_="education")
+    assert other.status_code == 403 and other.json()["rule"] == "not_own_record"
+    assert cadre_id not in [c["cadre_id"] for c in api.get("/selection/cadres", as_="education", limit=1000).json()["items"]]
+    assert api.get(f"/selection/nominations/{nomination_id}", as_="qingshui").status_code == 200
+    assert api.get(f"/selection/nominations/{nomination_id}", as_="baima").status_code == 403
+    assert api.get(f"/selection/cadres/{cadre_id}", as_="agency").status_code == 403
