@@ -6,7 +6,7 @@ may answer text/csv), and every refusal is a problem with its status, title and 
 carries its own X-Correlation-Id, which the services stamp on each event the request causes (and each
 event a consumer derives from it): afterwards no event anywhere carries the id of a refused request.
 
-Bounded: FOURGATES_FUZZ_EXAMPLES examples (default 12) per operation and pass; passes are positive data
+Bounded: FOURGATES_FUZZ_EXAMPLES examples (default 4; raise it for a deeper run) per operation and pass; passes are positive data
 on a real aggregate, positive data on generated ids, and negative (schema-violating) data. Reproducible:
 hypothesis derandomised unless FOURGATES_FUZZ_SEED is set.
 """
@@ -31,7 +31,7 @@ from services.backbone.http import Route
 from tests.security.catalogue import BY_ROUTE
 from tests.security.conftest import ROLE_PRINCIPAL, ROOT, SETUP, System, routes
 
-EXAMPLES = int(os.environ.get("FOURGATES_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FOURGATES_FUZZ_EXAMPLES", "4"))
 SEED = os.environ.get("FOURGATES_FUZZ_SEED")
 PREFIXES = ("/selection/", "/posting/", "/assessment/")
 TRACE = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+|\bpsycopg\b|SQLSTATE|"
