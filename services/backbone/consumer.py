@@ -9,6 +9,7 @@ from the source's feed before going on. A message the handler cannot apply is pa
 from __future__ import annotations
 
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ class IdempotentConsumer:
         self.handlers, self.fetch_feed, self.batch_size = handlers, fetch_feed, batch_size
         self.stats = ConsumerStats()
         self.store = store or EventStore(pool, schema)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         # Per source: the event types this consumer interprets and the newest schema version it understands.
         self.versions = versions or {}
         self._s = sql.Identifier(schema)
@@ -98,7 +101,9 @@ class IdempotentConsumer:
 
     def _apply_in_order(self, source: str, event: RecordedEvent, previous: FeedCursor | None) -> Outcome | Literal["gap"]:
         correlation_id.set(event.metadata.correlation_id)
-        with self.pool.connection() as conn, conn.transaction():
+        # One delivery per source at a time within this process, before a pooled connection is taken:
+        # deliveries waiting on the database's advisory lock would otherwise hold the whole pool.
+        with self._source_lock(source), self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
             cursor = self.cursor(source, conn)
             if event.cursor <= cursor or self._seen(conn, event):
@@ -116,6 +121,10 @@ class IdempotentConsumer:
         self.stats.applied += 1
         log.info("applied %s from %s", event.type, source, extra={"consumer": self.name, "event_id": str(event.event_id)})
         return "applied"
+
+    def _source_lock(self, source: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(source, threading.Lock())
 
     def _apply(self, conn: psycopg.Connection, source: str, event: RecordedEvent) -> str | None:
         """Run the handler in a savepoint; the reason it failed, or None. A lost database is raised, not parked."""
