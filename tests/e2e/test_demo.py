@@ -158,3 +158,58 @@ def test_the_run_command_plays_the_demo_once_the_services_are_up() -> None:
     makefile = (Path(ROOT) / "Makefile").read_text()
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
     assert "-m deploy.supervise" in run and "--then deploy.demo" in run
+
+
+def test_erasing_a_cadre_leaves_no_plaintext_anywhere_and_every_chain_still_verifies(system: dict[str, Any]) -> None:
+    """Runs last: it erases the first cadre of the scenario across every service."""
+    import time
+
+    from psycopg_pool import ConnectionPool
+
+    from services.backbone.audit import verify_chain
+    from services.backbone.store import EventStore
+
+    if not system["runs"]:
+        play(system)
+    cadre = data.CADRES[0]
+    assert plaintext_hits(cadre.name), "the name should be readable before erasure (reporting's dossier)"
+
+    erased = requests.post(system["urls"]["selection"] + f"/selection/cadres/{cadre.cadre_id}/erasure",
+                           json={"reason": "本人依法申请删除个人信息"}, timeout=10,
+                           headers={"Authorization": f"Bearer {data.OD}", "Idempotency-Key": f"erase:{cadre.cadre_id}"})
+    assert erased.status_code == 200, erased.text
+
+    deadline = time.monotonic() + 90
+    while (hits := plaintext_hits(cadre.name)) or not keys_destroyed(cadre.placement_id):
+        assert time.monotonic() < deadline, f"plaintext still in {hits} / keys of {cadre.placement_id} still there"
+        time.sleep(1)
+    dossier = requests.get(system["urls"]["reporting"] + f"/reporting/cadres/{cadre.cadre_id}/dossier", timeout=10,
+                           headers={"Authorization": f"Bearer {data.READER}"})
+    assert dossier.status_code == 200 and cadre.name not in dossier.text
+    exported = subprocess.run([sys.executable, "-m", "services.auditor", "--db", DB, "export", "--format", "csv"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert exported.returncode == 0 and cadre.name not in exported.stdout
+    with ConnectionPool(DB, min_size=1, max_size=2) as pool:
+        for schema in ("selection", "posting", "assessment"):
+            assert verify_chain(EventStore(pool, schema)).ok, schema
+
+
+def plaintext_hits(text: str) -> list[str]:
+    """The tables (of every service schema) in which `text` appears anywhere in a row."""
+    hits = []
+    with psycopg.connect(DB) as conn:
+        tables = conn.execute("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema = ANY(%s)"
+                              " AND table_type = 'BASE TABLE'", (list(SCHEMAS),)).fetchall()
+        for schema, table in tables:
+            found = conn.execute(f'SELECT 1 FROM "{schema}"."{table}" t WHERE t::text LIKE %s LIMIT 1',
+                                 (f"%{text}%",)).fetchone()
+            if found:
+                hits.append(f"{schema}.{table}")
+    return hits
+
+
+def keys_destroyed(placement_id: str) -> bool:
+    with psycopg.connect(DB) as conn:
+        return conn.execute("SELECT count(*) FROM posting.person_keys WHERE subject = %s",
+                            (placement_id,)).fetchone()[0] == 0  # type: ignore[index]
