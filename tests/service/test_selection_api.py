@@ -11,34 +11,22 @@ import pytest
 from kombu import Connection, Queue
 
 from services.backbone.relay import events_exchange
-from tests.support.api import Api, free_port, uid
-from tests.support.processes import ServiceProcess, throwaway_vhost
+from tests.support.api import Api, uid
+from tests.support.selection import running_selection
 
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from services.backbone.migrations import ensure_database
     from tests.conftest import TEST_DB
 
-    ensure_database(TEST_DB)
-    with psycopg.connect(TEST_DB, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS selection CASCADE; DROP SCHEMA IF EXISTS assessment CASCADE")
-    port = free_port()
-    with throwaway_vhost() as amqp_uri:
-        with Connection(amqp_uri) as amqp:  # bind before anything is published, as a subscriber would
+    def bind_queue(amqp_uri: str) -> Queue:
+        with Connection(amqp_uri) as amqp:  # bound before anything is published, as a subscriber would be
             queue = Queue("test-selection-events", exchange=events_exchange("selection"), routing_key="#", durable=False)
             queue(amqp.channel()).declare()
-        env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": TEST_DB, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
-        logs = tmp_path_factory.mktemp("logs")
-        process = ServiceProcess("services.selection.service", "selection", env, logs).start()
-        source = ServiceProcess("tests.service.fake_sources:FakeAssessment", "assessment", env, logs).start()
-        api = Api(f"http://127.0.0.1:{port}")
-        policy = {"version": "county-2025", "effective_from": "2025-01-01",
-                  "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 40}, "reserve_preferred": True}
-        assert api.post("/selection/policies", policy, "od", **{"Idempotency-Key": "policy-2025"}).status_code in (200, 201)
-        yield {"api": api, "amqp_uri": amqp_uri, "queue": queue, "db": TEST_DB}
-        source.stop()
-        process.stop()
+        return queue
+
+    with running_selection(TEST_DB, tmp_path_factory.mktemp("logs"), bind_queue) as running:
+        yield {**running, "queue": running["before"]}
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 import requests
 from psycopg.conninfo import make_conninfo
 
-from tests.support.api import TOKENS, Api, free_port, uid
-from tests.support.processes import ServiceProcess, throwaway_vhost
+from tests.support.api import TOKENS, Api, uid
+from tests.support.selection import running_selection
 
 HEADER = "cadre_id,name,rank,home_unit,birth_date,grassroots_experience,fit_for_duty,reserve_cadre,open_disciplinary_matter"
 
@@ -28,25 +28,8 @@ def integration_db() -> str:
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from services.backbone.migrations import ensure_database
-
-    db = integration_db()
-    ensure_database(db)
-    with psycopg.connect(db, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS selection CASCADE; DROP SCHEMA IF EXISTS assessment CASCADE")
-    port = free_port()
-    with throwaway_vhost() as amqp_uri:
-        env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": db, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}
-        logs = tmp_path_factory.mktemp("logs")
-        process = ServiceProcess("services.selection.service", "selection", env, logs).start()
-        source = ServiceProcess("tests.service.fake_sources:FakeAssessment", "assessment", env, logs).start()
-        api = Api(f"http://127.0.0.1:{port}")
-        policy = {"version": "county-2025", "effective_from": "2025-01-01",
-                  "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 40}, "reserve_preferred": True}
-        assert api.post("/selection/policies", policy, "od", **{"Idempotency-Key": "policy-2025"}).status_code in (200, 201)
-        yield {"api": api, "db": db}
-        source.stop()
-        process.stop()
+    with running_selection(integration_db(), tmp_path_factory.mktemp("logs")) as running:
+        yield running
 
 
 @pytest.fixture
