@@ -2,16 +2,22 @@
 
 Each applied event is recorded in `consumer_inbox` in the same transaction as the handler's own
 writes, so a redelivered message changes nothing. A per-source advisory lock makes concurrent
-deliveries (nameko runs each message in its own green thread) apply one at a time. A message whose
+deliveries (nameko runs each message in its own green thread) apply one batch at a time. A message whose
 `previoussequence` is not the consumer's cursor reveals a gap: the consumer reads the missing events
 from the source's feed before going on. A message the handler cannot apply is parked, not lost.
+
+Deliveries that arrive while a batch is being applied wait in arrival order and go in the next batch,
+one transaction for all of them (group commit): at a trickle each event is its own batch; under load
+the fixed cost of a transaction is shared, so the consumer catches up instead of falling behind. Each
+message is acknowledged only after the transaction that applied it commits.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import traceback
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,9 +35,22 @@ log = logging.getLogger(__name__)
 
 # A handler gets the transaction to write in, the event, and the consuming service's own event store.
 Handler = Callable[[psycopg.Connection, RecordedEvent, EventStore], None]
+# Or a whole batch at once (in feed order): returns the events it could not apply (left out, unchanged) and why.
+BatchHandler = Callable[[psycopg.Connection, Sequence[RecordedEvent], EventStore], list[tuple[RecordedEvent, Exception]]]
 FetchFeed = Callable[[str, FeedCursor, int], list[dict[str, Any]]]
 Outcome = Literal["applied", "duplicate", "caught_up", "parked"]
 MAX_MESSAGE_BYTES = 1_000_000
+MAX_BATCH = 200
+
+
+@dataclass
+class _Delivery:
+    """One event waiting to be applied, and what became of it."""
+
+    event: RecordedEvent
+    previous: FeedCursor | None
+    outcome: Outcome | Literal["gap"] | None = None
+    error: BaseException | None = None
 
 
 @dataclass
@@ -49,9 +68,12 @@ class IdempotentConsumer:
         self, pool: ConnectionPool, schema: str, name: str,
         handlers: dict[str, Handler], fetch_feed: FetchFeed, batch_size: int = 200,
         store: EventStore | None = None, versions: dict[str, dict[str, int]] | None = None,
+        batch_handlers: dict[str, BatchHandler] | None = None,
     ) -> None:
         self.pool, self.schema, self.name = pool, schema, name
         self.handlers, self.fetch_feed, self.batch_size = handlers, fetch_feed, batch_size
+        self.batch_handlers = batch_handlers or {}
+        self._waiting: dict[str, deque[_Delivery]] = {}
         self.stats = ConsumerStats()
         self.store = store or EventStore(pool, schema)
         self._locks: dict[str, threading.Lock] = {}
@@ -79,48 +101,136 @@ class IdempotentConsumer:
         if not event.type.startswith(f"{source}."):
             self.park(source, body, f"unknown event type {event.type!r} on {source}'s exchange")
             return "parked"
-        outcome = self._apply_in_order(source, event, previous)
-        if outcome == "gap":
-            self.catch_up(source)
-            return "caught_up"
-        return outcome
+        return self._deliver(source, event, previous)
 
     def catch_up(self, source: str) -> int:
         """Read and apply the source's feed after our cursor until we reach its end."""
+        with self._source_lock(source):
+            return self._catch_up(source)
+
+    def _catch_up(self, source: str) -> int:
         self.stats.catch_ups += 1
         applied = 0
         while True:
-            cursor = self.cursor(source)
-            bodies = self.fetch_feed(source, cursor, self.batch_size)
-            for body in bodies:
-                event = from_cloudevent(body)
-                if self._apply_in_order(source, event, None) == "applied":
-                    applied += 1
+            bodies = self.fetch_feed(source, self.cursor(source), self.batch_size)
+            deliveries = [_Delivery(from_cloudevent(body), None) for body in bodies]
+            if deliveries:
+                self._apply_batch(source, deliveries)
+                if failed := next((d.error for d in deliveries if d.error is not None), None):
+                    raise failed
+            applied += sum(d.outcome == "applied" for d in deliveries)
             if len(bodies) < self.batch_size:
                 return applied
 
-    def _apply_in_order(self, source: str, event: RecordedEvent, previous: FeedCursor | None) -> Outcome | Literal["gap"]:
-        correlation_id.set(event.metadata.correlation_id)
-        # One delivery per source at a time within this process, before a pooled connection is taken:
+    def _deliver(self, source: str, event: RecordedEvent, previous: FeedCursor | None) -> Outcome:
+        """Queue the event in arrival order; whoever holds the source's lock applies everything queued so far."""
+        delivery = _Delivery(event, previous)
+        waiting = self._waiting.setdefault(source, deque())
+        waiting.append(delivery)
+        # One batch per source at a time within this process, before a pooled connection is taken:
         # deliveries waiting on the database's advisory lock would otherwise hold the whole pool.
-        with self._source_lock(source), self.pool.connection() as conn, conn.transaction():
+        with self._source_lock(source):
+            while delivery.outcome is None and delivery.error is None:
+                batch = [waiting.popleft() for _ in range(min(len(waiting), MAX_BATCH))]
+                self._apply_batch(source, batch)
+                if gaps := [d for d in batch if d.outcome == "gap"]:
+                    self._catch_up_for(source, gaps)
+        if delivery.error is not None:
+            raise delivery.error  # the message is not acknowledged; the broker delivers it again
+        assert delivery.outcome is not None and delivery.outcome != "gap"
+        return delivery.outcome
+
+    def _catch_up_for(self, source: str, gaps: list[_Delivery]) -> None:
+        """Events the broker delivered after a lost one: read the feed from our cursor, which includes them."""
+        try:
+            self._catch_up(source)
+        except Exception as exc:  # noqa: BLE001  (the source may be away: the messages fail, the timer retries)
+            for delivery in gaps:
+                delivery.error = exc
+        else:
+            for delivery in gaps:
+                delivery.outcome = "caught_up"
+
+    def _apply_batch(self, source: str, batch: list[_Delivery]) -> None:
+        """Apply a batch in one transaction, setting each delivery's outcome (or error)."""
+        try:
+            try:
+                self._apply_in_order(source, batch)
+            except psycopg.OperationalError:
+                raise
+            except Exception:  # noqa: BLE001  (the batch's transaction failed as a whole: one event at a time)
+                if len(batch) == 1 and not self.batch_handlers.get(source):
+                    raise
+                for delivery in batch:
+                    delivery.outcome = None
+                    self._apply_in_order(source, [delivery], one_by_one=True)
+        except BaseException as exc:
+            for delivery in batch:
+                if delivery.outcome is None:
+                    delivery.error = exc
+            if not isinstance(exc, Exception):
+                raise
+
+    def _apply_in_order(self, source: str, batch: list[_Delivery], one_by_one: bool = False) -> None:
+        with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
-            cursor = self.cursor(source, conn)
-            if event.cursor <= cursor or self._seen(conn, event):
+            cursor, seen = self._position(conn, source, batch)
+            fresh: list[_Delivery] = []
+            for delivery in batch:
+                event = delivery.event
+                if event.cursor <= cursor or event.event_id in seen:
+                    delivery.outcome = "duplicate"
+                elif delivery.previous is not None and delivery.previous > cursor:
+                    delivery.outcome = "gap"  # this and what follows wait for the catch-up through the feed
+                else:
+                    fresh.append(delivery)
+                    cursor = event.cursor
+            if any(d.outcome == "gap" for d in batch):
+                gap = next(i for i, d in enumerate(batch) if d.outcome == "gap")
+                fresh = [d for d in fresh if batch.index(d) < gap]
+                for delivery in batch[gap:]:
+                    if delivery.outcome is None:
+                        delivery.outcome = "gap"
+            failures = self._run_handlers(conn, source, [d.event for d in fresh], one_by_one)
+            for delivery in fresh:
+                error = failures.get(delivery.event.event_id)
+                if error is not None:
+                    # Parked while the source's lock is still held: a concurrent delivery of the same event
+                    # waits, then finds it seen, instead of parking it a second time.
+                    self._park_event(conn, source, delivery.event, error)
+                delivery.outcome = "parked" if error is not None else "applied"
+            self._record(conn, source, [d.event for d in fresh])
+        for delivery in batch:
+            if delivery.outcome == "duplicate":
                 self.stats.duplicates += 1
-                return "duplicate"
-            if previous is not None and previous > cursor:
-                return "gap"
+            elif delivery.outcome == "applied":
+                self.stats.applied += 1
+                correlation_id.set(delivery.event.metadata.correlation_id)
+                log.info("applied %s from %s", delivery.event.type, source,
+                         extra={"consumer": self.name, "event_id": str(delivery.event.event_id)})
+
+    def _run_handlers(self, conn: psycopg.Connection, source: str, events: list[RecordedEvent],
+                      one_by_one: bool) -> dict[Any, str]:
+        """Apply the events; the reason each failed one failed. A lost database is raised, not parked."""
+        failures: dict[Any, str] = {}
+        understood: list[RecordedEvent] = []
+        for event in events:
+            try:
+                self._check_version(source, event)
+                understood.append(event)
+            except _NoHandlerError as exc:
+                failures[event.event_id] = str(exc)
+        batch_handler = self.batch_handlers.get(source)
+        if batch_handler is not None and not one_by_one:
+            for event, exc in batch_handler(conn, understood, self.store):
+                failures[event.event_id] = "".join(traceback.format_exception(exc, limit=5))
+            return failures
+        for event in understood:
+            correlation_id.set(event.metadata.correlation_id)
             error = self._apply(conn, source, event)
             if error is not None:
-                # Parked while the source's lock is still held: a concurrent delivery of the same event
-                # waits, then finds it seen, instead of parking it a second time.
-                self._park_event(conn, source, event, error)
-                return "parked"
-            self._record(conn, source, event)
-        self.stats.applied += 1
-        log.info("applied %s from %s", event.type, source, extra={"consumer": self.name, "event_id": str(event.event_id)})
-        return "applied"
+                failures[event.event_id] = error
+        return failures
 
     def _source_lock(self, source: str) -> threading.Lock:
         with self._locks_guard:
@@ -129,9 +239,13 @@ class IdempotentConsumer:
     def _apply(self, conn: psycopg.Connection, source: str, event: RecordedEvent) -> str | None:
         """Run the handler in a savepoint; the reason it failed, or None. A lost database is raised, not parked."""
         try:
-            self._check_version(source, event)
             with conn.transaction():
-                self._handler(source)(conn, event, self.store)
+                batch_handler = self.batch_handlers.get(source)
+                if batch_handler is not None:
+                    for _, exc in batch_handler(conn, [event], self.store):
+                        raise exc
+                else:
+                    self._handler(source)(conn, event, self.store)
         except _NoHandlerError as exc:
             return str(exc)
         except psycopg.OperationalError:
@@ -152,22 +266,30 @@ class IdempotentConsumer:
         except KeyError:
             raise _NoHandlerError(f"no handler for events from {source!r}") from None
 
-    def _seen(self, conn: psycopg.Connection, event: RecordedEvent) -> bool:
-        query = sql.SQL("SELECT 1 FROM {}.consumer_inbox WHERE consumer = %s AND event_id = %s").format(self._s)
-        return conn.execute(query, (self.name, event.event_id)).fetchone() is not None
+    def _position(self, conn: psycopg.Connection, source: str, batch: list[_Delivery]) -> tuple[FeedCursor, set[Any]]:
+        """Our cursor in the source's feed, and which of the batch's events the inbox has seen already."""
+        row = conn.execute(sql.SQL(
+            "SELECT c.era, c.tx_id, c.position, (SELECT array_agg(event_id) FROM {s}.consumer_inbox"
+            "  WHERE consumer = %s AND event_id = ANY(%s)) FROM (SELECT 1) AS one"
+            " LEFT JOIN {s}.consumer_cursor c ON c.consumer = %s AND c.source = %s").format(s=self._s),
+            (self.name, [d.event.event_id for d in batch], self.name, source)).fetchone()
+        assert row is not None
+        cursor = FeedCursor(*row[:3]) if row[0] is not None else FEED_START
+        return cursor, set(row[3] or ())
 
-    def _record(self, conn: psycopg.Connection, source: str, event: RecordedEvent) -> None:
-        conn.execute(
-            sql.SQL("INSERT INTO {}.consumer_inbox (consumer, event_id, source) VALUES (%s, %s, %s)").format(self._s),
-            (self.name, event.event_id, source),
-        )
+    def _record(self, conn: psycopg.Connection, source: str, events: list[RecordedEvent]) -> None:
+        """The events in the inbox, and the cursor at the last of them (one statement)."""
+        if not events:
+            return
         conn.execute(
             sql.SQL(
-                "INSERT INTO {}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
+                "WITH seen AS (INSERT INTO {s}.consumer_inbox (consumer, event_id, source, processed_at)"
+                "  SELECT %s, unnest(%s::uuid[]), %s, clock_timestamp())"
+                " INSERT INTO {s}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
                 " ON CONFLICT (consumer, source) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
                 " position = EXCLUDED.position, updated_at = now()"
-            ).format(self._s),
-            (self.name, source, *event.cursor),
+            ).format(s=self._s),
+            (self.name, [e.event_id for e in events], source, self.name, source, *events[-1].cursor),
         )
 
     def cursor(self, source: str, conn: psycopg.Connection | None = None) -> FeedCursor:
@@ -183,7 +305,6 @@ class IdempotentConsumer:
     def _park_event(self, conn: psycopg.Connection, source: str, event: RecordedEvent, error: str) -> None:
         """Park an event that failed, and move the cursor past it so the source's next events flow."""
         self._insert_parked(conn, source, str(event.event_id), event.type, dumps(to_cloudevent(event, None)), error)
-        self._record(conn, source, event)
         log.error("consumer %s parked %s %s: %s", self.name, event.type, event.event_id, error.splitlines()[-1])
 
     def park(self, source: str, body: Any, error: str) -> None:

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.audit import Sequencer
 from services.backbone.config import amqp_uri, database_url, setting
-from services.backbone.consumer import Handler, IdempotentConsumer
+from services.backbone.consumer import BatchHandler, Handler, IdempotentConsumer
 from services.backbone.cooperative import assert_cooperative
 from services.backbone.envelope import FeedCursor, to_cloudevent
 from services.backbone.migrations import ensure_database, migrate
@@ -127,8 +127,9 @@ class ConsumerProvider(DependencyProvider):
     """An IdempotentConsumer over the service's own schema; catch-up reads go through RPC."""
 
     def __init__(self, handlers: dict[str, Handler], store_provider_attr: str = "store",
-                 versions: dict[str, dict[str, int]] | None = None) -> None:
-        self.handlers, self.versions = handlers, versions
+                 versions: dict[str, dict[str, int]] | None = None,
+                 batch_handlers: dict[str, BatchHandler] | None = None) -> None:
+        self.handlers, self.versions, self.batch_handlers = handlers, versions, batch_handlers
         self.store_attr = store_provider_attr
         self.consumer: IdempotentConsumer | None = None
 
@@ -140,6 +141,7 @@ class ConsumerProvider(DependencyProvider):
             self.consumer = IdempotentConsumer(
                 store_provider.pool, store_provider.schema, self.container.service_name,
                 self.handlers, self._fetch_feed, store=store_provider.store, versions=self.versions,
+                batch_handlers=self.batch_handlers,
             )
         return self.consumer
 

@@ -4,6 +4,10 @@ topic exchange, with publisher confirms, then advances a persisted checkpoint.
 A crash between publishing and saving the checkpoint republishes a few events on restart;
 consumers are idempotent, so duplicates change nothing. One replica relays at a time: the holder
 of a session advisory lock; the others wait and take over when its connection dies.
+
+The leader wakes as soon as an append commits (a trigger NOTIFYs `fourgates_events_<schema>`,
+migration 004) and otherwise polls; while committed events are held back by the feed's horizon (an
+older transaction still open), it looks again every 20 ms.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class Relay:
     ) -> None:
         self.store, self.conninfo, self.amqp_uri, self.service = store, conninfo, amqp_uri, service
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
+        self.horizon_retry_seconds = 0.02
         self.on_published = on_published
         self.stop = threading.Event()
         self.is_leader = False
@@ -59,13 +64,36 @@ class Relay:
                 if self.stop.wait(self.poll_seconds * 5):
                     return
             self.is_leader = True
+            lock_conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as amqp:
                 producer = Producer(amqp.channel(), exchange=events_exchange(self.service), serializer="cloudevents")
                 producer.declare()
                 while not self.stop.is_set():
                     lock_conn.execute("SELECT 1")  # a dead lock connection means we are no longer leader
-                    if self.publish_batch(producer) == 0:
-                        self.stop.wait(self.poll_seconds)
+                    if self.publish_batch(producer) > 0:
+                        continue
+                    if self._held_back(lock_conn):
+                        # committed, yet not readable: an older transaction still open holds the feed's
+                        # horizon back for a moment; look again soon rather than at the next poll
+                        self.stop.wait(self.horizon_retry_seconds)
+                    else:
+                        self._await_append(lock_conn)
+
+    @property
+    def channel(self) -> str:
+        return f"fourgates_events_{self.store.schema}"
+
+    def _await_append(self, conn: psycopg.Connection) -> None:
+        """Wait for an append to commit (its notification), at most one poll interval."""
+        if any(True for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1)):
+            for _ in conn.notifies(timeout=0):  # the commits notified meanwhile are covered by the next read
+                pass
+
+    def _held_back(self, conn: psycopg.Connection) -> bool:
+        """Are there events after the checkpoint that the feed's horizon does not show yet?"""
+        query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s))")
+        row = conn.execute(query.format(self._ident), tuple(self.checkpoint())).fetchone()
+        return bool(row and row[0])
 
     def _try_lead(self, conn: psycopg.Connection) -> bool:
         row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"relay:{self.store.schema}",)).fetchone()

@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from eventlet.semaphore import Semaphore
 from nameko.events import event_handler
 from nameko.timer import timer
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
+from services.backbone.consumer import BatchHandler
 from services.backbone.domain import NotFoundError
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
@@ -38,28 +39,28 @@ log = logging.getLogger(__name__)
 ROUTES = RouteTable("reporting")
 READERS = ("organisation_department", "party_committee", "auditor", "integration", "operator")
 _READ_MODELS: dict[str, ReadModels] = {}
-# One event at a time per source, in delivery order: nameko runs each message in its own green thread, and
-# if a later event took the consumer's lock first it would look like a gap and cost a catch-up over RPC.
-# (Eventlet's semaphore wakes its waiters first come, first served.)
-_IN_ORDER = {source: Semaphore(1) for source in SOURCES}
 _LAST_DELIVERY = dict.fromkeys(SOURCES, 0.0)
 CATCH_UP_SECONDS = 10
 
 
-def apply_events_from(source: str) -> Any:
-    """The consumer's handler for one source: project the event in the consumer's transaction."""
-    def apply(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
+def apply_events_from(source: str) -> BatchHandler:
+    """The consumer's handler for one source: project a batch of its events in the consumer's transaction.
+
+    Returns the events that could not be projected (left out, unchanged); the consumer parks them.
+    """
+    def apply(conn: psycopg.Connection, events: Sequence[RecordedEvent],
+              store: EventStore) -> list[tuple[RecordedEvent, Exception]]:
         models = _READ_MODELS.setdefault(store.schema, ReadModels(store.schema))
-        failed = models.apply(conn, [from_recorded(source, event)])
-        if failed:
-            raise failed[0][1]  # the consumer parks the event, and rolls back whatever it began
+        by_id = {str(event.event_id): event for event in events}
+        failed = models.apply(conn, [from_recorded(source, event) for event in events])
+        return [(by_id[projected.event_id], exc) for projected, exc in failed]
     return apply
 
 
 class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "reporting"
     store = EventStoreProvider()
-    consumer = ConsumerProvider({source: apply_events_from(source) for source in SOURCES},
+    consumer = ConsumerProvider({}, batch_handlers={source: apply_events_from(source) for source in SOURCES},
                                 versions={s: {t: v for t, v in UNDERSTOOD.items() if t.startswith(f"{s}.")} for s in SOURCES})
 
     @property
@@ -206,9 +207,8 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         self._receive("assessment", body)
 
     def _receive(self, source: str, body: dict[str, Any]) -> None:
-        with _IN_ORDER[source]:
-            _LAST_DELIVERY[source] = time.monotonic()
-            self.consumer.receive(source, body)
+        _LAST_DELIVERY[source] = time.monotonic()
+        self.consumer.receive(source, body)
 
     @timer(interval=CATCH_UP_SECONDS)
     def catch_up(self) -> None:
@@ -220,7 +220,6 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
             if time.monotonic() - _LAST_DELIVERY[source] < CATCH_UP_SECONDS:
                 continue
             try:
-                with _IN_ORDER[source]:
-                    self.consumer.catch_up(source)
+                self.consumer.catch_up(source)
             except Exception as exc:  # noqa: BLE001  (a source may be down; the next tick retries)
                 log.warning("catch-up from %s failed: %s", source, exc)
