@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.audit import Sequencer
+from services.backbone.bulkfeed import MAX_PAGE, feed_page
 from services.backbone.config import amqp_uri, database_url, setting
 from services.backbone.consumer import BatchHandler, Handler, IdempotentConsumer
 from services.backbone.cooperative import assert_cooperative
@@ -176,4 +177,10 @@ class FeedEndpoints:
             bodies.append(to_cloudevent(self.store.revealed(event), previous))
             previous = event.cursor
         return bodies
+
+    @rpc
+    def read_feed_page(self, after: str = "", limit: int = 2000) -> str:
+        """The bulk form of read_feed, for rebuilds: up to `limit` (at most 5,000) events after the cursor
+        token, one CloudEvent per line in feed order; '' at the end of the feed."""
+        return feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE), first_previous=after)
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from services.backbone.bulkfeed import parse_page
 from services.backbone.envelope import FeedCursor, RecordedEvent
 from services.reporting.model import SourceEvent
 
 PAGE = 1000  # the most a source's read_feed RPC returns at once
+BULK_PAGE = 2000  # events per read_feed_page call (one text of ~2 MB)
 FetchPage = Callable[[str, FeedCursor, int], list[dict[str, Any]]]
 Connect = Callable[[], AbstractContextManager[FetchPage]]
 Page = tuple[str, list[dict[str, Any]] | Exception | None]
@@ -73,3 +75,10 @@ def rpc_feeds(config: dict[str, Any]) -> Iterator[FetchPage]:
     """A `read_feed` caller over one RPC connection of its own (standalone proxies are not thread-safe)."""
     with ClusterRpcProxy(config, timeout=60) as cluster:
         yield lambda source, after, limit: getattr(cluster, source).read_feed(after.token, limit)
+
+
+@contextmanager
+def rpc_bulk_feeds(config: dict[str, Any]) -> Iterator[FetchPage]:
+    """Like `rpc_feeds`, through the bulk `read_feed_page` RPC: one text per page, parsed here."""
+    with ClusterRpcProxy(config, timeout=120) as cluster:
+        yield lambda source, after, limit: parse_page(getattr(cluster, source).read_feed_page(after.token, limit))

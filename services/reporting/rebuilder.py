@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor
 from services.backbone.migrations import migrate
-from services.reporting.feeds import PAGE, FeedReader, Page, from_cloudevent, rpc_feeds
+from services.reporting.feeds import BULK_PAGE, PAGE, FeedReader, Page, from_cloudevent, rpc_bulk_feeds, rpc_feeds
 from services.reporting.model import SOURCES, SourceEvent
 from services.reporting.readmodel import ReadModels
 
@@ -156,7 +156,8 @@ def load_source(conninfo: str, feed_config: dict[str, Any], target: str, consume
     try:
         models, pages = ReadModels(target), queue.Queue[Page](maxsize=3)
         with psycopg.connect(conninfo) as conn:
-            FeedReader(source, lambda: rpc_feeds(feed_config), read_cursor(conn, target, consumer, source), pages).start()
+            FeedReader(source, lambda: rpc_bulk_feeds(feed_config), read_cursor(conn, target, consumer, source), pages,
+                       page=BULK_PAGE).start()
             pending: list[SourceEvent] = []
             while True:
                 _, item = pages.get()
