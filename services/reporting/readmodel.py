@@ -30,6 +30,7 @@ class ReadModels:
         self.schema = schema
         self._s = sql.Identifier(schema)
         self._columns: dict[str, list[tuple[str, str]]] = {}
+        self._queries: dict[tuple[str, str], bytes] = {}  # composed once per table: a live event needs a few
 
     def apply(self, conn: psycopg.Connection, events: Sequence[SourceEvent]) -> list[tuple[SourceEvent, Exception]]:
         """Project `events` in order and save the result; returns the events that failed (left out, unchanged)."""
@@ -60,7 +61,8 @@ class ReadModels:
         for table, keys in by_table.items():
             names = [name for name, _ in self.columns(conn, table)]
             key_columns = TABLE_KEYS[table]
-            for values in conn.execute(self._select_current(conn, table), self._key_arrays(table, keys)).fetchall():
+            query = self._query(conn, "current", table, self._select_current)
+            for values in conn.execute(query, self._key_arrays(table, keys)).fetchall():
                 row = {name: _plain(value) for name, value in zip(names, values, strict=True)}
                 found[(table, tuple(row[k] for k in key_columns))] = row
         return found
@@ -77,13 +79,13 @@ class ReadModels:
             inserting["timeline"] = working.timeline
         if sum(map(len, inserting.values())) > SMALL_BATCH:
             for table, items in closing.items():
-                conn.execute(self._close(conn, table), [list(column) for column in zip(*items, strict=True)])
+                conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
             for table, rows in inserting.items():
                 self.copy_rows(conn, table, rows)
         else:
             with conn.pipeline():  # a live event: a few rows, sent in one round trip rather than COPY's two per table
                 for table, items in closing.items():
-                    conn.execute(self._close(conn, table), [list(column) for column in zip(*items, strict=True)])
+                    conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
                 for table, rows in inserting.items():
                     self.insert_rows(conn, table, rows)
         self._erase_where_due(conn, working)
@@ -115,12 +117,21 @@ class ReadModels:
                                  " WHERE cadre_id = ANY(%s) AND type = %s").format(self._s),
                          (_json(patch), ERASED, cadres, type_))
 
+    def _query(self, conn: psycopg.Connection, kind: str, table: str, compose: Any) -> bytes:
+        if (kind, table) not in self._queries:
+            self._queries[(kind, table)] = compose(conn, table).as_bytes(conn)
+        return self._queries[(kind, table)]
+
+    def _insert(self, conn: psycopg.Connection, table: str) -> sql.Composed:
+        names = [name for name, _ in self.columns(conn, table)]
+        return sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
+            self._s, sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)))
+
     def insert_rows(self, conn: psycopg.Connection, table: str, rows: list[Row]) -> None:
         names = [name for name, _ in self.columns(conn, table)]
         jsonb = [i for i, (_, udt) in enumerate(self.columns(conn, table)) if udt == "jsonb"]
-        query = sql.SQL("INSERT INTO {}.{} ({}) VALUES ({})").format(
-            self._s, sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names)),
-            sql.SQL(", ").join(sql.Placeholder() * len(names)))
+        query = self._query(conn, "insert", table, self._insert)
         params = []
         for row in rows:
             self._check(table, row, set(names))
