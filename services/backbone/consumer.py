@@ -162,7 +162,6 @@ class IdempotentConsumer:
                 if len(batch) == 1 and not self.batch_handlers.get(source):
                     raise
                 for delivery in batch:
-                    delivery.outcome = None
                     self._apply_in_order(source, [delivery], one_by_one=True)
         except BaseException as exc:
             for delivery in batch:
@@ -172,38 +171,36 @@ class IdempotentConsumer:
                 raise
 
     def _apply_in_order(self, source: str, batch: list[_Delivery], one_by_one: bool = False) -> None:
+        """One transaction for the batch; the outcomes are set only once it has committed."""
+        outcomes: list[Outcome | Literal["gap"]] = []
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
             cursor, seen = self._position(conn, source, batch)
-            fresh: list[_Delivery] = []
+            fresh: list[RecordedEvent] = []
             for delivery in batch:
                 event = delivery.event
                 if event.cursor <= cursor or event.event_id in seen:
-                    delivery.outcome = "duplicate"
-                elif delivery.previous is not None and delivery.previous > cursor:
-                    delivery.outcome = "gap"  # this and what follows wait for the catch-up through the feed
+                    outcomes.append("duplicate")
+                elif "gap" in outcomes or (delivery.previous is not None and delivery.previous > cursor):
+                    outcomes.append("gap")  # this and what follows wait for the catch-up through the feed
                 else:
-                    fresh.append(delivery)
+                    outcomes.append("applied")
+                    fresh.append(event)
                     cursor = event.cursor
-            if any(d.outcome == "gap" for d in batch):
-                gap = next(i for i, d in enumerate(batch) if d.outcome == "gap")
-                fresh = [d for d in fresh if batch.index(d) < gap]
-                for delivery in batch[gap:]:
-                    if delivery.outcome is None:
-                        delivery.outcome = "gap"
-            failures = self._run_handlers(conn, source, [d.event for d in fresh], one_by_one)
-            for delivery in fresh:
-                error = failures.get(delivery.event.event_id)
-                if error is not None:
+            failures = self._run_handlers(conn, source, fresh, one_by_one)
+            for event in fresh:
+                if (error := failures.get(event.event_id)) is not None:
                     # Parked while the source's lock is still held: a concurrent delivery of the same event
                     # waits, then finds it seen, instead of parking it a second time.
-                    self._park_event(conn, source, delivery.event, error)
-                delivery.outcome = "parked" if error is not None else "applied"
-            self._record(conn, source, [d.event for d in fresh])
-        for delivery in batch:
-            if delivery.outcome == "duplicate":
+                    self._park_event(conn, source, event, error)
+            self._record(conn, source, fresh)
+        for delivery, outcome in zip(batch, outcomes, strict=True):
+            if outcome == "applied" and delivery.event.event_id in failures:
+                outcome = "parked"
+            delivery.outcome = outcome
+            if outcome == "duplicate":
                 self.stats.duplicates += 1
-            elif delivery.outcome == "applied":
+            elif outcome == "applied":
                 self.stats.applied += 1
                 correlation_id.set(delivery.event.metadata.correlation_id)
                 log.info("applied %s from %s", delivery.event.type, source,
