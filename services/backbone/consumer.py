@@ -6,9 +6,11 @@ deliveries (nameko runs each message in its own green thread) apply one batch at
 `previoussequence` is not the consumer's cursor reveals a gap: the consumer reads the missing events
 from the source's feed before going on. A message the handler cannot apply is parked, not lost.
 
-Deliveries that arrive while a batch is being applied wait in arrival order and go in the next batch,
-one transaction for all of them (group commit): at a trickle each event is its own batch; under load
-the fixed cost of a transaction is shared, so the consumer catches up instead of falling behind. Each
+Deliveries that arrive while a batch is being applied wait in arrival order and go in the next batch.
+With a batch handler (reporting's projections) the batch is one transaction (group commit): at a
+trickle each event is its own batch; under load the fixed cost of a transaction is shared, so the
+consumer catches up instead of falling behind. Per-event handlers get a transaction per event, since
+they may append to their own service's log, which must be the first write of its transaction. Each
 message is acknowledged only after the transaction that applied it commits.
 """
 from __future__ import annotations
@@ -153,6 +155,16 @@ class IdempotentConsumer:
 
     def _apply_batch(self, source: str, batch: list[_Delivery]) -> None:
         """Apply a batch in one transaction, setting each delivery's outcome (or error)."""
+        if len(batch) > 1 and source not in self.batch_handlers:
+            # A per-event handler may append to this service's own log, and an append must be the first
+            # write of its transaction (it fixes the feed position): one transaction per event.
+            for i, delivery in enumerate(batch):
+                self._apply_batch(source, [delivery])
+                if delivery.error is not None:  # stop there: what follows must not move the cursor past it
+                    for later in batch[i + 1:]:
+                        later.error = delivery.error
+                    return
+            return
         try:
             try:
                 self._apply_in_order(source, batch)

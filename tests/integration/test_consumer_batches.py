@@ -150,3 +150,24 @@ def test_a_lost_message_in_the_middle_of_a_batch_is_read_from_the_feed(
     assert set(outcomes[8:]) == {"caught_up"}
     assert target.applied(db_url) == list(range(20))
     assert target.consumer.stats.catch_ups == 1, "one catch-up for the whole batch, not one per message"
+
+
+def test_handlers_that_append_to_their_own_log_get_a_transaction_each(
+        db_url: str, pool: ConnectionPool, schema: str, source: EventStore) -> None:
+    """An append must be its transaction's first write: a per-event handler is never batched with another."""
+    def record(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
+        store.append(f"copy-{event.data['n']}", [new_event("ledger.Copied", {"n": event.data["n"]})], conn=conn)
+
+    own = EventStore(pool, schema)
+    consumer = IdempotentConsumer(pool, schema, "copier", {"ledger": record},
+                                  lambda _, after, limit: [to_cloudevent(e, None) for e in source.read_feed(after, limit)],
+                                  store=own)
+    bodies = published(source, 15)
+
+    outcomes = deliver_together(consumer, bodies)
+
+    assert outcomes == ["applied"] * 15
+    with psycopg.connect(db_url) as conn:
+        copied = conn.execute(f'SELECT count(*) FROM "{schema}".events WHERE type = %s', ("ledger.Copied",)).fetchone()
+        parked = conn.execute(f'SELECT count(*) FROM "{schema}".parked_messages').fetchone()
+    assert (copied, parked) == ((15,), (0,))
