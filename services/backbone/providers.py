@@ -6,6 +6,8 @@ hands workers a small facade, and closes on stop.
 from __future__ import annotations
 
 import logging
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,26 @@ harden_nameko()
 DEFAULT_HEAD_DIR = Path(__file__).resolve().parents[2] / "var" / "chain-heads"
 
 
+class RecentlyGood:
+    """The pool's connection check, skipped for a connection that came back in good order within the last
+    second: one round trip less on nearly every checkout (a tenth of a live event's cost in reporting).
+
+    After a database restart, a connection returned just before it fails once — that request answers
+    503, or that delivery is read again from the feed — and the pool replaces it.
+    """
+
+    def __init__(self, fresh_seconds: float = 1.0) -> None:
+        self.fresh_seconds = fresh_seconds
+        self._returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    def reset(self, conn: Any) -> None:
+        self._returned[conn] = time.monotonic()  # the pool calls this only for a connection left idle
+
+    def check(self, conn: Any) -> None:
+        if time.monotonic() - self._returned.get(conn, float("-inf")) >= self.fresh_seconds:
+            ConnectionPool.check_connection(conn)
+
+
 class EventStoreProvider(DependencyProvider):
     """Gives each worker the service's EventStore (its own schema); migrates and checks on start."""
 
@@ -51,8 +73,9 @@ class EventStoreProvider(DependencyProvider):
         size = int(setting(config, "DB_POOL_SIZE", 10))
         # check: a connection broken by a database restart is replaced before a worker gets it;
         # timeout: with the database away, a request answers 503 within seconds instead of hanging.
+        checked = RecentlyGood()
         self.pool = ConnectionPool(self.conninfo, min_size=1, max_size=size, open=True, name=self.schema,
-                                   check=ConnectionPool.check_connection, timeout=5.0)
+                                   check=checked.check, reset=checked.reset, timeout=5.0)
         self.store = EventStore(self.pool, self.schema, vault=Vault(self.pool, self.schema))
 
     def stop(self) -> None:

@@ -11,7 +11,11 @@ from typing import Any
 import psycopg
 import requests
 
+from services.reporting.model import SOURCES
+from services.reporting.rebuild import run_rebuild
 from tests.support.api import TOKENS
+from tests.support.processes import rpc_config
+from tests.support.readmodels import cursors, drop_schema, tables_that_differ
 
 
 @dataclass
@@ -47,7 +51,7 @@ class CommandStream:
 
     def _one_cadre(self, n: int) -> None:
         cadre, nomination = f"f{self.run_id}-{n}", f"fn{self.run_id}-{n}"
-        steps = [
+        steps: list[tuple[str, str, dict[str, Any]]] = [
             ("/selection/cadres", "hr", {"cadre_id": cadre, "name": f"测试{n}", "rank": "deputy_section",
                                          "home_unit": "county-finance", "birth_date": "1990-01-01",
                                          "grassroots_experience": False, "fit_for_duty": True}),
@@ -123,5 +127,50 @@ def assert_nothing_lost_or_doubled(stream: CommandStream, db: str, timeout: floa
         time.sleep(0.5)
     recorded = known_to_posting(db)
     assert len(recorded) == len(set(recorded)), "an approval was applied twice in posting"
-    assert parked(db, "posting") == []
-    assert parked(db, "selection") == []
+    for schema in ("selection", "posting", "assessment"):
+        assert parked(db, schema) == [], f"{schema} parked events"
+
+
+def source_events(db: str) -> dict[str, list[str]]:
+    """Each source's event ids, sorted."""
+    with psycopg.connect(db) as conn:
+        return {s: sorted(str(r[0]) for r in conn.execute(f"SELECT event_id FROM {s}.events")) for s in SOURCES}
+
+
+def seen_by_reporting(db: str, table: str) -> dict[str, list[str]]:
+    """The event ids reporting's inbox (or timeline) holds per source, sorted, duplicates kept."""
+    where = "WHERE consumer = 'reporting'" if table == "consumer_inbox" else ""
+    with psycopg.connect(db) as conn:
+        rows = conn.execute(f"SELECT source, event_id FROM reporting.{table} {where}").fetchall()
+    return {s: sorted(str(event_id) for source, event_id in rows if source == s) for s in SOURCES}
+
+
+def wait_until_reporting_caught_up(db: str, timeout: float) -> dict[str, list[str]]:
+    """Block until reporting's inbox holds every event of every source; returns those events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        expected = source_events(db)
+        inbox = seen_by_reporting(db, "consumer_inbox")
+        if all(set(inbox[s]) >= set(expected[s]) for s in SOURCES):
+            return expected
+        missing = {s: len(set(expected[s]) - set(inbox[s])) for s in SOURCES}
+        assert time.monotonic() < deadline, f"reporting never caught up: events not applied per source {missing}"
+        time.sleep(0.5)
+
+
+def assert_reporting_equals_a_rebuild(db: str, amqp_uri: str, timeout: float = 120) -> None:
+    """Reporting applied every source event exactly once, parked none, and its read models equal a rebuild
+    from scratch (the sources' feeds read from the start into a scratch schema), row for row."""
+    expected = wait_until_reporting_caught_up(db, timeout)
+    assert seen_by_reporting(db, "consumer_inbox") == expected, "reporting's inbox holds an event twice or a stranger"
+    assert seen_by_reporting(db, "timeline") == expected, "reporting's timeline lacks or doubles an event"
+    assert parked(db, "reporting") == [], "reporting parked events"
+    scratch = f"rb_faults_{uuid.uuid4().hex[:8]}"
+    try:
+        result = run_rebuild(db, rpc_config(amqp_uri), scratch, switch=False, show=False)
+        assert result["applied"] == {s: len(expected[s]) for s in SOURCES}
+        assert tables_that_differ(db, "reporting", scratch) == {}, "read models differ from a rebuild"
+        assert cursors(db, "reporting") == cursors(db, scratch)
+        assert parked(db, scratch) == []
+    finally:
+        drop_schema(db, scratch)

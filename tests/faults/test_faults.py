@@ -1,7 +1,8 @@
 """Faults under a steady stream of commands through the HTTP API (real processes, PostgreSQL, RabbitMQ).
 
 After each fault: every command that got a 2xx has its events exactly once, every refused command has
-none, every approval reached posting exactly once, and nothing was parked.
+none, every approval reached posting exactly once, reporting applied every event of every source exactly
+once, nothing was parked, and reporting's read models equal a rebuild from scratch, row for row.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import pytest
 import requests
 
 from services.backbone.migrations import ensure_database
-from tests.faults.harness import CommandStream, assert_nothing_lost_or_doubled
+from tests.faults.harness import CommandStream, assert_nothing_lost_or_doubled, assert_reporting_equals_a_rebuild
+from tests.service.test_reporting_support import side_by_side
 from tests.support.api import free_port
 from tests.support.processes import ServiceProcess, throwaway_vhost
 
@@ -27,7 +29,9 @@ DB = os.environ.get("FOURGATES_FAULTS_DB",
                     "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_faults")
 PG_CLUSTER = os.environ.get("FOURGATES_FAULTS_PG_CLUSTER", "")  # "<version> <name>"; default: the newest, main
 RABBIT_NODE = os.environ.get("FOURGATES_FAULTS_RABBIT_NODE", "")  # e.g. faults@localhost; default: the local node
-SERVICES = ("selection", "posting")
+# Assessment is not driven, but reporting consumes its feed: a rebuild reads it, as does reporting's catch-up.
+SERVICES = ("selection", "posting", "assessment", "reporting")
+VICTIMS = ("selection", "posting", "reporting")
 pytestmark = pytest.mark.faults
 
 
@@ -45,17 +49,21 @@ def system(tmp_path: Path) -> Iterator[dict[str, Any]]:
                                      "WEB_SERVER_ADDRESS": f"127.0.0.1:{ports[service]}"}, tmp_path)
             for service in SERVICES
         }
-        for process in processes.values():
-            process.start()
+        side_by_side(list(processes.values()), "start")
         base = f"http://127.0.0.1:{ports['selection']}"
-        policy = {"version": "faults-2025", "effective_from": "2020-01-01", "age_caps": {"deputy_section": 45}}
+        policy: dict[str, Any] = {"version": "faults-2025", "effective_from": "2020-01-01", "age_caps": {"deputy_section": 45}}
         requests.post(base + "/selection/policies", json=policy, timeout=10,
                       headers={"Authorization": "Bearer dev-od-zhang"}).raise_for_status()
         try:
-            yield {"processes": processes, "base": base}
+            yield {"processes": processes, "base": base, "amqp_uri": amqp_uri}
         finally:
-            for process in processes.values():
-                process.stop()
+            side_by_side(list(processes.values()), "stop")
+
+
+def assert_survived(system: dict[str, Any], stream: CommandStream, timeout: float = 90) -> None:
+    """What must hold after any fault: the commands' events, posting's and reporting's, each exactly once."""
+    assert_nothing_lost_or_doubled(stream, DB, timeout)
+    assert_reporting_equals_a_rebuild(DB, system["amqp_uri"], timeout=120)
 
 
 def under_load(system: dict[str, Any], fault: Any, settle: float = 3.0) -> CommandStream:
@@ -69,7 +77,7 @@ def under_load(system: dict[str, Any], fault: Any, settle: float = 3.0) -> Comma
     return stream
 
 
-@pytest.mark.parametrize("victim", SERVICES)
+@pytest.mark.parametrize("victim", VICTIMS)
 def test_sigkill_of_a_service_loses_and_doubles_nothing(system: dict[str, Any], victim: str) -> None:
     process = system["processes"][victim]
 
@@ -81,7 +89,7 @@ def test_sigkill_of_a_service_loses_and_doubles_nothing(system: dict[str, Any], 
     stream = under_load(system, kill_and_restart)
 
     assert len(stream.accepted()) > 10
-    assert_nothing_lost_or_doubled(stream, DB)
+    assert_survived(system, stream)
 
 
 def test_rabbitmq_stopped_for_ten_seconds(system: dict[str, Any]) -> None:
@@ -97,7 +105,7 @@ def test_rabbitmq_stopped_for_ten_seconds(system: dict[str, Any]) -> None:
 
     statuses = {o.status for o in stream.outcomes}
     assert statuses <= {200, 201, 503}, statuses
-    assert_nothing_lost_or_doubled(stream, DB, timeout=120)
+    assert_survived(system, stream, timeout=120)
 
 
 def test_postgresql_restarted(system: dict[str, Any]) -> None:
@@ -114,4 +122,4 @@ def test_postgresql_restarted(system: dict[str, Any]) -> None:
     assert any(o.status < 300 for o in stream.outcomes[-5:]), "the service did not recover without a restart"
     health = requests.get(system["base"] + "/selection/health", timeout=10).json()
     assert health["database"] == "ok"
-    assert_nothing_lost_or_doubled(stream, DB, timeout=120)
+    assert_survived(system, stream, timeout=120)

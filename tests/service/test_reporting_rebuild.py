@@ -16,6 +16,7 @@ from services.reporting.rebuild import run_rebuild
 from tests.service import test_reporting_scenario as scenario
 from tests.service.test_reporting_support import Running, running_system, wait_until_projected
 from tests.support.processes import rpc_config
+from tests.support.readmodels import differences
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +32,6 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, 
 
 def rebuild(run: Running, target: str, **options: Any) -> dict[str, Any]:
     return run_rebuild(run.db, rpc_config(run.amqp_uri), target, show=False, batch=50, **options)
-
-
-def differences(db: str, left: str, right: str, table: str) -> tuple[int, int, int]:
-    """Rows only in left, rows only in right (as multisets), and rows in left."""
-    with psycopg.connect(db) as conn:
-        only_left = conn.execute(f'SELECT count(*) FROM (SELECT * FROM "{left}".{table} EXCEPT ALL'
-                                 f' SELECT * FROM "{right}".{table}) d').fetchone()[0]  # type: ignore[index]
-        only_right = conn.execute(f'SELECT count(*) FROM (SELECT * FROM "{right}".{table} EXCEPT ALL'
-                                  f' SELECT * FROM "{left}".{table}) d').fetchone()[0]  # type: ignore[index]
-        rows = conn.execute(f'SELECT count(*) FROM "{left}".{table}').fetchone()[0]  # type: ignore[index]
-    return only_left, only_right, rows
 
 
 def test_read_models_rebuilt_from_scratch_equal_the_live_ones_row_for_row(county: tuple[Running, dict[str, Any]]) -> None:
