@@ -58,11 +58,13 @@ class ReadModels:
         for table, key in slots:
             found[(table, key)] = None
             by_table[table].append(key)
-        for table, keys in by_table.items():
+        queries = {table: self._query(conn, "current", table, self._select_current) for table in by_table}
+        with conn.pipeline():  # every table's select in one round trip
+            cursors = {table: conn.execute(queries[table], self._key_arrays(table, keys)) for table, keys in by_table.items()}
+        for table, cursor in cursors.items():
             names = [name for name, _ in self.columns(conn, table)]
             key_columns = TABLE_KEYS[table]
-            query = self._query(conn, "current", table, self._select_current)
-            for values in conn.execute(query, self._key_arrays(table, keys)).fetchall():
+            for values in cursor.fetchall():
                 row = {name: _plain(value) for name, value in zip(names, values, strict=True)}
                 found[(table, tuple(row[k] for k in key_columns))] = row
         return found
