@@ -84,25 +84,28 @@ class ReadModels:
                 conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
             for table, rows in inserting.items():
                 self.copy_rows(conn, table, rows)
+            due = self._erased_among_touched(conn, working)
         else:
             with conn.pipeline():  # a live event: a few rows, sent in one round trip rather than COPY's two per table
                 for table, items in closing.items():
                     conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
                 for table, rows in inserting.items():
                     self.insert_rows(conn, table, rows)
-        self._erase_where_due(conn, working)
+                due = self._erased_among_touched(conn, working)
+        if cadres := [cadre for (cadre,) in (due.fetchall() if due is not None else ())]:
+            self.erase(conn, cadres)
 
-    def _erase_where_due(self, conn: psycopg.Connection, working: Working) -> None:
-        """Record the batch's erasures, and erase what is stored of every erased cadre the batch touched."""
+    def _erased_among_touched(self, conn: psycopg.Connection, working: Working) -> psycopg.Cursor[Any] | None:
+        """Record the batch's erasures; a cursor over the erased cadres among those the batch touched (their
+        stored personal fields must be erased again: an event from another source may have brought them back)."""
         if working.erased:
             conn.cursor().executemany(sql.SQL("INSERT INTO {}.erased_cadres (cadre_id, erased_at, event_id)"
                                               " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(self._s), working.erased)
         touched = sorted({row["cadre_id"] for row in working.timeline if row["cadre_id"]})
-        if touched:
-            due = conn.execute(sql.SQL("SELECT cadre_id FROM {}.erased_cadres WHERE cadre_id = ANY(%s)").format(self._s),
-                               (touched,)).fetchall()
-            if due:
-                self.erase(conn, [cadre for (cadre,) in due])
+        if not touched:
+            return None
+        return conn.execute(sql.SQL("SELECT cadre_id FROM {}.erased_cadres WHERE cadre_id = ANY(%s)").format(self._s),
+                            (touched,))
 
     def erase(self, conn: psycopg.Connection, cadres: list[str]) -> None:
         """Replace the cadres' personal fields, in every version and timeline row, by the sources' placeholders."""
