@@ -18,7 +18,7 @@ from nameko.extensions import DependencyProvider
 from psycopg import sql
 
 from services.assessment import domain as d
-from services.assessment.handlers import assessment_stream
+from services.assessment.handlers import execute_on_assessment
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult, utcnow
 from services.backbone.domain import Actor, Context, DomainError
 from services.backbone.errors import ConcurrencyConflictError
@@ -46,8 +46,8 @@ def issue_tokens(agg: Aggregates, meta: CommandMeta, assessment_id: str,
     tokens = [secrets.token_urlsafe(24) for _ in range(command.count)]
     table = sql.SQL("INSERT INTO {}.ballot_tokens (token_digest, assessment_id, rater_group) VALUES (%s, %s, %s)")
     with agg.store.transaction() as conn:
-        result = agg.execute(assessment_stream(assessment_id), d.fold,
-                             lambda s: d.decide_issue_ballot_tokens(s, command, meta.context), meta, conn=conn)
+        result = execute_on_assessment(agg, assessment_id,
+                                       lambda s: d.decide_issue_ballot_tokens(s, command, meta.context), meta, None, conn)
         if result.replayed:
             return result, []
         with conn.cursor() as cur:
@@ -87,8 +87,8 @@ def _cast_once(agg: Aggregates, token_digest: bytes, grade: str) -> CommandResul
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"assessment:ballots:{assessment_id}",))
         meta = anonymous_meta()
         command = d.CastTokenBallot(assessment_id, rater_group, grade)
-        result = agg.execute(assessment_stream(assessment_id), d.fold,
-                             lambda s: d.decide_cast_token_ballot(s, command, meta.context), meta, conn=conn)
+        result = execute_on_assessment(agg, assessment_id,
+                                       lambda s: d.decide_cast_token_ballot(s, command, meta.context), meta, None, conn)
         conn.execute(sql.SQL("DELETE FROM {}.ballot_tokens WHERE token_digest = %s").format(schema), (token_digest,))
         return result
 

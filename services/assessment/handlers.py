@@ -5,17 +5,21 @@ Each loads what a decision needs, decides through the pure domain, and appends; 
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from services.assessment import domain as d
-from services.backbone.commands import Aggregates, CommandMeta, CommandResult
-from services.backbone.domain import NotFoundError
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult, PreconditionFailedError
+from services.backbone.domain import Decision, NotFoundError
 from services.backbone.envelope import RecordedEvent
 from services.backbone.registry import EventRegistry
+from services.backbone.store import FoldCache
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
 # The cadre's own words and the evidence about them, encrypted under the assessment's key.
@@ -23,6 +27,8 @@ REGISTRY.personal(d.SelfEvaluationEntered, ("text",), "assessment_id")
 REGISTRY.personal(d.SelfEvaluationCorrected, ("text",), "assessment_id")
 REGISTRY.personal(d.PerformanceScoreEntered, ("evidence",), "assessment_id")
 POLICY_STREAM = "policy-book"
+# The steps whose events carry personal fields (sealed under the assessment's key, registered above).
+PERSONAL_STEPS = frozenset({"self_evaluation", "self_evaluation_correction", "score", "score_correction"})
 
 
 def assessment_stream(assessment_id: str) -> str:
@@ -66,11 +72,14 @@ def note_posting_event(agg: Aggregates, conn: psycopg.Connection, meta: CommandM
 def open_assessment(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
     """Open an annual assessment of an active placement, or the end-of-term appraisal of a completed one."""
     command = d.OpenAssessment(payload["placement_id"], payload["kind"], payload["year"])
-    roster = roster_for(agg, command.placement_id)
-    policy = d.policy_in_force(policies(agg), meta.context.now.date())
     stream = assessment_stream(d.assessment_id_for(command.placement_id, command.kind, command.year))
-    return agg.execute(stream, d.fold,
-                       lambda s: d.decide_open_assessment(s, command, meta.context, roster, policy), meta)
+    with agg.store.transaction() as conn:  # one connection and transaction for the whole command
+        roster = roster_for(agg, command.placement_id, conn)
+        policy = d.policy_in_force(policies(agg, conn), meta.context.now.date())
+        result = agg.execute(stream, d.fold,
+                             lambda s: d.decide_open_assessment(s, command, meta.context, roster, policy), meta, conn=conn)
+        index_cohorts(agg, conn, result)
+        return result
 
 
 # Step name -> (command from the assessment id and the request body, the domain decision).
@@ -97,30 +106,93 @@ def assessment_step(agg: Aggregates, meta: CommandMeta, assessment_id: str, step
     """One entry, correction, adjustment or appeal on one assessment: one event, with actor and reason."""
     build, decide = _STEPS[step]
     command = build(assessment_id, payload)
-    return agg.execute(assessment_stream(assessment_id), d.fold,
-                       lambda s: decide(s, command, meta.context), meta, if_match)
+    if step in PERSONAL_STEPS and agg.store.vault is not None:
+        agg.store.vault.ensure_key(assessment_id)  # before the transaction: see Vault.ensure_key
+    with agg.store.transaction() as conn:  # one connection and transaction for the whole command
+        result = execute_on_assessment(agg, assessment_id, lambda s: decide(s, command, meta.context), meta,
+                                       if_match, conn)
+        index_cohorts(agg, conn, result)  # an appeal reopens: the assessment leaves its cohort's finals
+        return result
+
+
+def _scrubbed(state: d.Assessment) -> d.Assessment:
+    """The state without the personal texts it holds (no rule reads them, only whether they exist)."""
+    return dataclasses.replace(
+        state, self_evaluation=dict.fromkeys(state.self_evaluation, ""),
+        scores={k: dataclasses.replace(v, evidence="") for k, v in state.scores.items()})
+
+
+# An assessment's stream grows with every ballot, tally and score: commands refold only what is new.
+ASSESSMENTS = FoldCache(d.evolve, REGISTRY.load, _scrubbed)
+
+
+def execute_on_assessment(agg: Aggregates, assessment_id: str, decide: Callable[[d.Assessment | None], Decision],
+                          meta: CommandMeta, if_match: int | None, conn: psycopg.Connection) -> CommandResult:
+    """Aggregates.execute on one assessment, its state taken from the fold cache (see FoldCache)."""
+    stream = assessment_stream(assessment_id)
+    previous = agg.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
+    if previous is not None:
+        return previous
+    version, state = ASSESSMENTS.state(agg.store, stream, conn)
+    if if_match is not None and if_match != version:
+        raise PreconditionFailedError(stream, if_match, version)
+    decision = decide(state)
+    recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
+    return CommandResult(stream, version + len(recorded), recorded)
 
 
 def finalise(agg: Aggregates, meta: CommandMeta, assessment_id: str, payload: dict[str, Any],
              if_match: int | None) -> CommandResult:
     """Finalise under the excellent cap of the cohort (host unit and year), one finalisation per cohort at a time."""
     command = d.FinaliseAssessment(assessment_id, payload["final_grade"])
-    state = d.fold(agg.history(assessment_stream(assessment_id)))
-    if state is None:
-        raise NotFoundError("assessment_not_found", f"no assessment {assessment_id}")
     with agg.store.transaction() as conn:
+        cohort = conn.execute(_sql(_COHORT_OF, agg.store.schema), (assessment_id,)).fetchone()
+        if cohort is None:
+            raise NotFoundError("assessment_not_found", f"no assessment {assessment_id}")
+        host_unit, year = cohort
         # An advisory lock is not a write, so the append below stays the first write of the transaction.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"assessment:cohort:{state.host_unit}:{state.year}",))
-        finals = cohort_finals(agg, state.host_unit, state.year, conn)
-        return agg.execute(assessment_stream(assessment_id), d.fold,
-                           lambda s: d.decide_finalise_assessment(s, command, meta.context, finals),
-                           meta, if_match, conn=conn)
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"assessment:cohort:{host_unit}:{year}",))
+        finals = cohort_finals(agg, host_unit, year, conn)
+        result = execute_on_assessment(agg, assessment_id,
+                                       lambda s: d.decide_finalise_assessment(s, command, meta.context, finals),
+                                       meta, if_match, conn)
+        index_cohorts(agg, conn, result)
+        return result
 
 
-def cohort_finals(agg: Aggregates, host_unit: str, year: int, conn: Any = None) -> dict[str, str | None]:
-    """Every assessment of the host unit's year, with its final grade (None while open or reopened)."""
-    return {a.assessment_id: (a.final_grade if a.status == d.FINALISED else None)
-            for a in all_assessments(agg, conn=conn) if a.host_unit == host_unit and a.year == year}
+_COHORT_OF = "SELECT host_unit, year FROM {}.cohort_assessments WHERE assessment_id = %s"
+_COHORT = "SELECT assessment_id, final_grade FROM {}.cohort_assessments WHERE host_unit = %s AND year = %s"
+_JOIN_COHORT = ("INSERT INTO {}.cohort_assessments (assessment_id, host_unit, year) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING")
+_SET_FINAL = "UPDATE {}.cohort_assessments SET final_grade = %s WHERE assessment_id = %s"
+
+
+@functools.cache
+def _sql(template: str, schema: str) -> str:
+    """`template` with the schema's quoted name, composed once (psycopg would compose a sql.Composed per call)."""
+    return sql.SQL(template).format(sql.Identifier(schema)).as_string(None)
+
+
+def cohort_finals(agg: Aggregates, host_unit: str, year: int, conn: psycopg.Connection) -> dict[str, str | None]:
+    """Every assessment of the host unit's year, with its final grade (None while open or reopened), from the
+    cohort_assessments index (kept in step with the log in each appending transaction)."""
+    rows = conn.execute(_sql(_COHORT, agg.store.schema), (host_unit, year)).fetchall()
+    return {assessment_id: final_grade for assessment_id, final_grade in rows}
+
+
+def index_cohorts(agg: Aggregates, conn: psycopg.Connection, result: CommandResult) -> None:
+    """Keep cohort_assessments in step with the events a command just appended (same transaction, after the
+    append). A replayed command appended nothing now, so there is nothing to apply."""
+    if result.replayed:
+        return
+    for event in result.events:
+        if event.type == d.AssessmentOpened.TYPE:
+            conn.execute(_sql(_JOIN_COHORT, agg.store.schema),
+                         (event.data["assessment_id"], event.data["host_unit"], int(event.data["year"])))
+        elif event.type == d.AssessmentFinalised.TYPE:
+            conn.execute(_sql(_SET_FINAL, agg.store.schema), (event.data["final_grade"], event.data["assessment_id"]))
+        elif event.type == d.AssessmentReopened.TYPE:
+            conn.execute(_sql(_SET_FINAL, agg.store.schema), (None, event.data["assessment_id"]))
 
 
 def load(agg: Aggregates, assessment_id: str, until: datetime | None = None) -> tuple[d.Assessment, list[RecordedEvent]]:

@@ -59,6 +59,13 @@ class Sequencer:
         self.head_dir, self.poll_seconds, self.export_every = head_dir, poll_seconds, export_every
         self.stop = threading.Event()
         self._s = sql.Identifier(store.schema)
+        self._q_head = sql.SQL("SELECT audit_no, hash, era, tx_id, position FROM {}.audit_chain"
+                               " ORDER BY audit_no DESC LIMIT 1").format(self._s).as_string(None)
+        # One statement per batch (arrays, one per column) instead of one round trip per sealed event.
+        self._q_seal = sql.SQL(
+            "INSERT INTO {}.audit_chain (audit_no, event_id, era, tx_id, position, hash)"
+            " SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::int[], %s::bigint[], %s::bigint[], %s::text[])"
+        ).format(self._s).as_string(None)
 
     def run(self) -> None:
         """Seal forever; on any failure back off and start again."""
@@ -90,9 +97,7 @@ class Sequencer:
     def seal_batch(self, limit: int = 1000) -> int:
         """Seal the next committed events after the chain's end; returns how many."""
         with self.store.transaction() as conn:
-            head = conn.execute(sql.SQL(
-                "SELECT audit_no, hash, era, tx_id, position FROM {}.audit_chain ORDER BY audit_no DESC LIMIT 1"
-            ).format(self._s)).fetchone()
+            head = conn.execute(self._q_head).fetchone()
             audit_no, previous, cursor = (head[0], head[1], FeedCursor(*head[2:])) if head else (0, GENESIS, FEED_START)
             events = self.store.read_feed(cursor, limit, conn=conn)
             rows = []
@@ -100,10 +105,7 @@ class Sequencer:
                 audit_no, previous = audit_no + 1, chain_hash(previous, event)
                 rows.append((audit_no, event.event_id, *event.cursor, previous))
             if rows:
-                with conn.cursor() as cur:
-                    cur.executemany(sql.SQL(
-                        "INSERT INTO {}.audit_chain (audit_no, event_id, era, tx_id, position, hash)"
-                        " VALUES (%s, %s, %s, %s, %s, %s)").format(self._s), rows)
+                conn.execute(self._q_seal, [list(column) for column in zip(*rows, strict=True)])
         return len(rows)
 
     def head(self) -> ChainHead | None:

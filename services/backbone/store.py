@@ -7,7 +7,10 @@ running (`pg_snapshot_xmin`), so a row can never commit behind a reader's cursor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import uuid
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -47,6 +50,11 @@ def _row_to_event(row: tuple[Any, ...]) -> RecordedEvent:
     )
 
 
+def _uuid_array(ids: Sequence[Any]) -> str:
+    """A uuid[] literal: one text parameter instead of psycopg adapting each element (a command looks up 64)."""
+    return "{" + ",".join(str(uuid.UUID(str(i))) if not isinstance(i, uuid.UUID) else str(i) for i in ids) + "}"
+
+
 class EventStore:
     """Append to and read from one service's event log. Every method may join a caller's transaction."""
 
@@ -62,11 +70,25 @@ class EventStore:
         Streams are read revealed; the feed and reads by id stay as stored (ciphertext), because the
         audit chain hashes them; the relay and the feed endpoints reveal what they send.
         """
+        return self._reveal(event, None)
+
+    def _reveal(self, event: RecordedEvent, conn: psycopg.Connection | None) -> RecordedEvent:
         if self.vault is None:
             return event
-        revealed = event.with_data(self.vault.reveal(event.data), event.schema_version)
-        reason = self.vault.reveal_text(event.metadata.reason)
+        data = self.vault.reveal(event.data, conn)
+        reason = self.vault.reveal_text(event.metadata.reason, conn)
+        if data is event.data and reason == event.metadata.reason:
+            return event  # nothing sealed: most events of a stream
+        revealed = event.with_data(data, event.schema_version)
         return revealed if reason == event.metadata.reason else replace(revealed, metadata=replace(event.metadata, reason=reason))
+
+    def _revealed_all(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> list[RecordedEvent]:
+        """Rows as events with personal fields revealed; the keys they need are read in one query on `conn`."""
+        events = [_row_to_event(r) for r in rows]
+        if self.vault is None:
+            return events
+        self.vault.prefetch(conn, [e.data for e in events] + [e.metadata.reason for e in events])
+        return [self._reveal(e, conn) for e in events]
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
@@ -144,7 +166,7 @@ class EventStore:
     def read_events(self, event_ids: Sequence[Any], conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """The stored events among `event_ids`, in feed order."""
         with self._using(conn) as c:
-            rows = c.execute(self._q.by_ids, (list(event_ids),)).fetchall()
+            rows = c.execute(self._q.by_ids, (_uuid_array(event_ids),)).fetchall()
         return [_row_to_event(r) for r in rows]
 
     def _insert(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -160,7 +182,7 @@ class EventStore:
             raise IdempotencyMismatchError(
                 f"{found} of {len(ids)} events of this append are already stored: the retry differs from the original"
             )
-        rows = conn.execute(self._q.by_ids, (ids,)).fetchall()
+        rows = conn.execute(self._q.by_ids, (_uuid_array(ids),)).fetchall()
         return [_row_to_event(r) for r in rows]
 
     def read_stream(
@@ -169,7 +191,13 @@ class EventStore:
         """Every event of one stream in version order (recorded at or before `until`, if given), personal fields revealed."""
         with self._using(conn) as c:
             rows = c.execute(self._q.stream, (stream, until, until)).fetchall()
-        return [self.revealed(_row_to_event(r)) for r in rows]
+            return self._revealed_all(c, rows)
+
+    def read_stream_after(self, stream: str, version: int, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
+        """The stream's events after `version`, in version order, personal fields revealed (a cached fold's update)."""
+        with self._using(conn) as c:
+            rows = c.execute(self._q.stream_after, (stream, version)).fetchall()
+            return self._revealed_all(c, rows)
 
     def stream_version(self, stream: str, conn: psycopg.Connection | None = None) -> int:
         with self._using(conn) as c:
@@ -190,15 +218,57 @@ class EventStore:
             row = c.execute(self._q.count_after, tuple(after)).fetchone()
         return int(row[0]) if row else 0
 
+    def stream_versions(self, prefix: str, conn: psycopg.Connection | None = None) -> dict[str, int]:
+        """Each stream whose name starts with `prefix` -> its current version (one cheap aggregate, no event data)."""
+        with self._using(conn) as c:
+            return dict(c.execute(self._q.versions, (prefix + "%",)).fetchall())
+
     def read_streams_prefix(self, prefix: str, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """Every event of the streams whose name starts with `prefix`, in stream then version order, revealed."""
         with self._using(conn) as c:
             rows = c.execute(self._q.prefix, (prefix + "%",)).fetchall()
-        return [self.revealed(_row_to_event(r)) for r in rows]
+            return self._revealed_all(c, rows)
+
+
+class FoldCache:
+    """Streams folded up to a version, per event store, refreshed with only the events recorded since.
+
+    A stream's events never change, so a command need not refold its whole stream: it reads the events
+    after the cached version (in its own transaction, before it appends anything, so an append that is
+    rolled back never reaches the cache). `scrub` drops personal text from a state before it is kept,
+    so that erasing a person leaves no plaintext behind in the process.
+    """
+
+    def __init__(self, evolve: Callable[[Any, Any], Any], load: Callable[[RecordedEvent], Any],
+                 scrub: Callable[[Any], Any] = lambda state: state, size: int = 20_000) -> None:
+        self.evolve, self.load, self.scrub, self.size = evolve, load, scrub, size
+        self._folds: weakref.WeakKeyDictionary[EventStore, OrderedDict[str, tuple[int, Any]]] = weakref.WeakKeyDictionary()
+
+    def state(self, store: EventStore, stream: str, conn: psycopg.Connection | None = None) -> tuple[int, Any]:
+        """(version, state) of the stream now; the state was scrubbed."""
+        folds = self._folds.setdefault(store, OrderedDict())
+        version, state = folds.get(stream, (0, None))
+        new = store.read_stream_after(stream, version, conn=conn)
+        for recorded in new:
+            state = self.evolve(state, self.load(recorded))
+        if new:
+            state = self.scrub(state) if state is not None else None
+        folds[stream] = (version + len(new), state)
+        folds.move_to_end(stream)
+        while len(folds) > self.size:
+            folds.popitem(last=False)
+        return folds[stream]
+
+    def cached(self, store: EventStore, stream: str, version: int) -> tuple[int, Any] | None:
+        """The cached (version, state) if the cache is at exactly `version`, else None (no database read)."""
+        folds = self._folds.get(store)
+        found = folds.get(stream) if folds is not None else None
+        return found if found is not None and found[0] == version else None
 
 
 class _Queries:
-    """The SQL of one schema, composed once."""
+    """The SQL of one schema, composed once into plain strings: psycopg caches the conversion of a string
+    query, but would compose (and escape the identifiers of) a `sql.Composed` again at every execute."""
 
     def __init__(self, schema: str) -> None:
         s = sql.Identifier(schema)
@@ -208,12 +278,12 @@ class _Queries:
         self.lock_all = sql.SQL(
             "SELECT pg_current_xact_id_if_assigned()::text,"
             " (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(%s::text[]) AS k)"
-        )
+        ).as_string(None)
         self.state = sql.SQL(
             "SELECT (SELECT count(*) FROM {s}.events WHERE event_id = ANY(%s)),"
             " (SELECT array_agg(coalesce((SELECT max(version) FROM {s}.events e WHERE e.stream = n.name), 0)"
             "  ORDER BY n.ord) FROM unnest(%s::text[]) WITH ORDINALITY AS n(name, ord))"
-        ).format(s=s)
+        ).format(s=s).as_string(None)
         # One statement for any number of rows (arrays, one per column): psycopg parses and prepares it once.
         self.insert = sql.SQL(
             "INSERT INTO {s}.events (stream, version, event_id, type, schema_version, data, metadata)"
@@ -222,25 +292,28 @@ class _Queries:
             " RETURNING stream, version, era, tx_id::text::bigint, position, recorded_at"
         ).format(s=s).as_string(None)
         self.by_ids = sql.SQL(
-            "SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s) ORDER BY events.era, events.tx_id, events.position"
-        ).format(
-            s=s, cols=cols
-        )
+            "SELECT {cols} FROM {s}.events WHERE event_id = ANY(%s::uuid[])"
+            " ORDER BY events.era, events.tx_id, events.position"
+        ).format(s=s, cols=cols).as_string(None)
         self.stream = sql.SQL(
             "SELECT {cols} FROM {s}.events WHERE stream = %s"
             " AND (%s::timestamptz IS NULL OR recorded_at <= %s::timestamptz) ORDER BY version"
-        ).format(s=s, cols=cols)
-        self.version = sql.SQL("SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = %s").format(s=s)
+        ).format(s=s, cols=cols).as_string(None)
+        self.stream_after = sql.SQL("SELECT {cols} FROM {s}.events WHERE stream = %s AND version > %s ORDER BY version"
+                                    ).format(s=s, cols=cols).as_string(None)
+        self.version = sql.SQL("SELECT coalesce(max(version), 0) FROM {s}.events WHERE stream = %s").format(s=s).as_string(None)
         self.feed = sql.SQL(
             "SELECT {cols} FROM {s}.events"
             " WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
             " AND (era < (SELECT era FROM {s}.feed_era)"
             "      OR tx_id < pg_snapshot_xmin(pg_current_snapshot()))"
             " ORDER BY events.era, events.tx_id, events.position LIMIT %s"
-        ).format(s=s, cols=cols)
+        ).format(s=s, cols=cols).as_string(None)
         self.count_after = sql.SQL(
             "SELECT count(*) FROM {s}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
-        ).format(s=s)
+        ).format(s=s).as_string(None)
+        self.versions = sql.SQL("SELECT stream, max(version) FROM {s}.events WHERE stream LIKE %s GROUP BY stream"
+                                ).format(s=s).as_string(None)
         self.prefix = sql.SQL("SELECT {cols} FROM {s}.events WHERE stream LIKE %s ORDER BY stream, version").format(
             s=s, cols=cols
-        )
+        ).as_string(None)

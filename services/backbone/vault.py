@@ -54,8 +54,17 @@ class Vault:
         self.pool, self.schema = pool, schema
         self._s = sql.Identifier(schema)
         self._master = AESGCM(master_key())
-        # Unwrapped keys, briefly: another replica's erasure takes effect here within KEY_CACHE_SECONDS.
-        self._cache: dict[str, tuple[bytes, float]] = {}
+        # Unwrapped keys (as ready ciphers), briefly: another replica's erasure takes effect here within
+        # KEY_CACHE_SECONDS.
+        self._cache: dict[str, tuple[AESGCM, float]] = {}
+        s = self._s
+        # Composed once: psycopg would otherwise compose (and escape) the identifiers at every execute.
+        self._q_key = sql.SQL("SELECT wrapped_key FROM {}.person_keys WHERE subject = %s").format(s).as_string(None)
+        self._q_keys = sql.SQL("SELECT subject, wrapped_key FROM {}.person_keys WHERE subject = ANY(%s)"
+                               ).format(s).as_string(None)
+        self._q_erased = sql.SQL("SELECT 1 FROM {}.erased_subjects WHERE subject = %s").format(s).as_string(None)
+        self._q_insert = sql.SQL("INSERT INTO {}.person_keys (subject, wrapped_key) VALUES (%s, %s)"
+                                 " ON CONFLICT DO NOTHING").format(s).as_string(None)
 
     def seal(self, subject: str, data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
         """`data` with each named field replaced by its ciphertext under the subject's key.
@@ -73,9 +82,19 @@ class Vault:
         for name in present:
             nonce = os.urandom(12)
             plaintext = json.dumps(data[name], ensure_ascii=False).encode()
-            token = base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plaintext, subject.encode())).decode()
+            token = base64.b64encode(nonce + key.encrypt(nonce, plaintext, subject.encode())).decode()
             sealed[name] = {MARKER: "aesgcm-v1", "subject": subject, "kind": type(data[name]).__name__, "ct": token}
         return sealed
+
+    def ensure_key(self, subject: str) -> None:
+        """Create (or load into the cache) the subject's key now, in a transaction of its own.
+
+        A command calls this before it opens its own transaction when its events may carry the
+        subject's first personal data: `seal` then finds the key cached instead of taking a second
+        pooled connection while the command holds one (which, with every worker doing the same,
+        could exhaust the pool). An erased subject is left alone: `seal` refuses it as before.
+        """
+        self._key(subject, create=True)
 
     def seal_text(self, subject: str, text: str | None) -> str | None:
         """A free-text value (e.g. a command's reason) sealed into a string: `enc:<base64 json box>`."""
@@ -84,26 +103,47 @@ class Vault:
         box = self.seal(subject, {"text": text}, ("text",))["text"]
         return TEXT_PREFIX + base64.b64encode(json.dumps(box).encode()).decode()
 
-    def reveal_text(self, value: str | None) -> str | None:
+    def reveal_text(self, value: str | None, conn: psycopg.Connection | None = None) -> str | None:
         if not value or not value.startswith(TEXT_PREFIX):
             return value
         box = json.loads(base64.b64decode(value[len(TEXT_PREFIX):]))
-        return str(self.reveal({"text": box})["text"])
+        return str(self.reveal({"text": box}, conn)["text"])
 
-    def reveal(self, data: dict[str, Any]) -> dict[str, Any]:
-        """`data` with every sealed field decrypted, or replaced by a placeholder if its person was erased."""
+    def reveal(self, data: dict[str, Any], conn: psycopg.Connection | None = None) -> dict[str, Any]:
+        """`data` with every sealed field decrypted, or replaced by a placeholder if its person was erased.
+
+        With `conn`, a key not in the cache is read on that connection (the caller's transaction)
+        instead of a second pooled one.
+        """
         sealed = {k: v for k, v in data.items() if isinstance(v, dict) and MARKER in v}
         if not sealed:
             return data
         revealed = dict(data)
         for name, box in sealed.items():
-            key = self._key(box["subject"], create=False)
+            key = self._key(box["subject"], create=False, conn=conn)
             if key is None:
                 revealed[name] = _PLACEHOLDERS.get(box.get("kind", "str"), ERASED)
                 continue
             raw = base64.b64decode(box["ct"])
-            revealed[name] = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], box["subject"].encode()))
+            revealed[name] = json.loads(key.decrypt(raw[:12], raw[12:], box["subject"].encode()))
         return revealed
+
+    def prefetch(self, conn: psycopg.Connection, values: list[Any]) -> None:
+        """Load, in one query on `conn`, the keys of every subject sealed in `values` (event data dicts or
+        sealed reason strings) that the cache lacks: reading a stream then costs one lookup, not one per event."""
+        now = time.monotonic()
+        wanted = set()
+        for value in values:
+            for subject in _sealed_subjects(value):
+                cached = self._cache.get(subject)
+                if cached is None or cached[1] <= now:
+                    wanted.add(subject)
+        if not wanted:
+            return
+        rows = conn.execute(self._q_keys, (sorted(wanted),)).fetchall()
+        expires = time.monotonic() + KEY_CACHE_SECONDS
+        for subject, wrapped in rows:
+            self._cache[subject] = (self._unwrap(subject, bytes(wrapped)), expires)
 
     def erase(self, conn: psycopg.Connection, subject: str) -> bool:
         """Destroy the subject's key; True if there was one. Later seals for the subject are refused."""
@@ -113,34 +153,45 @@ class Vault:
                      .format(self._s), (subject,))
         return bool(deleted.rowcount)
 
-    def _key(self, subject: str, create: bool) -> bytes | None:
+    def _key(self, subject: str, create: bool, conn: psycopg.Connection | None = None) -> AESGCM | None:
         cached = self._cache.get(subject)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        key = self._load_key(subject, create)
+        if conn is not None and not create:
+            row = conn.execute(self._q_key, (subject,)).fetchone()
+            key = self._unwrap(subject, bytes(row[0])) if row else None
+        else:
+            key = self._load_key(subject, create)
         if key is not None:
             self._cache[subject] = (key, time.monotonic() + KEY_CACHE_SECONDS)
         return key
 
-    def _load_key(self, subject: str, create: bool) -> bytes | None:
+    def _load_key(self, subject: str, create: bool) -> AESGCM | None:
         with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute(sql.SQL("SELECT wrapped_key FROM {}.person_keys WHERE subject = %s").format(self._s),
-                               (subject,)).fetchone()
+            row = conn.execute(self._q_key, (subject,)).fetchone()
             if row is None and create:
-                erased = conn.execute(sql.SQL("SELECT 1 FROM {}.erased_subjects WHERE subject = %s").format(self._s),
-                                      (subject,)).fetchone()
-                if erased:
+                if conn.execute(self._q_erased, (subject,)).fetchone():
                     return None
                 key, nonce = AESGCM.generate_key(bit_length=256), os.urandom(12)
-                conn.execute(sql.SQL("INSERT INTO {}.person_keys (subject, wrapped_key) VALUES (%s, %s)"
-                                     " ON CONFLICT DO NOTHING").format(self._s),
-                             (subject, nonce + self._master.encrypt(nonce, key, subject.encode())))
-                row = conn.execute(sql.SQL("SELECT wrapped_key FROM {}.person_keys WHERE subject = %s")
-                                   .format(self._s), (subject,)).fetchone()
+                conn.execute(self._q_insert, (subject, nonce + self._master.encrypt(nonce, key, subject.encode())))
+                row = conn.execute(self._q_key, (subject,)).fetchone()
         if row is None:
             return None
-        wrapped = bytes(row[0])
-        return self._master.decrypt(wrapped[:12], wrapped[12:], subject.encode())
+        return self._unwrap(subject, bytes(row[0]))
+
+    def _unwrap(self, subject: str, wrapped: bytes) -> AESGCM:
+        return AESGCM(self._master.decrypt(wrapped[:12], wrapped[12:], subject.encode()))
+
+
+def _sealed_subjects(value: Any) -> list[str]:
+    """The subjects whose keys a stored value needs: boxes in an event's data, or a sealed text."""
+    if isinstance(value, str):
+        if not value.startswith(TEXT_PREFIX):
+            return []
+        return _sealed_subjects({"text": json.loads(base64.b64decode(value[len(TEXT_PREFIX):]))})
+    if isinstance(value, dict):
+        return [v["subject"] for v in value.values() if isinstance(v, dict) and MARKER in v and "subject" in v]
+    return []
 
 
 class PersonErasedError(Exception):

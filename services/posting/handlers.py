@@ -12,10 +12,11 @@ from typing import Any
 
 import psycopg
 
-from services.backbone.commands import Aggregates, CommandMeta, CommandResult
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult, PreconditionFailedError
 from services.backbone.domain import Actor, Context, Decision, Event
 from services.backbone.errors import ConcurrencyConflictError
 from services.backbone.registry import EventRegistry
+from services.backbone.store import FoldCache
 from services.posting import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
@@ -26,6 +27,8 @@ REGISTRY.personal(d.DisciplineIncidentRecorded, ("description",), "placement_id"
 REGISTRY.personal(d.RewardDecided, ("description", "basis"), "placement_id")
 REGISTRY.personal(d.PenaltyDecided, ("description", "basis"), "placement_id")
 REGISTRY.personal(d.PlacementRecalled, ("reason",), "placement_id")
+# The steps whose events carry personal fields (sealed under the placement's key, registered above).
+PERSONAL_STEPS = frozenset({"check_in", "attendance", "discipline", "reward", "penalty", "recall"})
 PLACEMENT_PREFIX = "placement-"
 NOMINATION_PREFIX = "approved-nomination-"
 
@@ -76,19 +79,20 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
     """PlacementPlanned and NominationPlaced, appended to both streams at once or not at all."""
     command = _command(d.PlanPlacement, payload)
     p_stream, n_stream = placement_stream(command.placement_id), nomination_stream(command.nomination_id)
-    previous = agg.previous_result(meta.command_id, request_hash=meta.request_hash)
-    if previous is not None:
-        mine = [e for e in previous.events if e.stream == p_stream] or previous.events
-        return dataclasses.replace(previous, stream=mine[-1].stream, version=mine[-1].version)
-    placement, p_version = agg.load(p_stream, d.fold_placement)
-    nomination, n_version = agg.load(n_stream, d.fold_nomination)
-    decision = d.decide_plan_placement(placement, command, meta.context, nomination)
-    new = agg.new_events(decision.events, meta, decision.policy_version)
-    batches = [
-        (p_stream, [n for e, n in zip(decision.events, new, strict=True) if not _nomination_event(e)], p_version),
-        (n_stream, [n for e, n in zip(decision.events, new, strict=True) if _nomination_event(e)], n_version),
-    ]
-    recorded = agg.store.append_streams(batches)
+    with agg.store.transaction() as conn:  # one connection and transaction for the whole command
+        previous = agg.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
+        if previous is not None:
+            mine = [e for e in previous.events if e.stream == p_stream] or previous.events
+            return dataclasses.replace(previous, stream=mine[-1].stream, version=mine[-1].version)
+        placement, p_version = agg.load(p_stream, d.fold_placement, conn=conn)
+        nomination, n_version = agg.load(n_stream, d.fold_nomination, conn=conn)
+        decision = d.decide_plan_placement(placement, command, meta.context, nomination)
+        new = agg.new_events(decision.events, meta, decision.policy_version)
+        batches = [
+            (p_stream, [n for e, n in zip(decision.events, new, strict=True) if not _nomination_event(e)], p_version),
+            (n_stream, [n for e, n in zip(decision.events, new, strict=True) if _nomination_event(e)], n_version),
+        ]
+        recorded = agg.store.append_streams(batches, conn=conn)
     return CommandResult(p_stream, p_version + len(batches[0][1]), recorded)
 
 
@@ -101,8 +105,21 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
     """One step of a placement's life, agreement, supervision or safeguards, on its own stream."""
     cls, decide = STEPS[step]
     command = _command(cls, {**payload, "placement_id": placement_id})
-    return agg.execute(placement_stream(placement_id), d.fold_placement,
-                       lambda s: decide(s, command, meta.context), meta, if_match)
+    if step in PERSONAL_STEPS and agg.store.vault is not None:
+        agg.store.vault.ensure_key(placement_id)  # before the transaction: see Vault.ensure_key
+    stream = placement_stream(placement_id)
+    with agg.store.transaction() as conn:  # one connection and transaction for the whole command
+        # Aggregates.execute, except that the state comes from the per-process fold cache: a placement's
+        # stream grows with every check-in, and refolding it all on every command made each one dearer.
+        previous = agg.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
+        if previous is not None:
+            return previous
+        version, state = placement_state(agg, stream, conn)
+        if if_match is not None and if_match != version:
+            raise PreconditionFailedError(stream, if_match, version)
+        decision = decide(state, command, meta.context)
+        recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
+        return CommandResult(stream, version + len(recorded), recorded)
 
 
 def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
@@ -119,19 +136,36 @@ def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime, max_day
     made on, so racing replicas produce the same event ids and the store keeps one of them.
     """
     raised = 0
-    for stream, events in histories(agg, PLACEMENT_PREFIX).items():
-        decision = d.check_overdue(d.fold_placement(events), now, max_days)
+    for stream, (version, state) in placement_states(agg).items():
+        decision = d.check_overdue(state, now, max_days)
         if not decision.events:
             continue
-        command_id = f"check-in-overdue:{stream}:{len(events)}"
+        command_id = f"check-in-overdue:{stream}:{version}"
         meta = CommandMeta(Context(actor, now, f"no check-in for more than {max_days} days"),
                            command_id, command_id, "posting")
         try:
-            agg.append(stream, decision.events, len(events), meta)
+            agg.append(stream, decision.events, version, meta)
         except ConcurrencyConflictError:
             continue  # a check-in (or another replica) moved the stream on; the next scan decides again
         raised += 1
     return raised
+
+
+# Placement streams grow with every check-in: commands and the overdue scan refold only what is new. The one
+# personal text a placement's state holds (no rule reads it) is not kept in the cache.
+PLACEMENTS = FoldCache(d.evolve_placement, REGISTRY.load, lambda state: dataclasses.replace(state, recall_reason=None))
+
+
+def placement_state(agg: Aggregates, stream: str, conn: psycopg.Connection | None = None) -> tuple[int, d.Placement | None]:
+    """(version, folded state) of one placement stream, from the cache plus the events recorded since."""
+    return PLACEMENTS.state(agg.store, stream, conn)
+
+
+def placement_states(agg: Aggregates) -> dict[str, tuple[int, d.Placement | None]]:
+    """Every placement stream -> (its version, its folded state), reading only streams that changed."""
+    current = agg.store.stream_versions(PLACEMENT_PREFIX)
+    return {stream: PLACEMENTS.cached(agg.store, stream, version) or placement_state(agg, stream)
+            for stream, version in current.items()}
 
 
 def histories(agg: Aggregates, prefix: str, until: datetime | None = None) -> dict[str, list[Event]]:

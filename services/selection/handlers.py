@@ -5,10 +5,12 @@ Handed an `Aggregates` (store + registry) and a connection; they know nothing of
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.registry import EventRegistry
@@ -35,6 +37,10 @@ def nomination_stream(nomination_id: str) -> str:
 def register_cadre(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], conn: Any = None) -> CommandResult:
     """Register or update one cadre; an identical repeat appends nothing."""
     command = d.RegisterCadre(**payload)
+    if conn is None:
+        _ensure_key(agg, command.cadre_id)  # the cadre's name is sealed under the cadre's own key
+        with agg.store.transaction() as own:
+            return register_cadre(agg, meta, payload, own)
     return agg.execute(cadre_stream(command.cadre_id), d.fold_cadre,
                        lambda s: d.decide_register_cadre(s, command, meta.context), meta, conn=conn)
 
@@ -81,13 +87,40 @@ def recommend(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> Co
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"selection:recommend:{command.cadre_id}",))
         cadre = d.fold_cadre(agg.history(cadre_stream(command.cadre_id), conn=conn))
         policies = d.fold_policy_book(agg.history(POLICY_STREAM, conn=conn))
-        others = [n for n in all_nominations(agg, conn=conn) if n.cadre_id == command.cadre_id]
-        return agg.execute(
+        others = cadre_nominations(agg, command.cadre_id, conn)
+        result = agg.execute(
             nomination_stream(command.nomination_id), d.fold_nomination,
             lambda s: d.decide_recommend_nomination(s, command, meta.context, cadre=cadre, policies=policies,
                                                     cadre_nominations=others),
             meta, conn=conn,
         )
+        # After the append (which must be the transaction's first write), in the same transaction.
+        if result.events:
+            conn.execute(_in_schema(_INDEX_NOMINATION, agg.store.schema), (command.nomination_id, command.cadre_id))
+        return result
+
+
+_CADRE_NOMINATIONS = "SELECT nomination_id FROM {}.cadre_nominations WHERE cadre_id = %s ORDER BY nomination_id"
+_INDEX_NOMINATION = "INSERT INTO {}.cadre_nominations (nomination_id, cadre_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+
+
+@functools.cache
+def _in_schema(template: str, schema: str) -> str:
+    """`template` with the schema's quoted name, composed once (psycopg would compose a sql.Composed per call)."""
+    return sql.SQL(template).format(sql.Identifier(schema)).as_string(None)
+
+
+def _ensure_key(agg: Aggregates, subject: str) -> None:
+    """The subject's key, created before the command's transaction opens (see Vault.ensure_key)."""
+    if agg.store.vault is not None:
+        agg.store.vault.ensure_key(subject)
+
+
+def cadre_nominations(agg: Aggregates, cadre_id: str, conn: psycopg.Connection) -> list[d.Nomination]:
+    """The cadre's nominations, each folded from its own stream (found through the cadre_nominations index)."""
+    ids = [row[0] for row in conn.execute(_in_schema(_CADRE_NOMINATIONS, agg.store.schema), (cadre_id,))]
+    folded = (d.fold_nomination(agg.history(nomination_stream(i), conn=conn)) for i in ids)
+    return [n for n in folded if n is not None]
 
 
 def nomination_step(agg: Aggregates, meta: CommandMeta, nomination_id: str, step: str,
@@ -107,7 +140,8 @@ def nomination_step(agg: Aggregates, meta: CommandMeta, nomination_id: str, step
     else:
         cmd = d.OverrideEligibility(nomination_id, reason or "")
         decide = lambda s: d.decide_override_eligibility(s, cmd, meta.context)  # noqa: E731
-    return agg.execute(nomination_stream(nomination_id), d.fold_nomination, decide, meta, if_match)
+    with agg.store.transaction() as conn:  # one connection and transaction for the whole command
+        return agg.execute(nomination_stream(nomination_id), d.fold_nomination, decide, meta, if_match, conn=conn)
 
 
 def all_nominations(agg: Aggregates, until: datetime | None = None, conn: Any = None) -> list[d.Nomination]:
