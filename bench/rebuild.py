@@ -28,6 +28,8 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -415,9 +417,6 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    from tests.support.api import free_port
-    from tests.support.processes import ServiceProcess, throwaway_vhost
-
     began = time.perf_counter()
     print(f"reporting benchmark: database {BENCH_DB.split('dbname=')[-1]}, {os.cpu_count()} CPU(s), "
           f"Python {sys.version.split()[0]}, {BENCH_EVENTS:,} events; load average {load()}", flush=True)
@@ -428,31 +427,29 @@ def main() -> None:
     plain_count, plain_seconds = plain_read()
     plain_rate = plain_count / plain_seconds
     print(f"plain read: {plain_count:,} events in {plain_seconds:.1f}s = {plain_rate:,.0f} events/s", flush=True)
-    logs = ROOT / "var" / "bench-rebuild"
-    logs.mkdir(parents=True, exist_ok=True)
-    with throwaway_vhost() as amqp_uri:
-        env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": BENCH_DB, "DB_POOL_SIZE": "4"}
-        sources = [ServiceProcess(f"bench.rebuild:{s.title()}Source", s,
-                                  {**env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}, logs).start() for s in SOURCES]
-        try:
-            result = rebuild(amqp_uri, plain_count, [p.proc.pid for p in sources if p.proc])  # + earlier lag runs' events
-            print(f"rebuild: {result['events']:,} events loaded in {result['load_seconds']:.1f}s = {result['rate']:,.0f} "
-                  f"events/s ({result['rate'] / plain_rate:.2f} of the plain read); total with indexes and switch "
-                  f"{result['seconds']:.1f}s", flush=True)
-            print(f"CPU per event: rebuild processes {result['cpu_us']['rebuild']:.0f} µs, source services (read_feed_page) "
-                  f"{result['cpu_us']['sources']:.0f} µs, PostgreSQL {result['cpu_us']['postgres']:.0f} µs (all its processes)",
-                  flush=True)
-            rss = result["rss"]
-            print("memory (RSS of the rebuild's processes, MB) at 10/25/50/75/98% of the load: "
-                  + " / ".join(f"{rss[s]:.0f}" for s in sorted(rss)), flush=True)
-            lags = measure_lag(amqp_uri, env, logs, sources)
-        finally:
-            for process in sources:
-                process.stop()
+    with running_sources() as (amqp_uri, env, logs, sources):
+        result = rebuild(amqp_uri, plain_count, [p.proc.pid for p in sources if p.proc])  # + earlier lag runs' events
+        print(f"rebuild: {result['events']:,} events loaded in {result['load_seconds']:.1f}s = {result['rate']:,.0f} "
+              f"events/s ({result['rate'] / plain_rate:.2f} of the plain read); total with indexes and switch "
+              f"{result['seconds']:.1f}s", flush=True)
+        print(f"CPU per event: rebuild processes {result['cpu_us']['rebuild']:.0f} µs, source services (read_feed_page) "
+              f"{result['cpu_us']['sources']:.0f} µs, PostgreSQL {result['cpu_us']['postgres']:.0f} µs (all its processes)",
+              flush=True)
+        rss = result["rss"]
+        print("memory (RSS of the rebuild's processes, MB) at 10/25/50/75/98% of the load: "
+              + " / ".join(f"{rss[s]:.0f}" for s in sorted(rss)), flush=True)
+        lags = measure_lag(amqp_uri, env, logs, sources)
     report(plain_rate, result, lags, time.perf_counter() - began)
 
 
 def lag_only() -> None:
+    with running_sources() as (amqp_uri, env, logs, sources):
+        measure_lag(amqp_uri, env, logs, sources)
+
+
+@contextmanager
+def running_sources() -> Iterator[tuple[str, dict[str, str], Path, list[Any]]]:
+    """A throw-away vhost and the three stand-in source processes: (amqp_uri, env, log dir, processes)."""
     from tests.support.api import free_port
     from tests.support.processes import ServiceProcess, throwaway_vhost
 
@@ -463,7 +460,7 @@ def lag_only() -> None:
         sources = [ServiceProcess(f"bench.rebuild:{s.title()}Source", s,
                                   {**env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}, logs).start() for s in SOURCES]
         try:
-            measure_lag(amqp_uri, env, logs, sources)
+            yield amqp_uri, env, logs, sources
         finally:
             for process in sources:
                 process.stop()
