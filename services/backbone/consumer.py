@@ -138,7 +138,7 @@ class IdempotentConsumer:
                 if gaps := [d for d in batch if d.outcome == "gap"]:
                     self._catch_up_for(source, gaps)
         if delivery.error is not None:
-            raise delivery.error  # the message is not acknowledged; the broker delivers it again
+            raise delivery.error  # nothing of it was written and the cursor did not move: the feed brings it again
         assert delivery.outcome is not None and delivery.outcome != "gap"
         return delivery.outcome
 
