@@ -33,7 +33,7 @@ def _page_query(schema: str) -> sql.Composed:
             'fourgatesmetadata', metadata, 'data', data)::text
         FROM (SELECT *, era || '.' || tx_id || '.' || position AS token FROM {s}.events
               WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)
-                AND (era < (SELECT era FROM {s}.feed_era) OR tx_id < pg_snapshot_xmin(pg_current_snapshot()))
+                AND (era < (SELECT era FROM {s}.feed_era) OR tx_id < %s::text::xid8)
               ORDER BY era, tx_id, position LIMIT %s) AS page
         WINDOW feed AS (ORDER BY era, tx_id, position)
         ORDER BY era, tx_id, position""").format(s=sql.Identifier(schema))
@@ -46,7 +46,8 @@ def feed_page(store: EventStore, after: FeedCursor, limit: int, first_previous: 
     """
     with store.transaction() as conn:
         conn.execute("SET LOCAL timezone = 'UTC'")
-        rows = conn.execute(_page_query(store.schema), (first_previous, *after, min(limit, MAX_PAGE))).fetchall()
+        horizon = store.horizon(conn)  # a statement of its own, before the page's
+        rows = conn.execute(_page_query(store.schema), (first_previous, *after, horizon, min(limit, MAX_PAGE))).fetchall()
     return "\n".join(_revealed(store, line) if any(s in line for s in _SEALED) else line for (line,) in rows)
 
 

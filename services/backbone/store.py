@@ -1,8 +1,9 @@
 """The event store: one `events` table in the service's own PostgreSQL schema (architecture §4).
 
-Writers are not serialised against each other: each append takes only a per-stream advisory lock.
-Readers of the feed see only rows whose transaction id is below the oldest transaction still
-running (`pg_snapshot_xmin`), so a row can never commit behind a reader's cursor.
+Writers are not serialised against each other: each append takes a per-stream advisory lock (and a
+shared lock that marks it as an appender of this log). Readers of the feed see only rows whose
+transaction id is below the feed's horizon, the oldest appender of this log still running
+(`feed_horizon()`, migration 005), so a row can never commit behind a reader's cursor.
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ from services.backbone.metrics import EVENTS_APPENDED
 
 ANY_VERSION = None
 NO_STREAM = 0
+# The first key of every appender's shared advisory lock (the second is the events table's oid);
+# migration 005's feed_horizon() looks for exactly this key.
+APPEND_LOCK_CLASS = 1178944340
 
 # tx_id is aliased: an output column named tx_id would make `ORDER BY tx_id` sort by the cast text
 # value instead of using the (era, tx_id, position) index.
@@ -209,8 +213,15 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Up to `limit` committed events after `after`, in feed order. Never skips, never reorders a stream."""
         with self._using(conn) as c:
-            rows = c.execute(self._q.feed, (*after, limit)).fetchall()
+            rows = c.execute(self._q.feed, (*after, self.horizon(c), limit)).fetchall()
         return [_row_to_event(r) for r in rows]
+
+    def horizon(self, conn: psycopg.Connection) -> int:
+        """The feed's horizon now (a transaction id): read it in a statement of its own, *before* the
+        statement that reads the feed, which then sees every row below it that will ever commit."""
+        row = conn.execute(self._q.horizon).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def count_after(self, after: FeedCursor, conn: psycopg.Connection | None = None) -> int:
         """How many committed events lie after `after` in the feed (relay and consumer lag)."""
@@ -274,11 +285,14 @@ class _Queries:
         s = sql.Identifier(schema)
         cols = sql.SQL(_COLUMNS)
         # The advisory lock keeps two writers of one stream in commit order = version order;
-        # pg_current_xact_id_if_assigned tells whether an earlier write already fixed our tx id.
+        # pg_current_xact_id_if_assigned tells whether an earlier write already fixed our tx id; the
+        # shared lock on the events table's key marks an appender of this log for feed_horizon().
         self.lock_all = sql.SQL(
             "SELECT pg_current_xact_id_if_assigned()::text,"
+            " pg_advisory_xact_lock_shared({append_class}, {events}::regclass::oid::int)::text,"
             " (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(%s::text[]) AS k)"
-        ).as_string(None)
+        ).format(append_class=sql.Literal(APPEND_LOCK_CLASS),
+                 events=sql.Literal(sql.Identifier(schema, "events").as_string(None))).as_string(None)
         self.state = sql.SQL(
             "SELECT (SELECT count(*) FROM {s}.events WHERE event_id = ANY(%s)),"
             " (SELECT array_agg(coalesce((SELECT max(version) FROM {s}.events e WHERE e.stream = n.name), 0)"
@@ -305,10 +319,10 @@ class _Queries:
         self.feed = sql.SQL(
             "SELECT {cols} FROM {s}.events"
             " WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
-            " AND (era < (SELECT era FROM {s}.feed_era)"
-            "      OR tx_id < pg_snapshot_xmin(pg_current_snapshot()))"
+            " AND (era < (SELECT era FROM {s}.feed_era) OR tx_id < %s::text::xid8)"
             " ORDER BY events.era, events.tx_id, events.position LIMIT %s"
         ).format(s=s, cols=cols).as_string(None)
+        self.horizon = sql.SQL("SELECT {s}.feed_horizon()::text::bigint").format(s=s).as_string(None)
         self.count_after = sql.SQL(
             "SELECT count(*) FROM {s}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
         ).format(s=s).as_string(None)

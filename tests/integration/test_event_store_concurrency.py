@@ -95,3 +95,34 @@ def test_an_append_after_another_write_in_its_transaction_is_refused(store: Even
             store.append("a", [new_event()], conn=conn)
 
     assert store.read_feed() == []
+
+
+def test_a_transaction_writing_elsewhere_does_not_hold_the_feed_back(store: EventStore, db_url: str) -> None:
+    """The feed's horizon is this log's own: a consumer's, a rebuild's or another service's open
+    transaction in the same cluster no longer delays the events of this log (migration 005)."""
+    import psycopg
+
+    with psycopg.connect(db_url) as elsewhere:
+        elsewhere.execute("SELECT pg_current_xact_id()")  # a writing transaction, still open, older than the append
+        store.append("a", [new_event()])
+        assert [e.stream for e in store.read_feed()] == ["a"]
+        elsewhere.rollback()
+
+
+def test_an_appender_still_running_holds_back_the_appends_committed_after_it(store: EventStore) -> None:
+    with store.pool.connection() as first, first.transaction():
+        store.append("slow", [new_event()], conn=first)  # its transaction id is fixed; not committed yet
+        store.append("fast", [new_event()])  # a younger transaction, committed
+        assert store.read_feed() == [], "a row shown now would let 'slow' commit behind the reader's cursor"
+    assert [e.stream for e in store.read_feed()] == ["slow", "fast"]
+
+
+def test_a_reader_inside_one_transaction_sees_appenders_that_began_after_its_first_read(store: EventStore) -> None:
+    """PostgreSQL caches pg_stat_activity for the rest of a transaction; the horizon must not use a stale copy."""
+    with store.pool.connection() as reader, reader.transaction():
+        assert store.read_feed(conn=reader) == []  # reads the backends' state once
+        with store.pool.connection() as slow, slow.transaction():
+            store.append("slow", [new_event()], conn=slow)  # began after the reader's first read
+            store.append("fast", [new_event()])
+            assert store.read_feed(conn=reader) == []
+        assert [e.stream for e in store.read_feed(conn=reader)] == ["slow", "fast"]
