@@ -184,3 +184,17 @@ def test_a_relay_that_dies_after_publishing_but_before_its_checkpoint_causes_onl
     assert len(rows) == 20 and all(count == 1 for _, count in rows)
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM tally.parked_messages").fetchone()[0] == 0
+
+
+def test_the_relays_idle_check_reads_the_index_not_the_whole_log(db_url: str, schema: str) -> None:
+    """After each batch the relay asks whether anything follows its checkpoint. As a prepared statement
+    (generic plan) an EXISTS over the row comparison scanned the whole log when nothing followed -- about
+    100 ms per idle cycle on a log of 120,000 events, which delayed every event that came next."""
+    from services.backbone.relay import Relay
+
+    with ConnectionPool(db_url, min_size=1, max_size=1) as pool, psycopg.connect(db_url, autocommit=True) as conn:
+        relay = Relay(EventStore(pool, schema), db_url, "amqp://unused", "ledger")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute(f"PREPARE idle_check(int, text, bigint) AS {relay._after % ('$1', '$2', '$3')}")
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE idle_check(1, '1', 0)").fetchall())
+    assert "events_feed_order" in plan and "Seq Scan" not in plan, plan
