@@ -3,7 +3,7 @@
 Writers are not serialised against each other: each append takes a per-stream advisory lock (and a
 shared lock that marks it as an appender of this log). Readers of the feed see only rows whose
 transaction id is below the feed's horizon, the oldest appender of this log still running
-(`feed_horizon()`, migration 005), so a row can never commit behind a reader's cursor.
+(`feed_horizon`, migration 005), so a row can never commit behind a reader's cursor.
 """
 from __future__ import annotations
 
@@ -322,7 +322,8 @@ class _Queries:
             " AND (era < (SELECT era FROM {s}.feed_era) OR tx_id < %s::text::xid8)"
             " ORDER BY events.era, events.tx_id, events.position LIMIT %s"
         ).format(s=s, cols=cols).as_string(None)
-        self.horizon = sql.SQL("SELECT {s}.feed_horizon()::text::bigint").format(s=s).as_string(None)
+        self.horizon = sql.SQL("SELECT {s}.feed_horizon({events}::regclass)::text::bigint").format(
+            s=s, events=sql.Literal(sql.Identifier(schema, "events").as_string(None))).as_string(None)
         self.count_after = sql.SQL(
             "SELECT count(*) FROM {s}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
         ).format(s=s).as_string(None)

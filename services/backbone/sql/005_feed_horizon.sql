@@ -14,7 +14,9 @@
 -- only after its commit is visible, so a caller that reads the feed in a *later* statement (a new
 -- snapshot under READ COMMITTED) sees every row below the horizon that will ever commit there.
 -- Callers must therefore compute the horizon in a statement of its own, before the feed's SELECT.
-CREATE OR REPLACE FUNCTION {schema}.feed_horizon() RETURNS xid8 LANGUAGE plpgsql VOLATILE AS $$
+-- The caller names the log (`feed_horizon('<schema>.events')`): the body names no schema, so the
+-- function still works after the schema is renamed (a read-model rebuild switches schemas that way).
+CREATE OR REPLACE FUNCTION {schema}.feed_horizon(log regclass) RETURNS xid8 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     next_xid bigint;
     oldest bigint;
@@ -30,7 +32,7 @@ BEGIN
       FROM (SELECT ((next_xid - a.backend_xid::text::bigint) % 4294967296 + 4294967296) % 4294967296 AS d
               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
-               AND l.classid = 1178944340 AND l.objid = '{schema}.events'::regclass
+               AND l.classid = 1178944340 AND l.objid = log
                AND a.backend_xid IS NOT NULL) AS holders;
     RETURN least(next_xid, coalesce(oldest, next_xid))::text::xid8;
 END
