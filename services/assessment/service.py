@@ -18,6 +18,7 @@ from services.assessment import campaigns as c
 from services.assessment import handlers as h
 from services.assessment import schemas as s
 from services.assessment import views as v
+from services.assessment.domain import ROSTER_EVENT_TYPES
 from services.backbone.commands import Aggregates, CommandMeta
 from services.backbone.domain import Actor, Context, ForbiddenError
 from services.backbone.edge import edge_endpoints
@@ -62,9 +63,8 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     sequencer = SequencerProvider()
     consumer = ConsumerProvider(
         {"posting": apply_posting_event, "selection": apply_selection_event},
-        versions={"posting": {t: 1 for t in ("posting.PlacementPlanned", "posting.PlacementStarted",
-                                             "posting.PlacementExtended", "posting.PlacementCompleted",
-                                             "posting.PlacementRecalled")},
+        # the types each handler acts on (the consumer only records the others) and the version it reads
+        versions={"posting": dict.fromkeys(ROSTER_EVENT_TYPES, 1),
                   "selection": {"selection.PersonalDataErased": 1}},
     )
     ballot_log_guard = b.BallotLogGuard()

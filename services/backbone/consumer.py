@@ -10,8 +10,10 @@ Deliveries that arrive while a batch is being applied wait in arrival order and 
 With a batch handler (reporting's projections) the batch is one transaction (group commit): at a
 trickle each event is its own batch; under load the fixed cost of a transaction is shared, so the
 consumer catches up instead of falling behind. Per-event handlers get a transaction per event, since
-they may append to their own service's log, which must be the first write of its transaction. Each
-message is acknowledged only after the transaction that applied it commits.
+they may append to their own service's log, which must be the first write of its transaction; the
+events of types they do not interpret (those missing from `versions[source]`) are only recorded, and
+ride in the transaction of the next event they do interpret. Each message is acknowledged only after
+the transaction that applied it commits.
 """
 from __future__ import annotations
 
@@ -81,6 +83,7 @@ class IdempotentConsumer:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         # Per source: the event types this consumer interprets and the newest schema version it understands.
+        # A per-event handler is not called for the other types (they are recorded as seen): list every type it acts on.
         self.versions = versions or {}
         self._s = sql.Identifier(schema)
 
@@ -157,14 +160,17 @@ class IdempotentConsumer:
         """Apply a batch in one transaction, setting each delivery's outcome (or error)."""
         if len(batch) > 1 and source not in self.batch_handlers:
             # A per-event handler may append to this service's own log, and an append must be the first
-            # write of its transaction (it fixes the feed position): one transaction per event.
-            for i, delivery in enumerate(batch):
-                self._apply_batch(source, [delivery])
-                if delivery.error is not None:  # stop there: what follows must not move the cursor past it
-                    for later in batch[i + 1:]:
-                        later.error = delivery.error
-                    return
-            return
+            # write of its transaction (it fixes the feed position): at most one event the handler
+            # interprets per transaction, with the events before it that it does not (recorded only).
+            segments = self._segments(source, batch)
+            if len(segments) > 1:
+                for i, segment in enumerate(segments):
+                    self._apply_batch(source, segment)
+                    if (error := next((d.error for d in segment if d.error is not None), None)) is not None:
+                        for later in (d for rest in segments[i + 1:] for d in rest):
+                            later.error = error  # stop there: what follows must not move the cursor past it
+                        return
+                return
         try:
             try:
                 self._apply_in_order(source, batch)
@@ -181,6 +187,20 @@ class IdempotentConsumer:
                     delivery.error = exc
             if not isinstance(exc, Exception):
                 raise
+
+    def _interprets(self, source: str, event: RecordedEvent) -> bool:
+        """Does this consumer's handler act on the event? Without declared types, every event counts."""
+        types = self.versions.get(source)
+        return types is None or event.type in types
+
+    def _segments(self, source: str, batch: list[_Delivery]) -> list[list[_Delivery]]:
+        """The batch cut after each event the handler interprets (a per-event handler's transactions)."""
+        segments: list[list[_Delivery]] = [[]]
+        for delivery in batch:
+            segments[-1].append(delivery)
+            if self._interprets(source, delivery.event):
+                segments.append([])
+        return [segment for segment in segments if segment]
 
     def _apply_in_order(self, source: str, batch: list[_Delivery], one_by_one: bool = False) -> None:
         """One transaction for the batch; the outcomes are set only once it has committed."""
@@ -235,6 +255,8 @@ class IdempotentConsumer:
                 failures[event.event_id] = "".join(traceback.format_exception(exc, limit=5))
             return failures
         for event in understood:
+            if batch_handler is None and not self._interprets(source, event):
+                continue  # not ours: recorded as seen, the per-event handler is not called
             correlation_id.set(event.metadata.correlation_id)
             error = self._apply(conn, source, event)
             if error is not None:

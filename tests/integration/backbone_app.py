@@ -48,7 +48,7 @@ HANDLERS: dict[str, Handler] = {"ledger": apply_ledger_event}
 class Tally(FeedEndpoints):
     name = "tally"
     store = EventStoreProvider()
-    consumer = ConsumerProvider(HANDLERS, versions={"ledger": {"ledger.Happened": 1}})
+    consumer = ConsumerProvider(HANDLERS, versions={"ledger": {"ledger.Happened": 1, "ledger.Poison": 1}})
 
     @subscribe("ledger")
     def on_ledger_event(self, body: dict) -> None:

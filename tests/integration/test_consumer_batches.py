@@ -171,3 +171,32 @@ def test_handlers_that_append_to_their_own_log_get_a_transaction_each(
         copied = conn.execute(f'SELECT count(*) FROM "{schema}".events WHERE type = %s', ("ledger.Copied",)).fetchone()
         parked = conn.execute(f'SELECT count(*) FROM "{schema}".parked_messages').fetchone()
     assert (copied, parked) == ((15,), (0,))
+
+
+def test_events_a_per_event_handler_does_not_interpret_ride_in_the_next_ones_transaction(
+        db_url: str, pool: ConnectionPool, schema: str, source: EventStore) -> None:
+    """Selection reads every assessment event but acts on one type: the rest are only recorded, in the
+    transaction of the next event it acts on (whose append stays that transaction's first write)."""
+    handled: list[int] = []
+
+    def record(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
+        handled.append(event.data["n"])
+        store.append(f"copy-{event.data['n']}", [new_event("ledger.Copied", {"n": event.data["n"]})], conn=conn)
+
+    consumer = IdempotentConsumer(pool, schema, "copier", {"ledger": record},
+                                  lambda _, after, limit: [to_cloudevent(e, None) for e in source.read_feed(after, limit)],
+                                  store=EventStore(pool, schema), versions={"ledger": {"ledger.Poison": 1}})
+    bodies = published(source, 15, poison={4, 9})  # the two events of the type it interprets
+
+    outcomes = deliver_together(consumer, bodies)
+
+    assert outcomes == ["applied"] * 15
+    assert handled == [4, 9]
+    with psycopg.connect(db_url) as conn:
+        copied = conn.execute(f'SELECT count(*) FROM "{schema}".events WHERE type = %s', ("ledger.Copied",)).fetchone()
+        parked = conn.execute(f'SELECT count(*) FROM "{schema}".parked_messages').fetchone()
+        # rows written by one transaction share its xmin
+        transactions = conn.execute(f'SELECT count(DISTINCT xmin::text) FROM "{schema}".consumer_inbox').fetchone()
+    assert (copied, parked) == ((2,), (0,))
+    assert transactions == (3,), "0-4, 5-9 and 10-14: one transaction per interpreted event, the rest riding along"
+    assert consumer.cursor("ledger") == FeedCursor.parse(bodies[-1]["sequence"])
