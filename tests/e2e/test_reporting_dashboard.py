@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.service import test_reporting_scenario as scenario
-from tests.service.test_reporting_support import Running, running_system, wait_until_projected
+from tests.support import reporting_scenario as scenario
+from tests.support.reporting_system import Running, running_system, wait_until_projected
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -19,7 +19,7 @@ import requests
 
 from services.backbone.migrations import ensure_database
 from tests.faults.harness import CommandStream, assert_nothing_lost_or_doubled, assert_reporting_equals_a_rebuild
-from tests.service.test_reporting_support import side_by_side
+from tests.support.reporting_system import side_by_side
 from tests.support.api import free_port
 from tests.support.processes import ServiceProcess, throwaway_vhost
 

@@ -13,8 +13,8 @@ import pytest
 
 from services.reporting.readmodel import TABLES
 from services.reporting.rebuild import run_rebuild
-from tests.service import test_reporting_scenario as scenario
-from tests.service.test_reporting_support import Running, running_system, wait_until_projected
+from tests.support import reporting_scenario as scenario
+from tests.support.reporting_system import Running, running_system, wait_until_projected
 from tests.support.processes import rpc_config
 from tests.support.readmodels import differences
 

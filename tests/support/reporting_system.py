@@ -1,7 +1,7 @@
 """What the reporting tests share: stand-in source services (event log, relay, feed RPC — nothing else),
 a county scenario appended to their logs as the real services would, and the running processes.
 
-Holds no tests itself; `nameko run tests.service.test_reporting_support:FakeSelection` starts a source.
+Holds no tests itself; `nameko run tests.support.reporting_system:FakeSelection` starts a source.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def running_system(logs: Path, db: str = REPORTING_DB) -> Iterator[Running]:
     with throwaway_vhost() as amqp_uri, ConnectionPool(db, min_size=1, max_size=4) as pool:
         env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": db, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
                "FOURGATES_RELAY_POLL_SECONDS": "0.05", "DB_POOL_SIZE": "4"}
-        support = "tests.service.test_reporting_support"
+        support = "tests.support.reporting_system"
         processes = [ServiceProcess(f"{support}:Fake{s.title()}", s, env, logs) for s in SOURCES]
         processes.append(ServiceProcess("services.reporting.service", "reporting", env, logs))
         side_by_side(processes, "start")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.backbone.domain import Actor
-from tests.service.test_reporting_support import FINANCE, HR, OD, PC, QINGSHUI, SYSTEM, Sources
+from tests.support.reporting_system import FINANCE, HR, OD, PC, QINGSHUI, SYSTEM, Sources
 
 TERMS: dict[str, list[str]] = {k: ["按期完成"] for k in ("tasks", "term_goals", "post_requirements", "reward_conditions",
                                                         "penalty_conditions")}
