@@ -39,7 +39,6 @@ from psycopg_pool import ConnectionPool
 
 from services.backbone.domain import Actor
 from services.backbone.envelope import Metadata, NewEvent
-from services.backbone.providers import EventStoreProvider, FeedEndpoints, RelayProvider
 
 BENCH_DB = os.environ.get("FOURGATES_BENCH_REPORTING_DB",
                           "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_bench_reporting")
@@ -49,26 +48,6 @@ LAG_RATE = 100
 GOAL_RATE, GOAL_RATIO, GOAL_P99_MS = 30_000, 0.25, 250
 SOURCES = ("selection", "posting", "assessment")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-class SelectionSource(FeedEndpoints):
-    """A source service's log, relay and feed RPC, nothing else (the rebuild only reads feeds)."""
-
-    name = "selection"
-    store = EventStoreProvider()
-    relay = RelayProvider()
-
-
-class PostingSource(FeedEndpoints):
-    name = "posting"
-    store = EventStoreProvider()
-    relay = RelayProvider()
-
-
-class AssessmentSource(FeedEndpoints):
-    name = "assessment"
-    store = EventStoreProvider()
-    relay = RelayProvider()
 
 
 GENERATOR = "county-v1"
@@ -457,7 +436,8 @@ def running_sources() -> Iterator[tuple[str, dict[str, str], Path, list[Any]]]:
     logs.mkdir(parents=True, exist_ok=True)
     with throwaway_vhost() as amqp_uri:
         env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": BENCH_DB, "DB_POOL_SIZE": "4"}
-        sources = [ServiceProcess(f"bench.rebuild:{s.title()}Source", s,
+        # the stand-in sources of the reporting tests: a log, its relay and feed RPC, nothing else
+        sources = [ServiceProcess(f"tests.support.reporting_system:Fake{s.title()}", s,
                                   {**env, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}, logs).start() for s in SOURCES]
         try:
             yield amqp_uri, env, logs, sources
