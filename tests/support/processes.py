@@ -54,7 +54,11 @@ class ServiceProcess:
             [sys.executable, "-m", "nameko", "run", self.module, "--config", str(CONFIG)],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-        self._wait_ready(timeout)
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()  # never leave a process behind that its caller has no handle on
+            raise
         return self
 
     def _wait_ready(self, timeout: float) -> None:
