@@ -86,6 +86,19 @@ class IdempotentConsumer:
         # A per-event handler is not called for the other types (they are recorded as seen): list every type it acts on.
         self.versions = versions or {}
         self._s = sql.Identifier(schema)
+        # The SQL of every delivery, composed once (psycopg would compose a sql.Composed again at each execute).
+        self._q_position = sql.SQL(
+            "SELECT c.era, c.tx_id, c.position, (SELECT array_agg(event_id) FROM {s}.consumer_inbox"
+            "  WHERE consumer = %s AND event_id = ANY(%s)) FROM (SELECT 1) AS one"
+            " LEFT JOIN {s}.consumer_cursor c ON c.consumer = %s AND c.source = %s").format(s=self._s).as_string(None)
+        self._q_record = sql.SQL(
+            "WITH seen AS (INSERT INTO {s}.consumer_inbox (consumer, event_id, source, processed_at)"
+            "  SELECT %s, unnest(%s::uuid[]), %s, clock_timestamp())"
+            " INSERT INTO {s}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (consumer, source) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
+            " position = EXCLUDED.position, updated_at = now()").format(s=self._s).as_string(None)
+        self._q_cursor = sql.SQL("SELECT era, tx_id, position FROM {}.consumer_cursor WHERE consumer = %s AND source = %s"
+                                 ).format(self._s).as_string(None)
 
     def receive(self, source: str, body: Any) -> Outcome:
         """Handle one delivered message; never raises for a bad message (it is parked instead)."""
@@ -299,11 +312,7 @@ class IdempotentConsumer:
 
     def _position(self, conn: psycopg.Connection, source: str, batch: list[_Delivery]) -> tuple[FeedCursor, set[Any]]:
         """Our cursor in the source's feed, and which of the batch's events the inbox has seen already."""
-        row = conn.execute(sql.SQL(
-            "SELECT c.era, c.tx_id, c.position, (SELECT array_agg(event_id) FROM {s}.consumer_inbox"
-            "  WHERE consumer = %s AND event_id = ANY(%s)) FROM (SELECT 1) AS one"
-            " LEFT JOIN {s}.consumer_cursor c ON c.consumer = %s AND c.source = %s").format(s=self._s),
-            (self.name, [d.event.event_id for d in batch], self.name, source)).fetchone()
+        row = conn.execute(self._q_position, (self.name, [d.event.event_id for d in batch], self.name, source)).fetchone()
         assert row is not None
         cursor = FeedCursor(*row[:3]) if row[0] is not None else FEED_START
         return cursor, set(row[3] or ())
@@ -313,24 +322,17 @@ class IdempotentConsumer:
         if not events:
             return
         conn.execute(
-            sql.SQL(
-                "WITH seen AS (INSERT INTO {s}.consumer_inbox (consumer, event_id, source, processed_at)"
-                "  SELECT %s, unnest(%s::uuid[]), %s, clock_timestamp())"
-                " INSERT INTO {s}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (consumer, source) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
-                " position = EXCLUDED.position, updated_at = now()"
-            ).format(s=self._s),
+            self._q_record,
             (self.name, [e.event_id for e in events], source, self.name, source, *events[-1].cursor),
         )
 
     def cursor(self, source: str, conn: psycopg.Connection | None = None) -> FeedCursor:
         """The feed position of the last event applied (or parked) from `source`."""
-        query = sql.SQL("SELECT era, tx_id, position FROM {}.consumer_cursor WHERE consumer = %s AND source = %s")
         if conn is None:
             with self.pool.connection() as own:
-                row = own.execute(query.format(self._s), (self.name, source)).fetchone()
+                row = own.execute(self._q_cursor, (self.name, source)).fetchone()
         else:
-            row = conn.execute(query.format(self._s), (self.name, source)).fetchone()
+            row = conn.execute(self._q_cursor, (self.name, source)).fetchone()
         return FeedCursor(*row) if row else FEED_START
 
     def _park_event(self, conn: psycopg.Connection, source: str, event: RecordedEvent, error: str) -> None:
