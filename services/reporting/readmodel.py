@@ -21,6 +21,7 @@ from services.reporting.projections import PERSONAL, PERSONAL_COLUMNS, needs_of,
 
 TABLES = (*TABLE_KEYS, "timeline", "erased_cadres")
 SMALL_BATCH = 64  # rows; more than this go in with COPY
+ERASURE_LOCK_CLASS, ERASURE_LOCKS = 1179075922, 1024  # advisory locks (class, count) ordering erasures and batches
 
 
 class ReadModels:
@@ -31,6 +32,15 @@ class ReadModels:
         self._s = sql.Identifier(schema)
         self._columns: dict[str, list[tuple[str, str]]] = {}
         self._queries: dict[tuple[str, str], bytes] = {}  # composed once per table: a live event needs a few
+        self._q_erase_record = sql.SQL("INSERT INTO {}.erased_cadres (cadre_id, erased_at, event_id)"
+                                       " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(self._s).as_string(None)
+        self._q_erased_among = sql.SQL("SELECT cadre_id FROM {}.erased_cadres WHERE cadre_id = ANY(%s)").format(
+            self._s).as_string(None)
+        # A cadre's erasure lock is one of 1,024 (a batch of thousands of events takes at most that many locks,
+        # however many cadres it touches); taken in order, so two batches never wait for each other in a cycle.
+        buckets = f"FROM (SELECT DISTINCT hashtext(k) & {ERASURE_LOCKS - 1} AS b FROM unnest(%s::text[]) AS k ORDER BY 1) AS l"
+        self._q_lock_cadres = f"SELECT count(pg_advisory_xact_lock({ERASURE_LOCK_CLASS}, b)) {buckets}"
+        self._q_share_cadres = f"SELECT count(pg_advisory_xact_lock_shared({ERASURE_LOCK_CLASS}, b)) {buckets}"
 
     def apply(self, conn: psycopg.Connection, events: Sequence[SourceEvent]) -> list[tuple[SourceEvent, Exception]]:
         """Project `events` in order and save the result; returns the events that failed (left out, unchanged)."""
@@ -80,32 +90,49 @@ class ReadModels:
         if working.timeline:
             inserting["timeline"] = working.timeline
         if sum(map(len, inserting.values())) > SMALL_BATCH:
+            touched = self._lock_cadres(conn, working)
             for table, items in closing.items():
                 conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
             for table, rows in inserting.items():
                 self.copy_rows(conn, table, rows)
-            due = self._erased_among_touched(conn, working)
+            due = self._erased_among_touched(conn, working, touched)
         else:
             with conn.pipeline():  # a live event: a few rows, sent in one round trip rather than COPY's two per table
+                touched = self._lock_cadres(conn, working)
                 for table, items in closing.items():
                     conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
                 for table, rows in inserting.items():
                     self.insert_rows(conn, table, rows)
-                due = self._erased_among_touched(conn, working)
+                due = self._erased_among_touched(conn, working, touched)
         if cadres := [cadre for (cadre,) in (due.fetchall() if due is not None else ())]:
             self.erase(conn, cadres)
 
-    def _erased_among_touched(self, conn: psycopg.Connection, working: Working) -> psycopg.Cursor[Any] | None:
+    def _lock_cadres(self, conn: psycopg.Connection, working: Working) -> list[str]:
+        """Take the batch's erasure locks before it writes anything; returns the cadres it touched.
+
+        Each source's events are applied in transactions of their own, concurrently: an erasure (selection)
+        and a new row version for the same cadre (posting, say) could each miss the other -- the erasure's
+        UPDATE not seeing the uncommitted row, the row's check not seeing the uncommitted erasure -- and
+        leave that version unerased. So an erasure holds a lock per cadre until it commits, and every batch
+        takes the locks of the cadres it touched, shared: whichever commits second sees the other. Taken
+        before any write, so that neither can be waiting for a row the other has locked."""
+        touched = sorted({row["cadre_id"] for row in working.timeline if row["cadre_id"]})
+        if working.erased:
+            conn.execute(self._q_lock_cadres, ([self._cadre_key(c) for c in sorted({e[0] for e in working.erased})],))
+        if touched:
+            conn.execute(self._q_share_cadres, ([self._cadre_key(c) for c in touched],))
+        return touched
+
+    def _erased_among_touched(self, conn: psycopg.Connection, working: Working,
+                              touched: list[str]) -> psycopg.Cursor[Any] | None:
         """Record the batch's erasures; a cursor over the erased cadres among those the batch touched (their
         stored personal fields must be erased again: an event from another source may have brought them back)."""
         if working.erased:
-            conn.cursor().executemany(sql.SQL("INSERT INTO {}.erased_cadres (cadre_id, erased_at, event_id)"
-                                              " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING").format(self._s), working.erased)
-        touched = sorted({row["cadre_id"] for row in working.timeline if row["cadre_id"]})
-        if not touched:
-            return None
-        return conn.execute(sql.SQL("SELECT cadre_id FROM {}.erased_cadres WHERE cadre_id = ANY(%s)").format(self._s),
-                            (touched,))
+            conn.cursor().executemany(self._q_erase_record, working.erased)
+        return conn.execute(self._q_erased_among, (touched,)) if touched else None
+
+    def _cadre_key(self, cadre_id: str) -> str:
+        return f"{self.schema}:erasure:{cadre_id}"
 
     def erase(self, conn: psycopg.Connection, cadres: list[str]) -> None:
         """Replace the cadres' personal fields, in every version and timeline row, by the sources' placeholders."""
