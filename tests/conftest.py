@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,14 +27,23 @@ def db_url() -> str:
     return TEST_DB
 
 
+@contextmanager
+def migrated_schema(db_url: str, service: str = "none") -> Iterator[str]:
+    """A fresh schema with the backbone's (and `service`'s own) migrations applied, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    migrate(db_url, name, service=service)
+    try:
+        yield name
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
 @pytest.fixture
 def schema(db_url: str) -> Iterator[str]:
     """A schema of its own for one test, migrated, dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    migrate(db_url, name, service="none")
-    yield name
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    with migrated_schema(db_url) as name:
+        yield name
 
 
 def new_event(type_: str = "test.Happened", data: dict[str, Any] | None = None, **meta: Any) -> NewEvent:

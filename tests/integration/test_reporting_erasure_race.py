@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from services.backbone.migrations import migrate
 from services.backbone.vault import ERASED
 from services.reporting.model import SourceEvent
 from services.reporting.readmodel import ReadModels
+from tests.conftest import migrated_schema
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 PLANNED = {"placement_id": "p1", "nomination_id": "n1", "cadre_id": "c1", "cadre_rank": "deputy_section",
@@ -34,11 +34,8 @@ def event(n: int, type_: str, **data: Any) -> SourceEvent:
 
 @pytest.fixture
 def reporting(db_url: str) -> Iterator[str]:
-    name = f"r_{uuid.uuid4().hex[:10]}"
-    migrate(db_url, name, service="reporting")
-    yield name
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    with migrated_schema(db_url, service="reporting") as name:
+        yield name
 
 
 def test_an_erasure_racing_a_recall_of_the_same_cadre_leaves_no_reason_behind(db_url: str, reporting: str) -> None:
