@@ -50,7 +50,7 @@ def apply_events_from(source: str) -> BatchHandler:
     """
     def apply(conn: psycopg.Connection, events: Sequence[RecordedEvent],
               store: EventStore) -> list[tuple[RecordedEvent, Exception]]:
-        models = _READ_MODELS.setdefault(store.schema, ReadModels(store.schema))
+        models = _READ_MODELS.get(store.schema) or _READ_MODELS.setdefault(store.schema, ReadModels(store.schema))
         by_id = {str(event.event_id): event for event in events}
         failed = models.apply(conn, [from_recorded(source, event) for event in events])
         return [(by_id[projected.event_id], exc) for projected, exc in failed]
