@@ -21,12 +21,13 @@ import logging
 import threading
 import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
@@ -218,7 +219,10 @@ class IdempotentConsumer:
     def _apply_in_order(self, source: str, batch: list[_Delivery], one_by_one: bool = False) -> None:
         """One transaction for the batch; the outcomes are set only once it has committed."""
         outcomes: list[Outcome | Literal["gap"]] = []
-        with self.pool.connection() as conn, conn.transaction():
+        # A batch handler's transaction is pipelined (BEGIN, the lock and the position in one round trip; the
+        # inbox, the cursor and COMMIT in another). A per-event handler appends to its own log: plain.
+        pipelined = source in self.batch_handlers
+        with self.pool.connection() as conn, (pipelined_transaction(conn) if pipelined else conn.transaction()):
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
             cursor, seen = self._position(conn, source, batch)
             fresh: list[RecordedEvent] = []
@@ -373,3 +377,37 @@ class IdempotentConsumer:
 
 class _NoHandlerError(Exception):
     pass
+
+
+@contextmanager
+def pipelined_transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
+    """One transaction in pipeline mode whose BEGIN travels with the first statement and COMMIT with the last.
+
+    psycopg's own `transaction()` spends a round trip on BEGIN and another on COMMIT (one more each in
+    pipeline mode, where it syncs around them). Here they are statements of the pipeline: a statement's
+    result is read when the caller asks for it (one round trip for everything queued before), and what is
+    left is sent with COMMIT when the block ends. An error (in the block, or raised by the database at a
+    read or at COMMIT) rolls everything back. COPY cannot run in pipeline mode: `in_pipeline` tells callers.
+    """
+    if conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        raise psycopg.ProgrammingError("pipelined_transaction needs a connection with no transaction open")
+    conn.autocommit = True  # psycopg must not open a transaction of its own (with a sync) before ours
+    try:
+        try:
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                yield conn
+                conn.execute("COMMIT")
+        except BaseException:
+            with suppress(psycopg.Error):
+                conn.rollback()
+            raise
+    finally:
+        if conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+            conn.autocommit = False
+        else:
+            conn.close()  # broken or stuck: the pool discards a closed connection rather than reuse it
+
+
+def in_pipeline(conn: psycopg.Connection) -> bool:
+    return bool(conn.pgconn.pipeline_status != pq.PipelineStatus.OFF)

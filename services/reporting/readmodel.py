@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+from services.backbone.consumer import in_pipeline
 from services.backbone.vault import ERASED
 from services.reporting.model import TABLE_KEYS, Row, Slot, SourceEvent, Working
 from services.reporting.projections import PERSONAL, PERSONAL_COLUMNS, needs_of, project_all
@@ -89,7 +91,8 @@ class ReadModels:
             inserting[table].extend(rows)
         if working.timeline:
             inserting["timeline"] = working.timeline
-        if sum(map(len, inserting.values())) > SMALL_BATCH:
+        pipelined = in_pipeline(conn)  # the live consumer's transaction: statements ride with its COMMIT
+        if sum(map(len, inserting.values())) > SMALL_BATCH and not pipelined:
             touched = self._lock_cadres(conn, working)
             for table, items in closing.items():
                 conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
@@ -97,7 +100,8 @@ class ReadModels:
                 self.copy_rows(conn, table, rows)
             due = self._erased_among_touched(conn, working, touched)
         else:
-            with conn.pipeline():  # a live event: a few rows, sent in one round trip rather than COPY's two per table
+            # a live batch: rows sent as statements of one pipeline rather than COPY's two round trips per table
+            with nullcontext() if pipelined else conn.pipeline():
                 touched = self._lock_cadres(conn, working)
                 for table, items in closing.items():
                     conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
