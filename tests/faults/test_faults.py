@@ -19,9 +19,9 @@ import requests
 
 from services.backbone.migrations import ensure_database
 from tests.faults.harness import CommandStream, assert_nothing_lost_or_doubled, assert_reporting_equals_a_rebuild
-from tests.support.reporting_system import side_by_side
 from tests.support.api import free_port
 from tests.support.processes import ServiceProcess, throwaway_vhost
+from tests.support.reporting_system import side_by_side
 
 # Overridable so the faults can be aimed at a PostgreSQL cluster and a RabbitMQ node of their own
 # (the outages then leave other test runs on the machine alone); CI uses the machine's own.

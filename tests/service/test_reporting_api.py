@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.support import reporting_scenario as scenario
-from tests.support.reporting_system import Running, running_system, wait_until_projected
 from tests.support.api import Api
+from tests.support.reporting_system import Running, running_system, wait_until_projected
 
 
 @pytest.fixture(scope="module")

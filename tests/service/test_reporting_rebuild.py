@@ -14,9 +14,9 @@ import pytest
 from services.reporting.readmodel import TABLES
 from services.reporting.rebuild import run_rebuild
 from tests.support import reporting_scenario as scenario
-from tests.support.reporting_system import Running, running_system, wait_until_projected
 from tests.support.processes import rpc_config
 from tests.support.readmodels import differences
+from tests.support.reporting_system import Running, running_system, wait_until_projected
 
 
 @pytest.fixture(scope="module")
