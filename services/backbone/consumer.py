@@ -22,7 +22,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -123,18 +123,24 @@ class IdempotentConsumer:
         return self._deliver(source, event, previous)
 
     def catch_up(self, source: str) -> int:
-        """Read and apply the source's feed after our cursor until we reach its end."""
-        with self._source_lock(source):
-            return self._catch_up(source)
+        """Read and apply the source's feed after our cursor until we reach its end.
 
-    def _catch_up(self, source: str) -> int:
+        Each page is read without holding the source's lock: the source may be slow to answer (busy, or
+        away until the call times out), and its live deliveries must not wait for that meanwhile (under load
+        they held every worker of the service for the call's 5 s timeout). What the live deliveries applied
+        in between is skipped as seen when the page is applied, under the lock.
+        """
+        return self._catch_up(source, locked=False)
+
+    def _catch_up(self, source: str, locked: bool = True) -> int:
         self.stats.catch_ups += 1
         applied = 0
         while True:
             bodies = self.fetch_feed(source, self.cursor(source), self.batch_size)
             deliveries = [_Delivery(from_cloudevent(body), None) for body in bodies]
             if deliveries:
-                self._apply_batch(source, deliveries)
+                with nullcontext() if locked else self._source_lock(source):
+                    self._apply_batch(source, deliveries)
                 if failed := next((d.error for d in deliveries if d.error is not None), None):
                     raise failed
             applied += sum(d.outcome == "applied" for d in deliveries)

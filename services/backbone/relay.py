@@ -66,25 +66,31 @@ class Relay:
                 self.stop.wait(1.0)
 
     def _lead_and_publish(self) -> None:
-        with psycopg.connect(self.conninfo, autocommit=True) as lock_conn:
-            while not self._try_lead(lock_conn):
+        # One connection, outside any transaction, for everything the leader does: it holds the lead (a
+        # session lock: a dead connection means another replica may lead, and any statement here fails),
+        # listens for appends, reads the feed and saves the checkpoint -- one round trip per statement,
+        # without a pooled checkout, BEGIN and COMMIT around each.
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            while not self._try_lead(conn):
                 if self.stop.wait(self.poll_seconds * 5):
                     return
             self.is_leader, self._cursor = True, self.checkpoint()
-            lock_conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            conn.execute("SET synchronous_commit = off")  # its commits are checkpoint saves: a lost one only republishes
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as amqp:
                 producer = Producer(amqp.channel(), exchange=events_exchange(self.service), serializer="cloudevents")
                 producer.declare()
                 while not self.stop.is_set():
-                    lock_conn.execute("SELECT 1")  # a dead lock connection means we are no longer leader
-                    if self.publish_batch(producer) > 0:
-                        continue
-                    if self._held_back(lock_conn):
+                    if self.publish_batch(producer, conn) == self.batch_size:
+                        continue  # a full batch: more may follow at once
+                    if self._held_back(conn):
                         # committed, yet not readable: an older transaction still open holds the feed's
                         # horizon back for a moment; look again soon rather than at the next poll
                         self.stop.wait(self.horizon_retry_seconds)
                     else:
-                        self._await_append(lock_conn)
+                        # the feed is read to its end: wait for the next append's notification (one that
+                        # committed after the read has already arrived) or the poll interval
+                        self._await_append(conn)
 
     @property
     def channel(self) -> str:
@@ -104,16 +110,17 @@ class Relay:
         row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"relay:{self.store.schema}",)).fetchone()
         return bool(row and row[0])
 
-    def publish_batch(self, producer: Producer) -> int:
-        """Publish the next batch after the checkpoint, confirmed, then save the checkpoint."""
+    def publish_batch(self, producer: Producer, conn: psycopg.Connection | None = None) -> int:
+        """Publish the next batch after the checkpoint, confirmed, then save the checkpoint (on `conn`, an
+        autocommit connection, if given; else in pooled transactions)."""
         checkpoint = self._position()
-        events = self.store.read_feed(checkpoint, self.batch_size)
+        events = self.store.read_feed(checkpoint, self.batch_size, conn=conn)
         previous: FeedCursor | None = checkpoint if checkpoint != FEED_START else None
         for event in events:
             self._publish(producer, event, previous)
             previous = event.cursor
         if events:
-            self._save(events[-1].cursor, len(events))
+            self._save(events[-1].cursor, len(events), conn)
             EVENTS_PUBLISHED.labels(self.service).inc(len(events))
             if self.on_published:
                 self.on_published(len(events), events[-1].cursor)
@@ -141,18 +148,18 @@ class Relay:
             ).fetchone()
         return FeedCursor(*row) if row else FEED_START
 
-    def _save(self, cursor: FeedCursor, count: int) -> None:
-        with self.store.transaction() as conn:
-            conn.execute("SET LOCAL synchronous_commit = off")  # a lost save only republishes: no need to wait for the disk
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {}.relay_checkpoint (relay, era, tx_id, position, published) VALUES ('main', %s, %s, %s, %s)"
-                    " ON CONFLICT (relay) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
-                    " position = EXCLUDED.position, published = relay_checkpoint.published + EXCLUDED.published,"
-                    " updated_at = now()"
-                ).format(self._ident),
-                (*cursor, count),
-            )
+    def _save(self, cursor: FeedCursor, count: int, conn: psycopg.Connection | None = None) -> None:
+        query = sql.SQL(
+            "INSERT INTO {}.relay_checkpoint (relay, era, tx_id, position, published) VALUES ('main', %s, %s, %s, %s)"
+            " ON CONFLICT (relay) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
+            " position = EXCLUDED.position, published = relay_checkpoint.published + EXCLUDED.published,"
+            " updated_at = now()").format(self._ident)
+        if conn is not None:
+            conn.execute(query, (*cursor, count))  # the leader's connection commits without waiting for the disk
+        else:
+            with self.store.transaction() as own:
+                own.execute("SET LOCAL synchronous_commit = off")  # a lost save only republishes: no need to wait
+                own.execute(query, (*cursor, count))
         if self._cursor is not None:
             self._cursor = cursor
 

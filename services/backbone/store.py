@@ -139,10 +139,14 @@ class EventStore:
         ids = [e.event_id for _, events, _ in batches for e in events]
         with self._using(conn) as c:
             # One statement takes every lock (in name order, so two multi-stream writers cannot deadlock)
-            # and tells whether an earlier write already fixed this transaction's id.
-            assigned = c.execute(self._q.lock_all, ([f"{self.schema}:{s}" for s in streams],)).fetchone()
-            # Read after the locks are held: a read in the same statement could see a pre-lock snapshot.
-            existing, versions = c.execute(self._q.state, (ids, streams)).fetchone()  # type: ignore[misc]
+            # and tells whether an earlier write already fixed this transaction's id. The state is read by
+            # the next statement, after the locks are held (a read in the same statement could see a
+            # pre-lock snapshot); the two travel together, in one round trip.
+            with c.pipeline():
+                locked = c.execute(self._q.lock_all, ([f"{self.schema}:{s}" for s in streams],))
+                state = c.execute(self._q.state, (ids, streams))
+            assigned = locked.fetchone()
+            existing, versions = state.fetchone()  # type: ignore[misc]
             if existing:
                 return self._existing(c, ids, existing)
             if assigned and assigned[0] is not None:

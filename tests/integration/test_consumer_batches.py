@@ -200,3 +200,30 @@ def test_events_a_per_event_handler_does_not_interpret_ride_in_the_next_ones_tra
     assert (copied, parked) == ((2,), (0,))
     assert transactions == (3,), "0-4, 5-9 and 10-14: one transaction per interpreted event, the rest riding along"
     assert consumer.cursor("ledger") == FeedCursor.parse(bodies[-1]["sequence"])
+
+
+def test_live_deliveries_go_on_while_a_timed_catch_up_waits_for_a_slow_source(
+        db_url: str, pool: ConnectionPool, schema: str, source: EventStore) -> None:
+    target = Target(pool, schema, source)
+    bodies = published(source, 10)
+    answered, slow = threading.Event(), target.consumer.fetch_feed
+
+    def slow_source(name: str, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
+        answered.wait(timeout=30)  # a busy source, answering only when told
+        return slow(name, after, limit)
+
+    target.consumer.fetch_feed = slow_source
+    catching_up = threading.Thread(target=target.consumer.catch_up, args=("ledger",))
+    catching_up.start()
+    time.sleep(0.1)  # the catch-up is waiting for its first page
+    began = time.monotonic()
+    live = [target.consumer.receive("ledger", body) for body in bodies[:6]]
+    took = time.monotonic() - began
+    answered.set()
+    catching_up.join(timeout=30)
+
+    assert live == ["applied"] * 6
+    assert took < 5, f"live deliveries waited {took:.1f} s for the catch-up's call to the source"
+    # the catch-up's page began before them: it skips what they applied, and applies the rest once
+    assert target.applied(db_url) == list(range(10))
+    assert target.consumer.cursor("ledger") == FeedCursor.parse(bodies[-1]["sequence"])
