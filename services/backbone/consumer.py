@@ -226,8 +226,9 @@ class IdempotentConsumer:
         """One transaction for the batch; the outcomes are set only once it has committed."""
         outcomes: list[Outcome | Literal["gap"]] = []
         # A batch handler's transaction is pipelined (BEGIN, the lock and the position in one round trip; the
-        # inbox, the cursor and COMMIT in another). A per-event handler appends to its own log: plain.
-        pipelined = source in self.batch_handlers
+        # inbox, the cursor and COMMIT in another), and so is one that only records events a per-event
+        # handler does not act on. A per-event handler that acts appends to its own log: a plain transaction.
+        pipelined = source in self.batch_handlers or not any(self._interprets(source, d.event) for d in batch)
         with self.pool.connection() as conn, (pipelined_transaction(conn) if pipelined else conn.transaction()):
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
             cursor, seen = self._position(conn, source, batch)
