@@ -46,6 +46,7 @@ FetchFeed = Callable[[str, FeedCursor, int], list[dict[str, Any]]]
 Outcome = Literal["applied", "duplicate", "caught_up", "parked"]
 MAX_MESSAGE_BYTES = 1_000_000
 MAX_BATCH = 200
+PIPELINED_BATCH = 16  # deliveries: up to this many are applied in a pipelined transaction
 
 
 @dataclass
@@ -225,10 +226,12 @@ class IdempotentConsumer:
     def _apply_in_order(self, source: str, batch: list[_Delivery], one_by_one: bool = False) -> None:
         """One transaction for the batch; the outcomes are set only once it has committed."""
         outcomes: list[Outcome | Literal["gap"]] = []
-        # A batch handler's transaction is pipelined (BEGIN, the lock and the position in one round trip; the
-        # inbox, the cursor and COMMIT in another), and so is one that only records events a per-event
-        # handler does not act on. A per-event handler that acts appends to its own log: a plain transaction.
-        pipelined = source in self.batch_handlers or not any(self._interprets(source, d.event) for d in batch)
+        # A small batch's transaction is pipelined (BEGIN, the lock and the position in one round trip; the
+        # inbox, the cursor and COMMIT in another) when a batch handler applies it or when it only records
+        # events a per-event handler does not act on. A per-event handler that acts appends to its own log,
+        # and a large batch shares its round trips anyway (and may want COPY): a plain transaction.
+        pipelined = len(batch) <= PIPELINED_BATCH and (
+            source in self.batch_handlers or not any(self._interprets(source, d.event) for d in batch))
         with self.pool.connection() as conn, (pipelined_transaction(conn) if pipelined else conn.transaction()):
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
             cursor, seen = self._position(conn, source, batch)
