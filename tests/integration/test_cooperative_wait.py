@@ -26,11 +26,13 @@ PROBE = textwrap.dedent("""
     def pipelined():
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute("SELECT 1")
-            before = turns[0]
             with conn.pipeline():
+                before = turns[0]
+                # each execute sends its statement at once; the results are read when the block ends
                 cursors = [conn.execute("SELECT %s::int * 2", (i,)) for i in range(50)]
+                sending = turns[0] - before
             values = [c.fetchone()[0] for c in cursors]
-            return values, turns[0] - before
+            return values, sending
 
     def sleeper():
         with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -60,10 +62,11 @@ def test_a_green_wait_answers_correctly_lets_others_run_and_skips_the_hub_when_r
     green, select = probe(db_url, "green"), probe(db_url, "select")
 
     assert green["values"] == [2 * i for i in range(50)]
-    # psycopg's wait_select goes through the hub at every statement of a pipeline; wait_green only when
-    # PostgreSQL has not answered yet.
+    # Sending a pipeline's statements, the socket is always ready for writing: psycopg's wait_select goes
+    # through the hub at every statement all the same, wait_green not once. (Reading the results, both
+    # wait in the hub whenever PostgreSQL has not answered yet: how often depends on the machine.)
     assert select["pipeline_turns"] >= 50
-    assert green["pipeline_turns"] < 15, green["pipeline_turns"]
+    assert green["pipeline_turns"] <= 2, green["pipeline_turns"]
     # Eight 0.3 s queries in eight green threads overlap: serialised they would take 2.4 s.
     assert green["slept"] == [""] * 8
     assert green["elapsed"] < 1.5, f"eight concurrent 0.3 s queries took {green['elapsed']:.2f} s"
