@@ -49,10 +49,7 @@ def wait_green(gen: Generator[Any, Any, Any], fileno: int, interval: float | Non
         return _NATIVE(gen, fileno, interval=interval, timeout=timeout)
     if timeout is not None:  # only psycopg's cancellation path sets one: its own wait keeps the deadline
         return psycopg.waiting.wait_select(gen, fileno, interval=interval, timeout=timeout)
-    from eventlet.green import select as green_select
-    from eventlet.hubs import trampoline
-
-    original = sys.modules["eventlet.patcher"].original("select")
+    original, green_select, trampoline = _EVENTLET or _eventlet()
     try:
         state = next(gen)
         while True:
@@ -68,6 +65,20 @@ def wait_green(gen: Generator[Any, Any, Any], fileno: int, interval: float | Non
             state = gen.send(ready)
     except StopIteration as stop:
         return stop.value
+
+
+_EVENTLET: tuple[Any, Any, Any] | None = None
+
+
+def _eventlet() -> tuple[Any, Any, Any]:
+    """The unpatched select module, eventlet's green select and its trampoline (looked up once, on the first
+    green wait: this module is imported before eventlet patches anything)."""
+    global _EVENTLET
+    from eventlet.green import select as green_select
+    from eventlet.hubs import trampoline
+
+    _EVENTLET = (sys.modules["eventlet.patcher"].original("select"), green_select, trampoline)
+    return _EVENTLET
 
 
 def _ready_now(original: Any, fileno: int, state: int) -> int:
