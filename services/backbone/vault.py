@@ -57,6 +57,11 @@ class Vault:
         # Unwrapped keys (as ready ciphers), briefly: another replica's erasure takes effect here within
         # KEY_CACHE_SECONDS.
         self._cache: dict[str, tuple[AESGCM, float]] = {}
+        # Subjects whose erasure began in this process: their keys are never cached again. Until the erasing
+        # transaction commits, a concurrent reader (the relay publishing the person's earlier events, say)
+        # still finds the key in the table; had it cached it, this process would reveal the erased fields
+        # for another KEY_CACHE_SECONDS after the erasure answered.
+        self._uncached: set[str] = set()
         s = self._s
         # Composed once: psycopg would otherwise compose (and escape) the identifiers at every execute.
         self._q_key = sql.SQL("SELECT wrapped_key FROM {}.person_keys WHERE subject = %s").format(s).as_string(None)
@@ -143,15 +148,17 @@ class Vault:
         rows = conn.execute(self._q_keys, (sorted(wanted),)).fetchall()
         expires = time.monotonic() + KEY_CACHE_SECONDS
         for subject, wrapped in rows:
-            self._cache[subject] = (self._unwrap(subject, bytes(wrapped)), expires)
+            self._remember(subject, self._unwrap(subject, bytes(wrapped)), expires)
 
     def erase(self, conn: psycopg.Connection, subject: str) -> bool:
         """Destroy the subject's key; True if there was one. Later seals for the subject are refused."""
+        self._uncached.add(subject)
         self._cache.pop(subject, None)
-        deleted = conn.execute(sql.SQL("DELETE FROM {}.person_keys WHERE subject = %s").format(self._s), (subject,))
+        deleted = conn.execute(sql.SQL("DELETE FROM {}.person_keys WHERE subject = %s RETURNING 1").format(self._s),
+                               (subject,)).fetchall()
         conn.execute(sql.SQL("INSERT INTO {}.erased_subjects (subject) VALUES (%s) ON CONFLICT DO NOTHING")
                      .format(self._s), (subject,))
-        return bool(deleted.rowcount)
+        return bool(deleted)
 
     def _key(self, subject: str, create: bool, conn: psycopg.Connection | None = None) -> AESGCM | None:
         cached = self._cache.get(subject)
@@ -163,8 +170,12 @@ class Vault:
         else:
             key = self._load_key(subject, create)
         if key is not None:
-            self._cache[subject] = (key, time.monotonic() + KEY_CACHE_SECONDS)
+            self._remember(subject, key, time.monotonic() + KEY_CACHE_SECONDS)
         return key
+
+    def _remember(self, subject: str, key: AESGCM, expires: float) -> None:
+        if subject not in self._uncached:
+            self._cache[subject] = (key, expires)
 
     def _load_key(self, subject: str, create: bool) -> AESGCM | None:
         with self.pool.connection() as conn, conn.transaction():
