@@ -20,7 +20,7 @@ from services.backbone.migrations import migrate
 from services.backbone.store import EventStore
 from services.backbone.vault import Vault
 from services.reporting.feeds import from_cloudevent
-from services.reporting.model import SOURCES
+from services.reporting.model import SOURCES, SourceEvent
 from services.reporting.readmodel import ReadModels
 from services.reporting.rebuilder import apply_batch
 
@@ -50,7 +50,7 @@ def replay(conninfo: str, stores: dict[str, EventStore], as_of: datetime, target
     return applied
 
 
-def _apply(conn: psycopg.Connection, models: ReadModels, batch: list, source: str,
+def _apply(conn: psycopg.Connection, models: ReadModels, batch: list[SourceEvent], source: str,
            progress: Callable[[str, int], None]) -> int:
     with conn.transaction():
         count = apply_batch(conn, models, "replay", batch)

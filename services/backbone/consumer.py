@@ -278,8 +278,8 @@ class IdempotentConsumer:
                 failures[event.event_id] = str(exc)
         batch_handler = self.batch_handlers.get(source)
         if batch_handler is not None and not one_by_one:
-            for event, exc in batch_handler(conn, understood, self.store):
-                failures[event.event_id] = "".join(traceback.format_exception(exc, limit=5))
+            for event, failure in batch_handler(conn, understood, self.store):
+                failures[event.event_id] = "".join(traceback.format_exception(failure, limit=5))
             return failures
         for event in understood:
             if batch_handler is None and not self._interprets(source, event):

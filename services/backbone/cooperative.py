@@ -41,7 +41,7 @@ def _green() -> bool:
     return patcher is not None and patcher.is_monkey_patched("socket")
 
 
-def wait_green(gen: Generator[Any, Any, Any], fileno: int, interval: float | None = 0.0,
+def wait_green(gen: Generator[Any, Any, Any], fileno: int, interval: float = 0.0,
                timeout: float | None = None) -> Any:
     """psycopg's wait for green threads: poll the socket without blocking; if it is not ready, yield to the
     hub until it is (other green threads run meanwhile). Same contract as `psycopg.waiting.wait_select`."""
@@ -95,7 +95,7 @@ def _ready_now(original: Any, fileno: int, state: int) -> int:
 
 def make_psycopg_cooperative() -> None:
     """Route psycopg's waits through `wait_green` so eventlet can switch green threads."""
-    psycopg.waiting.wait = wait_green  # type: ignore[assignment]
+    psycopg.waiting.wait = wait_green
 
 
 def assert_cooperative(conninfo: str, query_seconds: float = 0.3) -> None:

@@ -83,5 +83,9 @@ class InMemoryEventStore:
     def read_feed(self, after: FeedCursor = FEED_START, limit: int = 500, conn: Any = None) -> list[RecordedEvent]:
         return [e for e in self._events if e.cursor > after][:limit]
 
+    def values_where(self, prefix: str, type_: str, field: str, key: str, value: str, conn: Any = None) -> set[str]:
+        return {str(e.data[field]) for e in self._events if e.stream.startswith(prefix) and e.type == type_
+                and e.data.get(key) == value and e.data.get(field) is not None}
+
     def read_streams_prefix(self, prefix: str, conn: Any = None) -> list[RecordedEvent]:
         return sorted((e for e in self._events if e.stream.startswith(prefix)), key=lambda e: (e.stream, e.version))

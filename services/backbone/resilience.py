@@ -54,4 +54,4 @@ def _guard_reply() -> None:
             log.warning("broker unavailable: an RPC reply was lost; the caller will time out and retry (%s)", exc)
             return result, exc_info
 
-    Responder.send_response = send_response  # type: ignore[method-assign]
+    Responder.send_response = send_response

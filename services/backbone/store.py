@@ -177,7 +177,7 @@ class EventStore:
             rows = c.execute(self._q.by_ids, (_uuid_array(event_ids),)).fetchall()
         return [_row_to_event(r) for r in rows]
 
-    def _insert(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _insert(self, conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> list[list[Any]]:
         """Insert the rows with one constant statement (parsed and prepared once); results in row order."""
         columns = [list(column) for column in zip(*rows, strict=True)]
         with conn.cursor(row_factory=tuple_row) as cur:
@@ -237,6 +237,16 @@ class EventStore:
         """Each stream whose name starts with `prefix` -> its current version (one cheap aggregate, no event data)."""
         with self._using(conn) as c:
             return dict(c.execute(self._q.versions, (prefix + "%",)).fetchall())
+
+    def values_where(self, prefix: str, type_: str, field: str, key: str, value: str,
+                     conn: psycopg.Connection | None = None) -> set[str]:
+        """`data[field]` of each `type_` event in the streams starting with `prefix` whose `data[key]` is `value`.
+
+        PostgreSQL filters the data as stored (not revealed, not upcast): for plain identifiers that no
+        personal-data declaration seals and no schema version renames, e.g. the placements opened for a cadre."""
+        with self._using(conn) as c:
+            rows = c.execute(self._q.values_where, (field, prefix + "%", type_, key, value)).fetchall()
+        return {str(found) for (found,) in rows if found is not None}
 
     def read_streams_prefix(self, prefix: str, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """Every event of the streams whose name starts with `prefix`, in stream then version order, revealed."""
@@ -333,6 +343,8 @@ class _Queries:
         ).format(s=s).as_string(None)
         self.versions = sql.SQL("SELECT stream, max(version) FROM {s}.events WHERE stream LIKE %s GROUP BY stream"
                                 ).format(s=s).as_string(None)
+        self.values_where = sql.SQL("SELECT DISTINCT data->>%s FROM {s}.events WHERE stream LIKE %s AND type = %s"
+                                    " AND data->>%s = %s").format(s=s).as_string(None)
         self.prefix = sql.SQL("SELECT {cols} FROM {s}.events WHERE stream LIKE %s ORDER BY stream, version").format(
             s=s, cols=cols
         ).as_string(None)

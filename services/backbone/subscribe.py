@@ -13,7 +13,7 @@ from nameko.messaging import QueueConsumer
 log = logging.getLogger(__name__)
 
 
-class ParkingQueueConsumer(QueueConsumer):  # type: ignore[misc]
+class ParkingQueueConsumer(QueueConsumer):
     """nameko's queue consumer, but an undecodable body is parked by the subscription it was meant for."""
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
@@ -27,7 +27,7 @@ class ParkingQueueConsumer(QueueConsumer):  # type: ignore[misc]
         message.ack()
 
 
-class SourceSubscription(EventHandler):  # type: ignore[misc]
+class SourceSubscription(EventHandler):
     """`@subscribe("posting")`: every event of the posting service, delivered to the decorated method."""
 
     queue_consumer = ParkingQueueConsumer()

@@ -8,7 +8,7 @@ from nameko.timer import Timer
 from services.backbone.config import setting
 
 
-class ConfiguredTimer(Timer):  # type: ignore[misc]
+class ConfiguredTimer(Timer):
     """`@every("CATCH_UP_SECONDS", 10.0)`: runs the method every FOURGATES_CATCH_UP_SECONDS (or config) seconds."""
 
     def __init__(self, setting_name: str, default: float, **kwargs: Any) -> None:

@@ -215,9 +215,9 @@ ERASURE_EVENT = "selection.PersonalDataErased"
 def erase_person_everywhere(store: Any, conn: psycopg.Connection, cadre_id: str, prefix: str,
                             opening_type: str, subject_field: str) -> int:
     """On `selection.PersonalDataErased`: destroy the keys of every aggregate this service keeps about
-    the cadre (found by the event that opened it, e.g. a placement's `PlacementPlanned`)."""
-    subjects = {str(e.data[subject_field]) for e in store.read_streams_prefix(prefix, conn=conn)
-                if e.type == opening_type and e.data.get("cadre_id") == cadre_id}
+    the cadre (found by the event that opened it, e.g. a placement's `PlacementPlanned`, filtered by
+    PostgreSQL: neither reading nor revealing the service's other events)."""
+    subjects = store.values_where(prefix, opening_type, subject_field, "cadre_id", cadre_id, conn=conn)
     for subject in subjects:
         store.vault.erase(conn, subject)
     return len(subjects)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, ListQuery, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
+from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
 from services.backbone.schemas import PageOut as PageOut  # re-exported for service.py
 from services.posting.domain import ATTENDANCE_KINDS, OUTCOMES, PLACEMENT_TYPES, POSTING_MODES, RANKS, STATUSES
 

@@ -59,7 +59,7 @@ def apply_events_from(source: str) -> BatchHandler:
 
 class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "reporting"
-    store = EventStoreProvider()
+    store: EventStore = EventStoreProvider()  # nameko gives each worker the provider's EventStore
     consumer = ConsumerProvider({}, batch_handlers={source: apply_events_from(source) for source in SOURCES},
                                 versions={s: {t: v for t, v in UNDERSTOOD.items() if t.startswith(f"{s}.")} for s in SOURCES})
 

@@ -21,6 +21,7 @@ from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
 from services.backbone.timers import every
 from services.selection import csvio
+from services.selection import domain as d
 from services.selection import handlers as h
 from services.selection import schemas as s
 
@@ -88,7 +89,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "GET", "/cadres/{cadre_id}", summary="One cadre", query=s.AsOfQuery, response=s.CadreOut)
     def get_cadre(self, call: Call, cadre_id: str) -> Any:
         events = self.aggregates.history(h.cadre_stream(cadre_id), until=call.payload["as_of"])
-        cadre = h.d.fold_cadre(events)
+        cadre = d.fold_cadre(events)
         if cadre is None:
             raise NotFoundError("cadre_not_found", f"no cadre {cadre_id!r} is registered")
         require_read(call.actor, f"cadre {cadre_id}", home_unit=cadre.home_unit)
@@ -140,7 +141,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
               response=s.NominationOut)
     def get_nomination(self, call: Call, nomination_id: str) -> Any:
         events = self.aggregates.history(h.nomination_stream(nomination_id), until=call.payload["as_of"])
-        nomination = h.d.fold_nomination(events)
+        nomination = d.fold_nomination(events)
         if nomination is None:
             raise NotFoundError("nomination_not_found", f"no nomination {nomination_id!r}")
         require_read(call.actor, f"nomination {nomination_id}", home_unit=nomination.sending_unit,
@@ -171,7 +172,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @rpc
     def get_cadre_rank(self, cadre_id: str) -> str | None:
         """The cadre's current rank code, or None if unknown."""
-        cadre = h.d.fold_cadre(self.aggregates.history(h.cadre_stream(cadre_id)))
+        cadre = d.fold_cadre(self.aggregates.history(h.cadre_stream(cadre_id)))
         return cadre.rank if cadre else None
 
     @subscribe("assessment")

@@ -118,3 +118,14 @@ def test_events_are_found_by_id(store: Any) -> None:
     store.append("a", [first, second])
 
     assert [e.event_id for e in store.read_events([second.event_id, first.event_id])] == [first.event_id, second.event_id]
+
+
+def test_values_where_finds_a_field_of_the_matching_events_of_a_prefix(store: Any) -> None:
+    store.append("placement-1", [new_event("posting.PlacementPlanned", {"placement_id": "1", "cadre_id": "c1"})])
+    store.append("placement-2", [new_event("posting.PlacementPlanned", {"placement_id": "2", "cadre_id": "c2"}),
+                                 new_event("posting.PlacementStarted", {"placement_id": "2", "cadre_id": "c1"})])
+    store.append("placement-3", [new_event("posting.PlacementPlanned", {"placement_id": "3", "cadre_id": "c1"})])
+    store.append("other-4", [new_event("posting.PlacementPlanned", {"placement_id": "4", "cadre_id": "c1"})])
+
+    assert store.values_where("placement-", "posting.PlacementPlanned", "placement_id", "cadre_id", "c1") == {"1", "3"}
+    assert store.values_where("placement-", "posting.PlacementPlanned", "placement_id", "cadre_id", "c9") == set()

@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from services.backbone.domain import Event
 
+from .privacy import PersonalDataErased, RetentionRequired
+
 REGISTER_FIELDS: tuple[str, ...] = (
     "name",
     "rank",
@@ -114,9 +116,9 @@ def evolve(state: Cadre | None, event: Event) -> Cadre | None:
     """Fold one event into the cadre; events of other types leave it unchanged (additive evolution)."""
     if isinstance(event, CadreRegistered):
         return Cadre(event.cadre_id, **{name: getattr(event, name) for name in REGISTER_FIELDS})
-    if event.TYPE == "selection.RetentionRequired" and state is not None:
+    if isinstance(event, RetentionRequired) and state is not None:
         return replace(state, retention_reason=event.reason)
-    if event.TYPE == "selection.PersonalDataErased" and state is not None:
+    if isinstance(event, PersonalDataErased) and state is not None:
         return replace(state, erased=True)
     if not isinstance(event, CADRE_EVENTS):
         return state

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from services.backbone.domain import Context, Decision, DomainError, Event, NotFoundError, StepOrderError
 
-from .cadres import Cadre
 from .rules import require_role, require_text
+
+if TYPE_CHECKING:
+    from .cadres import Cadre  # cadres folds this module's events
 
 
 @dataclass(frozen=True)
