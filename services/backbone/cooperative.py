@@ -93,6 +93,15 @@ def _ready_now(original: Any, fileno: int, state: int) -> int:
     return ready
 
 
+def pause() -> None:
+    """Let the other green threads run during a long computation (a no-op where eventlet has not patched):
+    a loop over thousands of aggregates must not hold up the service's requests and AMQP heartbeats."""
+    if _green():
+        import eventlet
+
+        eventlet.sleep(0)
+
+
 def make_psycopg_cooperative() -> None:
     """Route psycopg's waits through `wait_green` so eventlet can switch green threads."""
     psycopg.waiting.wait = wait_green

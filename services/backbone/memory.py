@@ -83,6 +83,10 @@ class InMemoryEventStore:
     def read_feed(self, after: FeedCursor = FEED_START, limit: int = 500, conn: Any = None) -> list[RecordedEvent]:
         return [e for e in self._events if e.cursor > after][:limit]
 
+    def read_streams(self, streams: Sequence[str], until: datetime | None = None, conn: Any = None) -> list[RecordedEvent]:
+        return sorted((e for e in self._events if e.stream in set(streams) and (until is None or e.recorded_at <= until)),
+                      key=lambda e: (e.stream, e.version))
+
     def values_where(self, prefix: str, type_: str, field: str, key: str, value: str, conn: Any = None) -> set[str]:
         return {str(e.data[field]) for e in self._events if e.stream.startswith(prefix) and e.type == type_
                 and e.data.get(key) == value and e.data.get(field) is not None}

@@ -16,8 +16,10 @@ from services.posting import domain as d
 from services.posting.handlers import (
     NOMINATION_PREFIX,
     PLACEMENT_PREFIX,
+    REGISTRY,
     histories,
     nomination_stream,
+    placement_states,
     placement_stream,
     plan_stream,
 )
@@ -33,9 +35,42 @@ def placement(agg: Aggregates, placement_id: str, until: datetime | None = None)
 
 def placements(agg: Aggregates, until: datetime | None = None, **filters: str | None) -> list[dict[str, Any]]:
     """Every placement's view, by id; `filters` (cadre_id, status, host_unit...) must all match."""
-    views = [placement_view(s, n) for s, n in _fold_prefix(agg, PLACEMENT_PREFIX, d.fold_placement, until)]
+    views, _ = placement_page(agg, 0, None, lambda _: True, until, **filters)
+    return views
+
+
+def placement_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Placement], bool],
+                   until: datetime | None = None, **filters: str | None) -> tuple[list[dict[str, Any]], int]:
+    """The views of one page of the placements (by id) that match `filters` and that `readable` admits, and
+    how many match in all.
+
+    Only the page's placements are folded in full. A cadre's placements are found by their planning event
+    (one filtered query); the others, as they are now, from the folds the service keeps (refreshed with
+    what each stream recorded since); as of a past moment, from the log up to it.
+    """
     wanted = {k: v for k, v in filters.items() if v is not None}
-    return [v for v in views if all(v[k] == value for k, value in wanted.items())]
+    if (cadre_id := wanted.get("cadre_id")) is not None:
+        ids = agg.store.values_where(PLACEMENT_PREFIX, d.PlacementPlanned.TYPE, "placement_id", "cadre_id", cadre_id)
+        candidates = _folded(agg, [placement_stream(i) for i in ids], until)
+    elif until is None:
+        candidates = placement_states(agg)
+    else:
+        candidates = {placement_stream(s.placement_id): (n, s)
+                      for s, n in _fold_prefix(agg, PLACEMENT_PREFIX, d.fold_placement, until)}
+    matching = [stream for stream, (_, state) in sorted(candidates.items())
+                if state is not None and readable(state) and all(getattr(state, k) == v for k, v in wanted.items())]
+    page = matching[offset:None if limit is None else offset + limit]
+    folded = _folded(agg, page, until)  # in full: a kept fold leaves out the personal text
+    return [placement_view(state, version) for version, state in (folded[s] for s in page) if state is not None], \
+        len(matching)
+
+
+def _folded(agg: Aggregates, streams: list[str], until: datetime | None) -> dict[str, tuple[int, Any]]:
+    """Each named stream -> (its version, its folded state), read in one query."""
+    by_stream: dict[str, list[Event]] = {stream: [] for stream in streams}
+    for recorded in agg.store.read_streams(streams, until=until) if streams else ():
+        by_stream[recorded.stream].append(REGISTRY.load(recorded))
+    return {stream: (len(events), d.fold_placement(events)) for stream, events in by_stream.items()}
 
 
 def nomination(agg: Aggregates, nomination_id: str, until: datetime | None = None) -> dict[str, Any]:
@@ -55,9 +90,9 @@ def plan_against_actual(agg: Aggregates, year: int) -> dict[str, Any]:
     """The year's plan per placement type beside the placements planned to start that year."""
     plan = d.fold_plan(agg.history(plan_stream(year)))
     actual = dict.fromkeys(d.PLACEMENT_TYPES, 0)
-    for view in placements(agg):
-        if view["start_date"].year == year and view["placement_type"] in actual:
-            actual[view["placement_type"]] += 1
+    for _, state in placement_states(agg).values():
+        if state is not None and state.start_date.year == year and state.placement_type in actual:
+            actual[state.placement_type] += 1
     planned = {t: plan.planned(t) if plan else 0 for t in d.PLACEMENT_TYPES}
     return {"year": year, "revision": plan.revision if plan else 0, "planned": planned, "actual": actual,
             "planned_total": sum(planned.values()), "actual_total": sum(actual.values())}

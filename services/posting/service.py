@@ -99,8 +99,10 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "GET", "/placements", summary="List placements", query=s.PlacementQuery, response=s.PageOut)
     def list_placements(self, call: Call) -> Any:
         filters = {k: call.payload[k] for k in ("cadre_id", "status", "host_unit", "home_unit")}
-        views = q.placements(self.aggregates, call.payload["as_of"], **filters)
-        return _page([s.PlacementOut().dump(v) for v in views if _readable(call, v)], call.payload)
+        offset, limit = call.payload["offset"], call.payload["limit"]
+        views, total = q.placement_page(self.aggregates, offset, limit, lambda state: _readable(call, state),
+                                        call.payload["as_of"], **filters)
+        return {"items": [s.PlacementOut().dump(v) for v in views], "total": total, "limit": limit, "offset": offset}
 
     @endpoint(ROUTES, "GET", "/placements/{placement_id}", summary="One placement", query=s.AsOfQuery,
               response=s.PlacementOut)
@@ -164,8 +166,10 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @rpc
     def get_placement_view(self, placement_id: str) -> dict[str, Any] | None:
         """One placement as a plain JSON view, or None if there is no such placement."""
-        views = q.placements(self.aggregates, placement_id=placement_id)
-        return s.PlacementOut().dump(views[0]) if views else None
+        try:
+            return dict(s.PlacementOut().dump(q.placement(self.aggregates, placement_id)))
+        except NotFoundError:
+            return None
 
     @rpc
     def plan_against_actual(self, year: int) -> dict[str, Any]:
