@@ -16,6 +16,7 @@ from psycopg import sql
 
 from services.assessment import domain as d
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult, PreconditionFailedError
+from services.backbone.cooperative import pause
 from services.backbone.domain import Decision, NotFoundError
 from services.backbone.envelope import RecordedEvent
 from services.backbone.registry import EventRegistry
@@ -204,8 +205,37 @@ def load(agg: Aggregates, assessment_id: str, until: datetime | None = None) -> 
     return state, recorded
 
 
-def all_assessments(agg: Aggregates, conn: Any = None) -> list[d.Assessment]:
-    by_stream: dict[str, list[Any]] = {}
-    for recorded in agg.store.read_streams_prefix("assessment-", conn=conn):
-        by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
-    return [a for a in (d.fold(events) for events in by_stream.values()) if a is not None]
+OPENED_FOR = ("year", "cadre_id", "host_unit", "home_unit")  # fixed when an assessment opens: a list pages by them
+
+
+def assessment_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[dict[str, Any]], bool],
+                    **filters: Any) -> tuple[list[d.Assessment], int]:
+    """One page (by id) of the assessments that match `filters` and that `readable` admits, and how many match.
+
+    `readable` and every filter but `status` are judged on what the assessment was opened for (`OPENED_FOR`,
+    read from the opening events alone), so only the page is folded; `status` changes, so when it is asked
+    for every candidate is folded.
+    """
+    wanted = {k: v for k, v in filters.items() if v is not None}
+    status = wanted.pop("status", None)
+    opened = agg.store.opening_data("assessment-", d.AssessmentOpened.TYPE, OPENED_FOR)
+    streams = [stream for stream, keys in opened.items()
+               if readable(keys) and all(keys[k] == v for k, v in wanted.items())]
+    end = None if limit is None else offset + limit
+    if status is None:
+        return _folded(agg, streams[offset:end]), len(streams)
+    matching = [a for a in _folded(agg, streams) if a.status == status]
+    return matching[offset:end], len(matching)
+
+
+def _folded(agg: Aggregates, streams: list[str], chunk: int = 200) -> list[d.Assessment]:
+    """The named assessments folded, in the order named; `chunk` streams per query, letting other green
+    threads run between chunks."""
+    found: list[d.Assessment] = []
+    for start in range(0, len(streams), chunk):
+        by_stream: dict[str, list[Any]] = {stream: [] for stream in streams[start:start + chunk]}
+        for recorded in agg.store.read_streams(list(by_stream)):
+            by_stream[recorded.stream].append(REGISTRY.load(recorded))
+        found += [a for a in map(d.fold, by_stream.values()) if a is not None]
+        pause()
+    return found

@@ -101,9 +101,10 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     @endpoint(ROUTES, "GET", "/assessments", summary="List assessments the caller may read", query=s.AssessmentListQuery)
     def browse_assessments(self, call: Call) -> Any:
         q = call.payload
-        found = [a for a in self._filtered(q["host_unit"], q["year"], q["cadre_id"], q["status"]) if v.may_read(call.actor, a)]
-        items = [v.summary_view(a) for a in found]
-        return {"items": items[q["offset"]:q["offset"] + q["limit"]], "total": len(items)}
+        page, total = h.assessment_page(self.aggregates, q["offset"], q["limit"],
+                                        lambda opened: v.may_read_units(call.actor, opened["host_unit"], opened["home_unit"]),
+                                        **{k: q[k] for k in ("host_unit", "year", "cadre_id", "status")})
+        return {"items": [v.summary_view(a) for a in page], "total": total}
 
     @endpoint(ROUTES, "GET", ONE, summary="One assessment; rater groups below the minimum count withheld", query=s.AsOfQuery)
     def show_assessment(self, call: Call, placement_id: str, period: str) -> Any:
@@ -242,7 +243,9 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     def list_assessments(self, host_unit: str | None = None, year: int | None = None,
                          cadre_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         """Summaries of the assessments matching every filter given."""
-        return [v.summary_view(a) for a in self._filtered(host_unit, year, cadre_id, status)]
+        page, _ = h.assessment_page(self.aggregates, 0, None, lambda opened: True,
+                                    host_unit=host_unit, year=year, cadre_id=cadre_id, status=status)
+        return [v.summary_view(a) for a in page]
 
     @rpc
     def get_campaign(self, campaign_id: str) -> dict[str, Any]:
@@ -256,12 +259,6 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
         placement = roster.find(placement_id)
         return {"placement_id": placement_id, "status": roster.status_of(placement_id),
                 "placement": dataclasses.asdict(placement) if placement else None}
-
-    def _filtered(self, host_unit: str | None, year: int | None, cadre_id: str | None, status: str | None) -> list[Any]:
-        wanted = {"host_unit": host_unit, "year": year, "cadre_id": cadre_id, "status": status}
-        found = [a for a in h.all_assessments(self.aggregates)
-                 if all(getattr(a, k) == w for k, w in wanted.items() if w is not None)]
-        return sorted(found, key=lambda a: a.assessment_id)
 
     @subscribe("posting")
     def on_posting_event(self, body: dict[str, Any]) -> None:

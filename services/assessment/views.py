@@ -18,9 +18,14 @@ _DEMOCRATIC = {"assessment.BallotCast", "assessment.TallyEntered", "assessment.D
 
 def may_read(actor: Actor | None, a: d.Assessment) -> bool:
     """Overseers read all; a host unit its own seconded cadres; a sending unit its own cadres."""
+    return may_read_units(actor, a.host_unit, a.home_unit)
+
+
+def may_read_units(actor: Actor | None, host_unit: str, home_unit: str) -> bool:
+    """`may_read` for an assessment opened for these units."""
     if actor is None or actor.role in OVERSEERS:
         return True
-    return (actor.role, actor.unit) in {("host_unit", a.host_unit), ("sending_unit", a.home_unit)}
+    return (actor.role, actor.unit) in {("host_unit", host_unit), ("sending_unit", home_unit)}
 
 
 def require_reader(actor: Actor, a: d.Assessment) -> None:

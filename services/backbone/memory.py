@@ -87,6 +87,13 @@ class InMemoryEventStore:
         return sorted((e for e in self._events if e.stream in set(streams) and (until is None or e.recorded_at <= until)),
                       key=lambda e: (e.stream, e.version))
 
+    def opening_data(self, prefix: str, type_: str, fields: Sequence[str], until: datetime | None = None,
+                     conn: Any = None) -> dict[str, dict[str, Any]]:
+        return {e.stream: {f: e.data.get(f) for f in fields}
+                for e in sorted(self._events, key=lambda e: e.stream)
+                if e.stream.startswith(prefix) and e.type == type_ and e.version == 1
+                and (until is None or e.recorded_at <= until)}
+
     def values_where(self, prefix: str, type_: str, field: str, key: str, value: str, conn: Any = None) -> set[str]:
         return {str(e.data[field]) for e in self._events if e.stream.startswith(prefix) and e.type == type_
                 and e.data.get(key) == value and e.data.get(field) is not None}

@@ -256,6 +256,19 @@ class EventStore:
             rows = c.execute(self._q.values_where, (field, prefix + "%", type_, key, value)).fetchall()
         return {str(found) for (found,) in rows if found is not None}
 
+    def opening_data(self, prefix: str, type_: str, fields: Sequence[str], until: datetime | None = None,
+                     conn: psycopg.Connection | None = None) -> dict[str, dict[str, Any]]:
+        """Each stream starting with `prefix` that has a `type_` event (recorded at or before `until`) -> the
+        named fields of that event's data, in stream order; for the first event of each stream (an opening
+        event). As stored (not revealed, not upcast): for identifiers no personal-data declaration seals and
+        no schema version renames, e.g. the units an assessment was opened for, to page a list by them."""
+        query = sql.SQL("SELECT stream, {} FROM {}.events WHERE stream LIKE %s AND type = %s AND version = 1"
+                        " AND (%s::timestamptz IS NULL OR recorded_at <= %s::timestamptz) ORDER BY stream").format(
+            sql.SQL(", ").join(sql.SQL("data->{}").format(sql.Literal(f)) for f in fields), sql.Identifier(self.schema))
+        with self._using(conn) as c:
+            rows = c.execute(query, (prefix + "%", type_, until, until)).fetchall()
+        return {stream: dict(zip(fields, values, strict=True)) for stream, *values in rows}
+
     def read_streams_prefix(self, prefix: str, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """Every event of the streams whose name starts with `prefix`, in stream then version order, revealed."""
         with self._using(conn) as c:

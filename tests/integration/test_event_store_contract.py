@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -129,3 +130,17 @@ def test_values_where_finds_a_field_of_the_matching_events_of_a_prefix(store: An
 
     assert store.values_where("placement-", "posting.PlacementPlanned", "placement_id", "cadre_id", "c1") == {"1", "3"}
     assert store.values_where("placement-", "posting.PlacementPlanned", "placement_id", "cadre_id", "c9") == set()
+
+
+def test_opening_data_gives_named_fields_of_each_streams_opening_event(store: Any) -> None:
+    store.append("assessment-b", [new_event("x.Opened", {"unit": "u2", "year": 2025, "big": {"k": 1}}),
+                                  new_event("x.Opened", {"unit": "later", "year": 1})])
+    store.append("assessment-a", [new_event("x.Opened", {"unit": "u1", "year": 2026})])
+    store.append("assessment-c", [new_event("x.Other", {"unit": "u3"})])
+    store.append("other-d", [new_event("x.Opened", {"unit": "u4", "year": 2024})])
+
+    found = store.opening_data("assessment-", "x.Opened", ("unit", "year", "missing"))
+
+    assert list(found) == ["assessment-a", "assessment-b"]
+    assert found["assessment-b"] == {"unit": "u2", "year": 2025, "missing": None}
+    assert store.opening_data("assessment-", "x.Opened", ("unit",), until=datetime(2000, 1, 1, tzinfo=UTC)) == {}

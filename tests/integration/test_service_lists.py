@@ -1,9 +1,11 @@
-"""Posting's placement lists, as the API pages them, against a real event log.
+"""The services' lists, as the API pages them, against a real event log: whatever shortcut a list takes,
+its page must be what folding every stream of the log would give.
 
-The list is served from the folds the service keeps (filled in bulk the first time, refreshed with only
-what each stream recorded since) and only the page's placements are folded in full; a cadre's placements
-are found by their planning event. Whatever the path, the page must be what folding every stream of the
-log would give, personal text included (the kept folds leave it out).
+Posting's placements are served from the folds the service keeps (filled in bulk the first time, refreshed
+with only what each stream recorded since) and only the page's placements are folded in full (the kept
+folds leave personal text out); a cadre's placements are found by their planning event. Assessment's are
+chosen by what they were opened for (their opening events alone) and only the page is folded, unless the
+status is asked for.
 """
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
+from services.assessment import domain as ad
+from services.assessment import handlers as ah
+from services.assessment import views as av
 from services.backbone.commands import Aggregates
+from services.backbone.domain import Actor
 from services.backbone.store import EventStore
 from services.backbone.vault import Vault
 from services.posting import handlers as h
@@ -97,3 +103,55 @@ def test_the_plan_counts_placements_by_type_and_start_year(aggregates: Aggregate
     assert counts == {t: sum(v["placement_type"] == t for v in placed) for t in counts}
     assert sum(q.plan_against_actual(aggregates, 2024)["actual"].values()) == 0
     assert date(2025, 3, 1) == placed[0]["start_date"]
+
+
+@pytest.fixture
+def assessments(db_url: str) -> Iterator[Aggregates]:
+    with migrated_schema(db_url, "assessment") as schema, ConnectionPool(db_url, min_size=1, max_size=4) as pool:
+        yield Aggregates(EventStore(pool, schema, vault=Vault(pool, schema)), ah.REGISTRY)
+
+
+def open_assessment(agg: Aggregates, i: int, rng: random.Random) -> None:
+    aid, host, home, year = f"p{i:04d}/{2024 + i % 3}", rng.choice(UNITS), rng.choice(HOMES), 2024 + i % 3
+    opened = {"assessment_id": aid, "kind": "annual", "year": year, "placement_id": f"p{i:04d}",
+              "cadre_id": f"c{i % 25:03d}", "host_unit": host, "home_unit": home, "placement_type": "gap_filling",
+              "policy_version": "assess-2025",
+              "policy": {"version": "assess-2025", "effective_from": "2025-01-01", "min_group_count": 5}}
+    events = [new_event("assessment.AssessmentOpened", opened)]
+    if rng.random() > 0.5:
+        events.append(new_event("assessment.AssessmentFinalised", {
+            "assessment_id": aid, "cadre_id": opened["cadre_id"], "placement_id": opened["placement_id"],
+            "host_unit": host, "year": year, "kind": "annual", "final_grade": "competent",
+            "proposed_grade": "competent", "composite": 80.0, "policy_version": "assess-2025", "reason": None}))
+    agg.store.append(ah.assessment_stream(aid), events)
+
+
+def every_assessment(agg: Aggregates) -> list[Any]:
+    by_stream: dict[str, list[Any]] = {}
+    for recorded in agg.store.read_streams_prefix("assessment-"):
+        by_stream.setdefault(recorded.stream, []).append(ah.REGISTRY.load(recorded))
+    return sorted((a for a in map(ad.fold, by_stream.values()) if a is not None), key=lambda a: a.assessment_id)
+
+
+def test_assessment_pages_chosen_by_their_opening_equal_folding_the_whole_log(assessments: Aggregates) -> None:
+    rng = random.Random(11)
+    for i in range(90):
+        open_assessment(assessments, i, rng)
+    baima = Actor("baima.li", "host_unit", "baima-township")
+    education = Actor("edu.sun", "sending_unit", "county-education")
+    od = Actor("od.zhang", "organisation_department", "county-od")
+    everything = every_assessment(assessments)
+    assert len(everything) == 90
+
+    for actor in (od, baima, education):
+        def readable(opened: dict[str, Any], actor: Actor = actor) -> bool:
+            return av.may_read_units(actor, opened["host_unit"], opened["home_unit"])
+
+        for filters in ({}, {"status": "finalised"}, {"status": "open", "year": 2025}, {"cadre_id": "c007"},
+                        {"host_unit": "qingshui-township", "year": 2026}, {"cadre_id": "c999"}):
+            expected = [a for a in everything if av.may_read(actor, a)
+                        and all(getattr(a, k) == v for k, v in filters.items())]
+            for offset, limit in ((0, 10), (7, 30), (80, 100)):
+                page, total = ah.assessment_page(assessments, offset, limit, readable, **filters)
+                assert total == len(expected), (actor.unit, filters)
+                assert page == expected[offset:offset + limit], (actor.unit, filters, offset, limit)
