@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -146,6 +147,18 @@ def nomination_step(agg: Aggregates, meta: CommandMeta, nomination_id: str, step
 
 def all_nominations(agg: Aggregates, until: datetime | None = None, conn: Any = None) -> list[d.Nomination]:
     return [n for n in _fold_prefix(agg, "nomination-", d.fold_nomination, until, conn) if n is not None]
+
+
+def nomination_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[dict[str, Any]], bool],
+                    until: datetime | None = None) -> tuple[list[d.Nomination], int]:
+    """One page (by id) of the nominations `readable` admits, and how many it admits: judged on the units a
+    nomination was recommended from and to (its opening event alone, one query), so only the page is folded."""
+    opened = agg.store.opening_data("nomination-", d.NominationRecommended.TYPE, ("sending_unit", "host_unit"), until)
+    streams = [stream for stream, units in opened.items() if readable(units)]
+    by_stream: dict[str, list[Any]] = {stream: [] for stream in streams[offset:None if limit is None else offset + limit]}
+    for recorded in agg.store.read_streams(list(by_stream), until=until) if by_stream else ():
+        by_stream[recorded.stream].append(REGISTRY.load(recorded))
+    return [n for n in map(d.fold_nomination, by_stream.values()) if n is not None], len(streams)
 
 
 def all_cadres(agg: Aggregates, until: datetime | None = None) -> list[d.Cadre]:

@@ -127,9 +127,12 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
 
     @endpoint(ROUTES, "GET", "/nominations", summary="List nominations", query=s.ListQuery, response=s.PageOut)
     def list_nominations(self, call: Call) -> Any:
-        nominations = sorted(h.all_nominations(self.aggregates, call.payload["as_of"]), key=lambda n: n.nomination_id)
-        return _page([h.nomination_view(n, 0) for n in nominations
-                      if may_read(call.actor, home_unit=n.sending_unit, host_unit=n.host_unit)], call.payload)
+        offset, limit = call.payload["offset"], call.payload["limit"]
+        page, total = h.nomination_page(
+            self.aggregates, offset, limit,
+            lambda units: may_read(call.actor, home_unit=units["sending_unit"], host_unit=units["host_unit"]),
+            call.payload["as_of"])
+        return {"items": [h.nomination_view(n, 0) for n in page], "total": total, "limit": limit, "offset": offset}
 
     @endpoint(ROUTES, "GET", "/nominations/export.csv", summary="Export the nominations as CSV", query=s.AsOfQuery,
               roles=EXPORTERS)

@@ -26,6 +26,7 @@ from services.backbone.store import EventStore
 from services.backbone.vault import Vault
 from services.posting import handlers as h
 from services.posting import queries as q
+from services.selection import handlers as sh
 from tests.conftest import migrated_schema, new_event
 
 UNITS = ("qingshui-township", "baima-township", "county-petition-office")
@@ -155,3 +156,42 @@ def test_assessment_pages_chosen_by_their_opening_equal_folding_the_whole_log(as
                 page, total = ah.assessment_page(assessments, offset, limit, readable, **filters)
                 assert total == len(expected), (actor.unit, filters)
                 assert page == expected[offset:offset + limit], (actor.unit, filters, offset, limit)
+
+
+@pytest.fixture
+def selection(db_url: str) -> Iterator[Aggregates]:
+    with migrated_schema(db_url, "selection") as schema, ConnectionPool(db_url, min_size=1, max_size=4) as pool:
+        yield Aggregates(EventStore(pool, schema, vault=Vault(pool, schema)), sh.REGISTRY)
+
+
+def test_nomination_pages_chosen_by_their_units_equal_folding_the_whole_log(selection: Aggregates) -> None:
+    rng = random.Random(5)
+    for i in range(70):
+        nid = f"n{i:04d}"
+        selection.store.append(f"nomination-{nid}", [new_event("selection.NominationRecommended", {
+            "nomination_id": nid, "cadre_id": f"c{i:03d}", "sending_unit": rng.choice(HOMES), "cadre_rank": "section_member",
+            "placement_type": "gap_filling", "host_unit": rng.choice(UNITS), "host_post": "副镇长",
+            "post_level": "deputy_section", "posting_mode": "full_time", "reason": "推荐理由", "recommended_on": "2025-02-01",
+            "nominated_by": "finance.liu", "policy_version": "county-2025", "criteria": [], "eligible": True})])
+    halfway = datetime.now(UTC)
+    for i in range(70, 80):
+        nid = f"n{i:04d}"
+        selection.store.append(f"nomination-{nid}", [new_event("selection.NominationRecommended", {
+            "nomination_id": nid, "cadre_id": f"c{i:03d}", "sending_unit": "county-finance", "cadre_rank": "section_member",
+            "placement_type": "strength", "host_unit": "baima-township", "host_post": "副镇长",
+            "post_level": "deputy_section", "posting_mode": "full_time", "reason": "推荐理由", "recommended_on": "2025-02-01",
+            "nominated_by": "finance.liu", "policy_version": "county-2025", "criteria": [], "eligible": True})])
+
+    for unit_of_reader in (None, "county-education", "baima-township"):
+        def readable(units: dict[str, Any], unit: str | None = unit_of_reader) -> bool:
+            return unit is None or unit in (units["sending_unit"], units["host_unit"])
+
+        for until in (None, halfway):
+            expected = sorted((n for n in sh.all_nominations(selection, until)
+                               if readable({"sending_unit": n.sending_unit, "host_unit": n.host_unit})),
+                              key=lambda n: n.nomination_id)
+            assert len(expected) > 5
+            for offset, limit in ((0, 10), (5, 100), (60, 15)):
+                page, total = sh.nomination_page(selection, offset, limit, readable, until)
+                assert total == len(expected), (unit_of_reader, until)
+                assert page == expected[offset:offset + limit], (unit_of_reader, until, offset, limit)
