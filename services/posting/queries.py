@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.backbone.commands import Aggregates
+from services.backbone.cooperative import pause
 from services.backbone.domain import Event, NotFoundError
 from services.posting import domain as d
 from services.posting.handlers import (
@@ -39,38 +40,53 @@ def placements(agg: Aggregates, until: datetime | None = None, **filters: str | 
     return views
 
 
-def placement_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Placement], bool],
-                   until: datetime | None = None, **filters: str | None) -> tuple[list[dict[str, Any]], int]:
-    """The views of one page of the placements (by id) that match `filters` and that `readable` admits, and
-    how many match in all.
+PLANNED_FOR = ("cadre_id", "home_unit", "host_unit")  # fixed when a placement is planned: a list pages by them
 
-    Only the page's placements are folded in full. A cadre's placements are found by their planning event
-    (one filtered query); the others, as they are now, from the folds the service keeps (refreshed with
-    what each stream recorded since); as of a past moment, from the log up to it.
+
+def placement_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[Any], bool],
+                   until: datetime | None = None, **filters: str | None) -> tuple[list[dict[str, Any]], int]:
+    """The views of one page of the placements (by id) that match `filters` and that `readable` admits (given
+    a placement, or what it was planned for: `PLANNED_FOR`), and how many match in all.
+
+    Only the page's placements are folded in full. Now: from the folds the service keeps (refreshed with what
+    each stream recorded since), a cadre's placements found by their planning event (one filtered query).
+    As of a past moment: chosen by what they were planned for (the planning events up to it, one query),
+    every candidate folded only when the status is asked for.
     """
     wanted = {k: v for k, v in filters.items() if v is not None}
+    end = None if limit is None else offset + limit
+    if until is not None:
+        status = wanted.pop("status", None)
+        planned = agg.store.opening_data(PLACEMENT_PREFIX, d.PlacementPlanned.TYPE, PLANNED_FOR, until)
+        streams = [stream for stream, keys in planned.items()
+                   if readable(keys) and all(keys[k] == v for k, v in wanted.items())]
+        if status is not None:
+            streams = [s for s, (_, state) in _folded(agg, streams, until).items() if state and state.status == status]
+        page = streams[offset:end]
+        return [placement_view(state, n) for n, state in _folded(agg, page, until).values() if state], len(streams)
     if (cadre_id := wanted.get("cadre_id")) is not None:
         ids = agg.store.values_where(PLACEMENT_PREFIX, d.PlacementPlanned.TYPE, "placement_id", "cadre_id", cadre_id)
-        candidates = _folded(agg, [placement_stream(i) for i in ids], until)
-    elif until is None:
-        candidates = placement_states(agg)
+        candidates = _folded(agg, sorted(placement_stream(i) for i in ids), None)
     else:
-        candidates = {placement_stream(s.placement_id): (n, s)
-                      for s, n in _fold_prefix(agg, PLACEMENT_PREFIX, d.fold_placement, until)}
+        candidates = placement_states(agg)
     matching = [stream for stream, (_, state) in sorted(candidates.items())
                 if state is not None and readable(state) and all(getattr(state, k) == v for k, v in wanted.items())]
-    page = matching[offset:None if limit is None else offset + limit]
-    folded = _folded(agg, page, until)  # in full: a kept fold leaves out the personal text
-    return [placement_view(state, version) for version, state in (folded[s] for s in page) if state is not None], \
-        len(matching)
+    page = matching[offset:end]
+    folded = _folded(agg, page, None)  # in full: a kept fold leaves out the personal text
+    return [placement_view(state, n) for n, state in (folded[s] for s in page) if state is not None], len(matching)
 
 
-def _folded(agg: Aggregates, streams: list[str], until: datetime | None) -> dict[str, tuple[int, Any]]:
-    """Each named stream -> (its version, its folded state), read in one query."""
-    by_stream: dict[str, list[Event]] = {stream: [] for stream in streams}
-    for recorded in agg.store.read_streams(streams, until=until) if streams else ():
-        by_stream[recorded.stream].append(REGISTRY.load(recorded))
-    return {stream: (len(events), d.fold_placement(events)) for stream, events in by_stream.items()}
+def _folded(agg: Aggregates, streams: list[str], until: datetime | None, chunk: int = 200) -> dict[str, tuple[int, Any]]:
+    """Each named stream -> (its version, its folded state), in the order named; `chunk` streams per query,
+    letting other green threads run between chunks."""
+    folded: dict[str, tuple[int, Any]] = {}
+    for start in range(0, len(streams), chunk):
+        by_stream: dict[str, list[Event]] = {stream: [] for stream in streams[start:start + chunk]}
+        for recorded in agg.store.read_streams(list(by_stream), until=until):
+            by_stream[recorded.stream].append(REGISTRY.load(recorded))
+        folded.update((stream, (len(events), d.fold_placement(events))) for stream, events in by_stream.items())
+        pause()
+    return folded
 
 
 def nomination(agg: Aggregates, nomination_id: str, until: datetime | None = None) -> dict[str, Any]:
