@@ -305,6 +305,24 @@ class FoldCache:
             folds.popitem(last=False)
         return folds[stream]
 
+    def states(self, store: EventStore, prefix: str, cold_streams: int = 50) -> dict[str, tuple[int, Any]]:
+        """Every stream whose name starts with `prefix` -> (its version, its scrubbed state) now, in stream
+        order: the streams that changed since they were cached are read again (only their new events, or in
+        bulk when more than `cold_streams` are stale: a cold cache after a start). More streams than the
+        cache holds are all read again each time: correct, and as slow as folding them all."""
+        from services.backbone.cooperative import pause
+
+        current = store.stream_versions(prefix)
+        stale = [stream for stream, version in current.items() if self.cached(store, stream, version) is None]
+        if len(stale) > cold_streams:
+            self.fill(store, stale)
+        states: dict[str, tuple[int, Any]] = {}
+        for i, (stream, version) in enumerate(sorted(current.items())):
+            states[stream] = self.cached(store, stream, version) or self.state(store, stream)
+            if i % 200 == 199:
+                pause()  # let requests and heartbeats through meanwhile
+        return states
+
     def fill(self, store: EventStore, streams: Sequence[str], chunk: int = 100) -> None:
         """Fold the named streams from their start, `chunk` streams per query (a cold cache's many streams:
         far fewer round trips than a `state` each), letting other green threads run between chunks."""

@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult, PreconditionFailedError
-from services.backbone.cooperative import pause
 from services.backbone.domain import Actor, Context, Decision, Event
 from services.backbone.errors import ConcurrencyConflictError
 from services.backbone.registry import EventRegistry
@@ -154,7 +153,6 @@ def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime, max_day
 
 # Placement streams grow with every check-in: commands and the overdue scan refold only what is new. The one
 # personal text a placement's state holds (no rule reads it) is not kept in the cache.
-COLD_STREAMS = 50  # more stale streams than this are folded in bulk, a chunk of streams per query
 PLACEMENTS = FoldCache(d.evolve_placement, REGISTRY.load, lambda state: dataclasses.replace(state, recall_reason=None))
 
 
@@ -164,17 +162,9 @@ def placement_state(agg: Aggregates, stream: str, conn: psycopg.Connection | Non
 
 
 def placement_states(agg: Aggregates) -> dict[str, tuple[int, d.Placement | None]]:
-    """Every placement stream -> (its version, its folded state), reading only streams that changed."""
-    current = agg.store.stream_versions(PLACEMENT_PREFIX)
-    stale = [stream for stream, version in current.items() if PLACEMENTS.cached(agg.store, stream, version) is None]
-    if len(stale) > COLD_STREAMS:
-        PLACEMENTS.fill(agg.store, stale)  # a cold cache (the first read after a start): in bulk
-    states: dict[str, tuple[int, d.Placement | None]] = {}
-    for i, (stream, version) in enumerate(current.items()):
-        states[stream] = PLACEMENTS.cached(agg.store, stream, version) or placement_state(agg, stream)
-        if i % 200 == 199:
-            pause()  # let requests and heartbeats through meanwhile
-    return states
+    """Every placement stream -> (its version, its folded state without personal text), reading only streams
+    that changed (all of them in bulk after a start)."""
+    return PLACEMENTS.states(agg.store, PLACEMENT_PREFIX)
 
 
 def histories(agg: Aggregates, prefix: str, until: datetime | None = None) -> dict[str, list[Event]]:

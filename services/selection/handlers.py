@@ -15,6 +15,7 @@ from psycopg import sql
 
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.registry import EventRegistry
+from services.backbone.store import FoldCache
 from services.selection import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
@@ -159,6 +160,27 @@ def nomination_page(agg: Aggregates, offset: int, limit: int | None, readable: C
     for recorded in agg.store.read_streams(list(by_stream), until=until) if by_stream else ():
         by_stream[recorded.stream].append(REGISTRY.load(recorded))
     return [n for n in map(d.fold_nomination, by_stream.values()) if n is not None], len(streams)
+
+
+# Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
+CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name=""))
+
+
+def cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Cadre], bool],
+               until: datetime | None = None) -> tuple[list[d.Cadre], int]:
+    """One page (by id) of the cadres `readable` admits, and how many it admits. Now: chosen among the folds
+    the service keeps (a cadre's unit can change, so its registration is not enough), only the page folded
+    in full; as of a past moment, every cadre folded up to it."""
+    end = None if limit is None else offset + limit
+    if until is not None:
+        matching = sorted((c for c in all_cadres(agg, until) if readable(c)), key=lambda c: c.cadre_id)
+        return matching[offset:end], len(matching)
+    streams = [stream for stream, (_, cadre) in CADRES.states(agg.store, "cadre-").items()
+               if cadre is not None and readable(cadre)]
+    by_stream: dict[str, list[Any]] = {stream: [] for stream in streams[offset:end]}
+    for recorded in agg.store.read_streams(list(by_stream)) if by_stream else ():
+        by_stream[recorded.stream].append(REGISTRY.load(recorded))
+    return [c for c in map(d.fold_cadre, by_stream.values()) if c is not None], len(streams)
 
 
 def all_cadres(agg: Aggregates, until: datetime | None = None) -> list[d.Cadre]:

@@ -72,8 +72,10 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
 
     @endpoint(ROUTES, "GET", "/cadres", summary="List cadres", query=s.ListQuery, response=s.PageOut)
     def list_cadres(self, call: Call) -> Any:
-        cadres = sorted(h.all_cadres(self.aggregates, call.payload["as_of"]), key=lambda c: c.cadre_id)
-        return _page([h.cadre_view(c, 0) for c in cadres if may_read(call.actor, home_unit=c.home_unit)], call.payload)
+        offset, limit = call.payload["offset"], call.payload["limit"]
+        page, total = h.cadre_page(self.aggregates, offset, limit, lambda c: may_read(call.actor, home_unit=c.home_unit),
+                                   call.payload["as_of"])
+        return {"items": [h.cadre_view(c, 0) for c in page], "total": total, "limit": limit, "offset": offset}
 
     @endpoint(ROUTES, "POST", "/cadres/import", summary="Import cadres from a CSV file, all rows or none",
               body=s.CadreCsvIn, response=s.CsvImportOut, roles=REGISTRARS, text_body=("text/csv", "csv"))

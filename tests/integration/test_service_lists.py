@@ -219,3 +219,36 @@ def test_nomination_pages_chosen_by_their_units_equal_folding_the_whole_log(sele
                 page, total = sh.nomination_page(selection, offset, limit, readable, until)
                 assert total == len(expected), (unit_of_reader, until)
                 assert page == expected[offset:offset + limit], (unit_of_reader, until, offset, limit)
+
+
+def test_cadre_pages_from_the_kept_folds_follow_a_change_of_unit_and_show_names(selection: Aggregates) -> None:
+    rng = random.Random(9)
+    for i in range(80):  # more than the cold-cache threshold: the first list fills the folds in bulk
+        selection.store.append(f"cadre-c{i:03d}", [new_event("selection.CadreRegistered", {
+            "cadre_id": f"c{i:03d}", "name": f"干部{i}", "rank": "section_member", "home_unit": rng.choice(HOMES),
+            "birth_date": "1990-01-01", "grassroots_experience": True, "fit_for_duty": True, "reserve_cadre": False,
+            "open_disciplinary_matter": False})])
+    earlier = datetime.now(UTC)
+
+    def every_cadre(until: datetime | None = None) -> list[Any]:
+        return sorted((c for c in sh.all_cadres(selection, until) if c is not None), key=lambda c: c.cadre_id)
+
+    def of(unit: str | None) -> Any:
+        return lambda cadre: unit is None or cadre.home_unit == unit
+
+    for unit in (None, "county-finance"):
+        expected = [c for c in every_cadre() if of(unit)(c)]
+        for offset, limit in ((0, 10), (30, 100)):
+            assert sh.cadre_page(selection, offset, limit, of(unit)) == (expected[offset:offset + limit], len(expected))
+    assert sh.cadre_page(selection, 0, 3, of(None))[0][0].name == "干部0"  # the kept folds have no names; pages do
+
+    moved = next(c for c in every_cadre() if c.home_unit == "county-education")
+    selection.store.append(f"cadre-{moved.cadre_id}", [new_event("selection.CadreUpdated", {
+        "cadre_id": moved.cadre_id, "changes": {"home_unit": {"old": "county-education", "new": "county-finance"}}})])
+
+    finance = [c for c in every_cadre() if c.home_unit == "county-finance"]
+    assert moved.cadre_id in {c.cadre_id for c in finance}
+    assert sh.cadre_page(selection, 0, 100, of("county-finance")) == (finance, len(finance))
+    before = [c for c in every_cadre(earlier) if c.home_unit == "county-finance"]
+    assert moved.cadre_id not in {c.cadre_id for c in before}
+    assert sh.cadre_page(selection, 0, 100, of("county-finance"), earlier) == (before, len(before))
