@@ -206,6 +206,7 @@ def load(agg: Aggregates, assessment_id: str, until: datetime | None = None) -> 
 
 
 OPENED_FOR = ("year", "cadre_id", "host_unit", "home_unit")  # fixed when an assessment opens: a list pages by them
+FOLD_CANDIDATES = 200  # a status filter over more candidates than this reads the kept folds
 
 
 def assessment_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[dict[str, Any]], bool],
@@ -214,7 +215,7 @@ def assessment_page(agg: Aggregates, offset: int, limit: int | None, readable: C
 
     `readable` and every filter but `status` are judged on what the assessment was opened for (`OPENED_FOR`,
     read from the opening events alone), so only the page is folded; `status` changes, so when it is asked
-    for every candidate is folded.
+    for, a few candidates are folded and many are judged by the folds the service keeps (`ASSESSMENTS`).
     """
     wanted = {k: v for k, v in filters.items() if v is not None}
     status = wanted.pop("status", None)
@@ -223,6 +224,10 @@ def assessment_page(agg: Aggregates, offset: int, limit: int | None, readable: C
                if readable(keys) and all(keys[k] == v for k, v in wanted.items())]
     end = None if limit is None else offset + limit
     if status is None:
+        return _folded(agg, streams[offset:end]), len(streams)
+    if len(streams) > FOLD_CANDIDATES:  # many: their statuses from the folds kept for commands, refreshed
+        kept = ASSESSMENTS.states(agg.store, "assessment-")
+        streams = [stream for stream in streams if getattr(kept.get(stream, (0, None))[1], "status", None) == status]
         return _folded(agg, streams[offset:end]), len(streams)
     matching = [a for a in _folded(agg, streams) if a.status == status]
     return matching[offset:end], len(matching)

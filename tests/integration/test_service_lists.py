@@ -158,7 +158,10 @@ def every_assessment(agg: Aggregates) -> list[Any]:
     return sorted((a for a in map(ad.fold, by_stream.values()) if a is not None), key=lambda a: a.assessment_id)
 
 
-def test_assessment_pages_chosen_by_their_opening_equal_folding_the_whole_log(assessments: Aggregates) -> None:
+@pytest.mark.parametrize("fold_candidates", [200, 5], ids=["statuses-folded", "statuses-from-the-kept-folds"])
+def test_assessment_pages_chosen_by_their_opening_equal_folding_the_whole_log(
+        assessments: Aggregates, fold_candidates: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ah, "FOLD_CANDIDATES", fold_candidates)
     rng = random.Random(11)
     for i in range(90):
         open_assessment(assessments, i, rng)
@@ -180,6 +183,18 @@ def test_assessment_pages_chosen_by_their_opening_equal_folding_the_whole_log(as
                 page, total = ah.assessment_page(assessments, offset, limit, readable, **filters)
                 assert total == len(expected), (actor.unit, filters)
                 assert page == expected[offset:offset + limit], (actor.unit, filters, offset, limit)
+
+    # a status that changes later is seen by the next list
+    still_open = next(a for a in everything if a.status == "open")
+    assessments.store.append(ah.assessment_stream(still_open.assessment_id), [new_event(
+        "assessment.AssessmentFinalised", {
+            "assessment_id": still_open.assessment_id, "cadre_id": still_open.cadre_id, "placement_id": still_open.placement_id,
+            "host_unit": still_open.host_unit, "year": still_open.year, "kind": "annual", "final_grade": "excellent",
+            "proposed_grade": "excellent", "composite": 92.0, "policy_version": "assess-2025", "reason": None})])
+    finalised = [a for a in every_assessment(assessments) if a.status == "finalised"]
+    page, total = ah.assessment_page(assessments, 0, 1000, lambda opened: True, status="finalised")
+    assert still_open.assessment_id in {a.assessment_id for a in page}
+    assert (page, total) == (finalised, len(finalised))
 
 
 @pytest.fixture
