@@ -16,7 +16,6 @@ from psycopg import sql
 
 from services.assessment import domain as d
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult, PreconditionFailedError
-from services.backbone.cooperative import pause
 from services.backbone.domain import Decision, NotFoundError
 from services.backbone.envelope import RecordedEvent
 from services.backbone.registry import EventRegistry
@@ -233,14 +232,5 @@ def assessment_page(agg: Aggregates, offset: int, limit: int | None, readable: C
     return matching[offset:end], len(matching)
 
 
-def _folded(agg: Aggregates, streams: list[str], chunk: int = 200) -> list[d.Assessment]:
-    """The named assessments folded, in the order named; `chunk` streams per query, letting other green
-    threads run between chunks."""
-    found: list[d.Assessment] = []
-    for start in range(0, len(streams), chunk):
-        by_stream: dict[str, list[Any]] = {stream: [] for stream in streams[start:start + chunk]}
-        for recorded in agg.store.read_streams(list(by_stream)):
-            by_stream[recorded.stream].append(REGISTRY.load(recorded))
-        found += [a for a in map(d.fold, by_stream.values()) if a is not None]
-        pause()
-    return found
+def _folded(agg: Aggregates, streams: list[str]) -> list[d.Assessment]:
+    return [a for _, a in agg.fold_streams(streams, d.fold).values() if a is not None]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from services.backbone.cooperative import pause
 from services.backbone.domain import Context, Decision, Event
 from services.backbone.envelope import Metadata, NewEvent, RecordedEvent, deterministic_event_id
 from services.backbone.errors import IdempotencyMismatchError
@@ -73,6 +74,19 @@ class Aggregates:
     def load(self, stream: str, fold: Callable[[list[Event]], Any], conn: Any = None) -> tuple[Any, int]:
         events = self.history(stream, conn=conn)
         return fold(events), len(events)
+
+    def fold_streams(self, streams: Sequence[str], fold: Callable[[list[Event]], Any], until: datetime | None = None,
+                     chunk: int = 200) -> dict[str, tuple[int, Any]]:
+        """Each named stream -> (its version, its folded state), in the order named (as of `until`, if given):
+        a page of a list. `chunk` streams per query; other green threads run between chunks."""
+        folded: dict[str, tuple[int, Any]] = {}
+        for start in range(0, len(streams), chunk):
+            by_stream: dict[str, list[Event]] = {stream: [] for stream in streams[start:start + chunk]}
+            for recorded in self.store.read_streams(list(by_stream), until=until):
+                by_stream[recorded.stream].append(self.registry.load(recorded))
+            folded.update((stream, (len(events), fold(events))) for stream, events in by_stream.items())
+            pause()
+        return folded
 
     def previous_result(self, command_id: str, conn: Any = None, request_hash: str | None = None) -> CommandResult | None:
         """The result of an earlier run of this command id; IdempotencyMismatchError if that was another request."""

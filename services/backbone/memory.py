@@ -84,7 +84,8 @@ class InMemoryEventStore:
         return [e for e in self._events if e.cursor > after][:limit]
 
     def read_streams(self, streams: Sequence[str], until: datetime | None = None, conn: Any = None) -> list[RecordedEvent]:
-        return sorted((e for e in self._events if e.stream in set(streams) and (until is None or e.recorded_at <= until)),
+        wanted = set(streams)
+        return sorted((e for e in self._events if e.stream in wanted and (until is None or e.recorded_at <= until)),
                       key=lambda e: (e.stream, e.version))
 
     def opening_data(self, prefix: str, type_: str, fields: Sequence[str], until: datetime | None = None,

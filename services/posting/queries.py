@@ -11,13 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from services.backbone.commands import Aggregates
-from services.backbone.cooperative import pause
 from services.backbone.domain import Event, NotFoundError
 from services.posting import domain as d
 from services.posting.handlers import (
     NOMINATION_PREFIX,
     PLACEMENT_PREFIX,
-    REGISTRY,
     histories,
     nomination_stream,
     placement_states,
@@ -61,32 +59,21 @@ def placement_page(agg: Aggregates, offset: int, limit: int | None, readable: Ca
         streams = [stream for stream, keys in planned.items()
                    if readable(keys) and all(keys[k] == v for k, v in wanted.items())]
         if status is not None:
-            streams = [s for s, (_, state) in _folded(agg, streams, until).items() if state and state.status == status]
+            folded = agg.fold_streams(streams, d.fold_placement, until)
+            streams = [s for s, (_, state) in folded.items() if state and state.status == status]
         page = streams[offset:end]
-        return [placement_view(state, n) for n, state in _folded(agg, page, until).values() if state], len(streams)
+        views = [placement_view(state, n) for n, state in agg.fold_streams(page, d.fold_placement, until).values() if state]
+        return views, len(streams)
     if (cadre_id := wanted.get("cadre_id")) is not None:
         ids = agg.store.values_where(PLACEMENT_PREFIX, d.PlacementPlanned.TYPE, "placement_id", "cadre_id", cadre_id)
-        candidates = _folded(agg, sorted(placement_stream(i) for i in ids), None)
+        candidates = agg.fold_streams(sorted(placement_stream(i) for i in ids), d.fold_placement)
     else:
         candidates = placement_states(agg)
     matching = [stream for stream, (_, state) in sorted(candidates.items())
                 if state is not None and readable(state) and all(getattr(state, k) == v for k, v in wanted.items())]
     page = matching[offset:end]
-    folded = _folded(agg, page, None)  # in full: a kept fold leaves out the personal text
+    folded = agg.fold_streams(page, d.fold_placement)  # in full: a kept fold leaves out the personal text
     return [placement_view(state, n) for n, state in (folded[s] for s in page) if state is not None], len(matching)
-
-
-def _folded(agg: Aggregates, streams: list[str], until: datetime | None, chunk: int = 200) -> dict[str, tuple[int, Any]]:
-    """Each named stream -> (its version, its folded state), in the order named; `chunk` streams per query,
-    letting other green threads run between chunks."""
-    folded: dict[str, tuple[int, Any]] = {}
-    for start in range(0, len(streams), chunk):
-        by_stream: dict[str, list[Event]] = {stream: [] for stream in streams[start:start + chunk]}
-        for recorded in agg.store.read_streams(list(by_stream), until=until):
-            by_stream[recorded.stream].append(REGISTRY.load(recorded))
-        folded.update((stream, (len(events), d.fold_placement(events))) for stream, events in by_stream.items())
-        pause()
-    return folded
 
 
 def nomination(agg: Aggregates, nomination_id: str, until: datetime | None = None) -> dict[str, Any]:

@@ -156,10 +156,8 @@ def nomination_page(agg: Aggregates, offset: int, limit: int | None, readable: C
     nomination was recommended from and to (its opening event alone, one query), so only the page is folded."""
     opened = agg.store.opening_data("nomination-", d.NominationRecommended.TYPE, ("sending_unit", "host_unit"), until)
     streams = [stream for stream, units in opened.items() if readable(units)]
-    by_stream: dict[str, list[Any]] = {stream: [] for stream in streams[offset:None if limit is None else offset + limit]}
-    for recorded in agg.store.read_streams(list(by_stream), until=until) if by_stream else ():
-        by_stream[recorded.stream].append(REGISTRY.load(recorded))
-    return [n for n in map(d.fold_nomination, by_stream.values()) if n is not None], len(streams)
+    page = agg.fold_streams(streams[offset:None if limit is None else offset + limit], d.fold_nomination, until)
+    return [n for _, n in page.values() if n is not None], len(streams)
 
 
 # Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
@@ -177,10 +175,7 @@ def cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callab
         return matching[offset:end], len(matching)
     streams = [stream for stream, (_, cadre) in CADRES.states(agg.store, "cadre-").items()
                if cadre is not None and readable(cadre)]
-    by_stream: dict[str, list[Any]] = {stream: [] for stream in streams[offset:end]}
-    for recorded in agg.store.read_streams(list(by_stream)) if by_stream else ():
-        by_stream[recorded.stream].append(REGISTRY.load(recorded))
-    return [c for c in map(d.fold_cadre, by_stream.values()) if c is not None], len(streams)
+    return [c for _, c in agg.fold_streams(streams[offset:end], d.fold_cadre).values() if c is not None], len(streams)
 
 
 def all_cadres(agg: Aggregates, until: datetime | None = None) -> list[d.Cadre]:
