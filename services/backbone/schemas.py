@@ -1,7 +1,9 @@
 """Request and response pieces every service's HTTP API shares (marshmallow)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -41,3 +43,8 @@ class PageOut(Schema):
     total = fields.Integer()
     limit = fields.Integer()
     offset = fields.Integer()
+
+
+def page_body(items: list[Any], total: int, query: Mapping[str, Any]) -> dict[str, Any]:
+    """A `PageOut` body: the page's items, how many match in all, and the limit and offset asked for."""
+    return {"items": items, "total": total, "limit": query["limit"], "offset": query["offset"]}

@@ -22,6 +22,7 @@ from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
+from services.backbone.schemas import page_body
 from services.backbone.scope import may_read, require_read, unit_of
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
@@ -99,10 +100,10 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "GET", "/placements", summary="List placements", query=s.PlacementQuery, response=s.PageOut)
     def list_placements(self, call: Call) -> Any:
         filters = {k: call.payload[k] for k in ("cadre_id", "status", "host_unit", "home_unit")}
-        offset, limit = call.payload["offset"], call.payload["limit"]
-        views, total = q.placement_page(self.aggregates, offset, limit, lambda state: _readable(call, state),
+        views, total = q.placement_page(self.aggregates, call.payload["offset"], call.payload["limit"],
+                                        lambda state: _readable(call, state),
                                         call.payload["as_of"], **filters)
-        return {"items": [s.PlacementOut().dump(v) for v in views], "total": total, "limit": limit, "offset": offset}
+        return page_body([s.PlacementOut().dump(v) for v in views], total, call.payload)
 
     @endpoint(ROUTES, "GET", "/placements/{placement_id}", summary="One placement", query=s.AsOfQuery,
               response=s.PlacementOut)
@@ -210,4 +211,4 @@ def _year(raw: str) -> int:
 
 def _page(items: list[dict[str, Any]], query: dict[str, Any]) -> dict[str, Any]:
     start, limit = query["offset"], query["limit"]
-    return {"items": items[start:start + limit], "total": len(items), "limit": limit, "offset": start}
+    return page_body(items[start:start + limit], len(items), query)

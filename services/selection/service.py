@@ -16,6 +16,7 @@ from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
+from services.backbone.schemas import page_body
 from services.backbone.scope import may_read, require_read
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
@@ -72,10 +73,9 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
 
     @endpoint(ROUTES, "GET", "/cadres", summary="List cadres", query=s.ListQuery, response=s.PageOut)
     def list_cadres(self, call: Call) -> Any:
-        offset, limit = call.payload["offset"], call.payload["limit"]
-        page, total = h.cadre_page(self.aggregates, offset, limit, lambda c: may_read(call.actor, home_unit=c.home_unit),
-                                   call.payload["as_of"])
-        return {"items": [h.cadre_view(c, 0) for c in page], "total": total, "limit": limit, "offset": offset}
+        page, total = h.cadre_page(self.aggregates, call.payload["offset"], call.payload["limit"],
+                                   lambda c: may_read(call.actor, home_unit=c.home_unit), call.payload["as_of"])
+        return page_body([h.cadre_view(c, 0) for c in page], total, call.payload)
 
     @endpoint(ROUTES, "POST", "/cadres/import", summary="Import cadres from a CSV file, all rows or none",
               body=s.CadreCsvIn, response=s.CsvImportOut, roles=REGISTRARS, text_body=("text/csv", "csv"))
@@ -129,12 +129,11 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
 
     @endpoint(ROUTES, "GET", "/nominations", summary="List nominations", query=s.ListQuery, response=s.PageOut)
     def list_nominations(self, call: Call) -> Any:
-        offset, limit = call.payload["offset"], call.payload["limit"]
         page, total = h.nomination_page(
-            self.aggregates, offset, limit,
+            self.aggregates, call.payload["offset"], call.payload["limit"],
             lambda units: may_read(call.actor, home_unit=units["sending_unit"], host_unit=units["host_unit"]),
             call.payload["as_of"])
-        return {"items": [h.nomination_view(n, 0) for n in page], "total": total, "limit": limit, "offset": offset}
+        return page_body([h.nomination_view(n, 0) for n in page], total, call.payload)
 
     @endpoint(ROUTES, "GET", "/nominations/export.csv", summary="Export the nominations as CSV", query=s.AsOfQuery,
               roles=EXPORTERS)
@@ -193,7 +192,3 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001  (assessment may not be running yet; the next tick retries)
             log.warning("catch-up from assessment failed: %s", exc)
 
-
-def _page(items: list[dict[str, Any]], query: dict[str, Any]) -> dict[str, Any]:
-    start, limit = query["offset"], query["limit"]
-    return {"items": items[start:start + limit], "total": len(items), "limit": limit, "offset": start}
