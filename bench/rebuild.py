@@ -50,7 +50,7 @@ SOURCES = ("selection", "posting", "assessment")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-GENERATOR = "county-v1"
+GENERATOR = "county-v2"  # v2: assessment ids "<placement>/<year>", as the service makes them
 COHORT = 500
 UNITS = {"sending": ["county-finance", "county-education", "county-development", "county-commerce", "county-water"],
          "host": ["qingshui-township", "baima-township", "county-petition-office", "city-development-commission",
@@ -75,7 +75,8 @@ Step = tuple[str, str, dict[str, Any], Actor, str | None]
 
 def cadre_history(i: int) -> dict[str, list[Step]]:
     """One cadre through every gate: the events each source records, in order (~74 in all)."""
-    c, n, p, a = f"c{i:06d}", f"n{i:06d}", f"p{i:06d}", f"a{i:06d}"
+    c, n, p = f"c{i:06d}", f"n{i:06d}", f"p{i:06d}"
+    a = f"{p}/2025"  # as the assessment service names a placement's annual assessment
     home, host = UNITS["sending"][i % 5], UNITS["host"][i % 6]
     kind, sending = TYPES[i % 27], Actor(f"{home}.hr", "sending_unit", home)
     hosting = Actor(f"{host}.hr", "host_unit", host)
@@ -230,8 +231,8 @@ def lag_event(source: str, i: int) -> tuple[str, NewEvent]:
             "placement_id": f"p{k:06d}", "checked_on": "2026-01-15", "thinking": "稳定", "work": "扎实", "met_by": "od.zhang",
             "notes": ""}
     else:
-        stream, type_, data = f"assessment-a{k:06d}", "assessment.PerformanceScoreAdjusted", {
-            "assessment_id": f"a{k:06d}", "entry_id": f"X{i}", "dimension": "work_performance", "delta": 1.0,
+        stream, type_, data = f"assessment-p{k:06d}/2025", "assessment.PerformanceScoreAdjusted", {
+            "assessment_id": f"p{k:06d}/2025", "entry_id": f"X{i}", "dimension": "work_performance", "delta": 1.0,
             "reason": "奖励加分"}
     command = str(uuid.uuid4())
     meta = Metadata(OD, command, command, source, datetime.now(UTC), reason="bench")
