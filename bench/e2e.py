@@ -49,6 +49,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -689,6 +690,30 @@ def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float
           " generator, and whatever else runs on this machine)")
 
 
+def gc_seconds(urls: dict[str, list[str]]) -> dict[str, float]:
+    """Seconds each service process has spent in Python's garbage collector (its fourgates_gc_seconds_total)."""
+    spent = {}
+    for service, bases in urls.items():
+        for i, base in enumerate(bases):
+            with contextlib.suppress(Exception), urllib.request.urlopen(f"{base}/{service}/metrics", timeout=10) as answer:
+                text = answer.read().decode()
+                spent[f"{service}#{i}"] = sum(float(v) for v in re.findall(r"^fourgates_gc_seconds_total\{[^}]*\} (\S+)$",
+                                                                            text, re.MULTILINE))
+    return spent
+
+
+def gc_report(before: dict[str, float], after: dict[str, float], cpu_before: dict[str, float],
+              cpu_after: dict[str, float]) -> None:
+    """The share of each service process's CPU during the mix that went to the garbage collector."""
+    parts = []
+    for label in after:
+        spent, used = after[label] - before.get(label, 0.0), cpu_after.get(label, 0.0) - cpu_before.get(label, 0.0)
+        if used > 0:
+            parts.append(f"{label} {spent:.2f}s ({spent / used:.1%})")
+    if parts:
+        print("  of which in the garbage collector: " + ", ".join(parts))
+
+
 class Bare:
     """bench/bare_service.py under `nameko run`, on a port of its own."""
 
@@ -934,9 +959,11 @@ def mix(urls: dict[str, list[str]], prefix: str, bare_rps: float, memory: Memory
             print(f"           (writing transactions elsewhere in the cluster held every feed back: {holders})")
         return bool(merged["kept_up"]) or merged["rate"] < LAG_RATE  # up to 100/s in any case: the lag is measured there
 
-    cpu_before, clock = memory.cpu(), time.monotonic()
+    cpu_before, gc_before, clock = memory.cpu(), gc_seconds(urls), time.monotonic()
     steps = run_ladder(urls, prefix, list(LADDER), on_step)
-    cpu_report(cpu_before, memory.cpu(), time.monotonic() - clock, sum(len(s["latencies"]) for s in steps))
+    cpu_after = memory.cpu()
+    cpu_report(cpu_before, cpu_after, time.monotonic() - clock, sum(len(s["latencies"]) for s in steps))
+    gc_report(gc_before, gc_seconds(urls), cpu_before, cpu_after)
     kept: list[dict[str, Any]] = []
     for step in steps:
         if not step["kept_up"]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +34,7 @@ from psycopg_pool import ConnectionPool
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
 from services.backbone.logs import correlation_id
-from services.backbone.metrics import CONSUMED
+from services.backbone.metrics import CONSUMED, CONSUMER_LAG
 from services.backbone.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,7 @@ class IdempotentConsumer:
                 self.stats.duplicates += 1
             elif outcome == "applied":
                 self.stats.applied += 1
+                CONSUMER_LAG.labels(self.name, source).observe(max(0.0, time.time() - delivery.event.recorded_at.timestamp()))
                 correlation_id.set(delivery.event.metadata.correlation_id)
                 log.info("applied %s from %s", delivery.event.type, source,
                          extra={"consumer": self.name, "event_id": str(delivery.event.event_id)})

@@ -10,14 +10,15 @@ from marshmallow import RAISE, Schema, fields, validate
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Request, Response
 
 from services.backbone.config import amqp_uri
 from services.backbone.envelope import FeedCursor, to_cloudevent
 from services.backbone.http import Call, Problem, RouteTable, endpoint, json_response, reload_tokens
+from services.backbone.metrics import ServiceState, exposition
 from services.backbone.openapi import build_spec
-from services.backbone.providers import FeedEndpoints
+from services.backbone.providers import FeedEndpoints, RpcMetrics
 
 # The generated contract documents (`python -m deploy.catalogue`): the whole API and every event.
 DOCS_DIR = Path(os.environ.get("FOURGATES_DOCS_DIR") or Path(__file__).resolve().parents[2] / "docs")
@@ -51,6 +52,8 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
     class Edge(FeedEndpoints):
         config = Config()
         tokens = TokensLoader()
+        rpc_metrics = RpcMetrics()
+
         @http("GET", f"/{service}/health")
         def health(self, request: Request) -> Response:
             """200 when the database and the broker answer, 503 otherwise (readiness and liveness probes)."""
@@ -62,8 +65,8 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
 
         @http("GET", f"/{service}/metrics")
         def metrics(self, request: Request) -> Response:
-            """Prometheus metrics of this process."""
-            return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+            """Prometheus metrics of this process, and of the service as its database has them (docs/runbook.md)."""
+            return Response(exposition(ServiceState(self.store, service)), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 
         @http("GET", f"/{service}/openapi.json")
         def openapi(self, request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""Nameko dependency providers: the service's event store, its relay, and its idempotent consumer.
+"""Nameko dependency providers: the service's event store, its relay, its idempotent consumer, RPC timing.
 
 Each builds what it needs in setup/start from the nameko config (environment variables win),
 hands workers a small facade, and closes on stop.
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from nameko.rpc import Rpc, rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from psycopg_pool import ConnectionPool
 
@@ -23,6 +23,7 @@ from services.backbone.config import amqp_uri, database_url, setting
 from services.backbone.consumer import BatchHandler, Handler, IdempotentConsumer
 from services.backbone.cooperative import assert_cooperative
 from services.backbone.envelope import FeedCursor, to_cloudevent
+from services.backbone.metrics import RPC_SECONDS
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.relay import Relay
 from services.backbone.resilience import harden_nameko
@@ -175,6 +176,23 @@ class ConsumerProvider(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> IdempotentConsumer:
         return self._build()
+
+
+class RpcMetrics(DependencyProvider):
+    """Times every RPC call the service serves, by method and outcome (the metric fourgates_rpc_seconds)."""
+
+    def __init__(self) -> None:
+        self._began: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    def worker_setup(self, worker_ctx: Any) -> None:
+        if isinstance(worker_ctx.entrypoint, Rpc):
+            self._began[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
+        began = self._began.pop(worker_ctx, None)
+        if began is not None:
+            RPC_SECONDS.labels(self.container.service_name, worker_ctx.entrypoint.method_name,
+                               "ok" if exc_info is None else "error").observe(time.perf_counter() - began)
 
 
 def _sibling(container: Any, attr: str) -> Any:

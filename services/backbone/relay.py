@@ -141,7 +141,7 @@ class Relay:
         return self._cursor if self._cursor is not None else self.checkpoint()
 
     def checkpoint(self) -> FeedCursor:
-        """The saved checkpoint (any replica can read it: the relay-lag metric)."""
+        """The saved checkpoint (any replica can read it)."""
         with self.store.transaction() as conn:
             row = conn.execute(
                 sql.SQL("SELECT era, tx_id, position FROM {}.relay_checkpoint WHERE relay = 'main'").format(self._ident)
@@ -162,7 +162,3 @@ class Relay:
                 own.execute(query, (*cursor, count))
         if self._cursor is not None:
             self._cursor = cursor
-
-    def lag(self) -> int:
-        """Events committed but not yet published (the relay-lag metric)."""
-        return self.store.count_after(self.checkpoint())

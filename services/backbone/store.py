@@ -235,11 +235,13 @@ class EventStore:
         assert row is not None
         return int(row[0])
 
-    def count_after(self, after: FeedCursor, conn: psycopg.Connection | None = None) -> int:
-        """How many committed events lie after `after` in the feed (relay and consumer lag)."""
+    def backlog_after(self, after: FeedCursor, conn: psycopg.Connection | None = None) -> tuple[int, float]:
+        """How many committed events lie after `after` in the feed, and the age in seconds of the oldest of them
+        (0 when none): the relay's and the sequencer's lag. Not prepared: with the cursor as a parameter,
+        PostgreSQL's generic plan scans the whole log (docs/bench-e2e.md, "The relay's idle check")."""
         with self._using(conn) as c:
-            row = c.execute(self._q.count_after, tuple(after)).fetchone()
-        return int(row[0]) if row else 0
+            row = c.execute(self._q.backlog_after, tuple(after), prepare=False).fetchone()
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     def stream_versions(self, prefix: str, conn: psycopg.Connection | None = None) -> dict[str, int]:
         """Each stream whose name starts with `prefix` -> its current version (one cheap aggregate, no event data)."""
@@ -401,8 +403,9 @@ class _Queries:
         ).format(s=s, cols=cols).as_string(None)
         self.horizon = sql.SQL("SELECT {s}.feed_horizon({events}::regclass)::text::bigint").format(
             s=s, events=sql.Literal(sql.Identifier(schema, "events").as_string(None))).as_string(None)
-        self.count_after = sql.SQL(
-            "SELECT count(*) FROM {s}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
+        self.backlog_after = sql.SQL(
+            "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at)), 0)::float8"
+            " FROM {s}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
         ).format(s=s).as_string(None)
         self.versions = sql.SQL("SELECT stream, max(version) FROM {s}.events WHERE stream LIKE %s GROUP BY stream"
                                 ).format(s=s).as_string(None)

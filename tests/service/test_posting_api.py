@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from tests.support.api import Api, free_port, uid
+from tests.support.api import Api, Samples, free_port, metric, scrape, uid
 from tests.support.processes import ServiceProcess, rpc_config, throwaway_vhost
 
 POSTING_DB = "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_posting"
@@ -50,7 +50,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
             policy = {"version": "county-2025", "effective_from": "2025-01-01",
                       "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 40}, "reserve_preferred": True}
             assert selection.post("/selection/policies", policy, "od").status_code == 201
-            yield {"selection": selection, "posting": Api(f"http://127.0.0.1:{ports['posting']}"), "amqp_uri": amqp_uri}
+            yield {"selection": selection, "posting": Api(f"http://127.0.0.1:{ports['posting']}"), "amqp_uri": amqp_uri,
+                   "posting_replicas": [Api(f"http://127.0.0.1:{ports[name]}") for name in ("posting", "posting-2")]}
         finally:
             for process in processes:
                 process.stop()
@@ -293,3 +294,43 @@ def test_openapi_documents_the_posting_resources(api: Api) -> None:
     assert {"/posting/placements", "/posting/placements/{placement_id}/agreement/signatures",
             "/posting/placements/{placement_id}/check-ins", "/posting/plans/{year}"} <= set(spec["paths"])
     assert spec["paths"]["/posting/placements/{placement_id}/recall"]["post"]["description"] == "Roles: organisation_department"
+
+
+def test_metrics_show_rpcs_relay_lag_consumer_lag_parked_messages_and_the_chain_head(running: dict[str, Any]) -> None:
+    from kombu import Connection, Producer
+
+    from services.backbone.relay import events_exchange
+
+    selection, replicas = running["selection"], running["posting_replicas"]
+    approved(running)  # an event from selection that posting applies
+    with ClusterRpcProxy(rpc_config(running["amqp_uri"]), timeout=20) as cluster:
+        assert cluster.posting.read_feed("", 5)  # served by either replica
+    with psycopg.connect(POSTING_DB) as conn:
+        logged = conn.execute("SELECT count(*) FROM selection.events").fetchone()[0]
+
+    def settled() -> Samples | None:
+        samples = scrape(selection, "selection")
+        done = (metric(samples, "fourgates_relay_lag_events") == 0 and metric(samples, "fourgates_audit_unsealed_events") == 0
+                and metric(samples, "fourgates_audit_chain_head") >= logged)
+        return samples if done else None
+
+    samples = eventually(settled)
+    assert samples is not None, "selection's relay and sequencer never caught up in the metrics"
+    assert metric(samples, "fourgates_state_readable", service="selection") == 1
+    assert metric(samples, "fourgates_relay_lag_seconds", service="selection") == 0
+    both = [scrape(replica, "posting") for replica in replicas]
+    assert sum(metric(s, "fourgates_rpc_seconds_count", method="read_feed", outcome="ok") for s in both) >= 1
+    assert sum(metric(s, "fourgates_consumer_lag_seconds_count", consumer="posting", source="selection") for s in both) >= 1
+    assert all(metric(s, "fourgates_parked_messages", consumer="posting") == 0 for s in both)
+
+    with Connection(running["amqp_uri"]) as amqp:  # a message posting cannot read: parked, and shown by both replicas
+        Producer(amqp.channel(), exchange=events_exchange("selection")).publish(
+            {"hello": "a JSON object that is no event"}, routing_key="selection.NominationApproved", serializer="json")
+    try:
+        parked = eventually(lambda: all(metric(scrape(r, "posting"), "fourgates_parked_messages", consumer="posting",
+                                               source="selection") == 1 for r in replicas))
+        assert parked, "the parked message did not show in fourgates_parked_messages on both replicas"
+    finally:
+        with psycopg.connect(POSTING_DB) as conn:
+            conn.execute("UPDATE posting.parked_messages SET resolved_at = now() WHERE resolved_at IS NULL")
+    assert all(metric(scrape(r, "posting"), "fourgates_parked_messages", consumer="posting") == 0 for r in replicas)

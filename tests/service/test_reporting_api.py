@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support import reporting_scenario as scenario
-from tests.support.api import Api
+from tests.support.api import Api, metric, scrape
 from tests.support.reporting_system import Running, running_system, wait_until_projected
 
 
@@ -223,6 +223,9 @@ def test_a_malformed_event_is_parked_and_the_events_after_it_still_arrive(county
 
     status = run.api.get("/reporting/status").json()
     assert status["parked"] == 1
+    samples = scrape(run.api, "reporting")  # what an operator's alert watches
+    assert metric(samples, "fourgates_parked_messages", consumer="reporting", source="posting") == 1
+    assert metric(samples, "fourgates_consumer_lag_seconds_count", consumer="reporting", source="posting") >= 1
     assert run.api.get("/reporting/timeline", type="posting.PlacementStarted", limit=1000).json()["total"] == 3
     assert all(e["event_id"] != bad for e in items(run.api, "/reporting/timeline", limit=1000))
     p1 = next(p for p in items(run.api, "/reporting/placements") if p["placement_id"] == ids["P1"])

@@ -69,7 +69,9 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.service} exited: {(self.log_dir / f'{self.service}.log').read_text()[-3000:]}")
             try:
                 with ClusterRpcProxy(rpc_config(self.env["AMQP_URI"]), timeout=2) as rpc:
-                    getattr(rpc, self.service).read_feed("", 1)
+                    getattr(rpc, self.service).read_feed("", 1)  # another replica may answer this one...
+                if address := self.env.get("WEB_SERVER_ADDRESS"):  # ...so its own port must answer too (any answer)
+                    requests.get(f"http://{address}/{self.service}/health", timeout=2)
                 return
             except Exception:  # noqa: BLE001  (not up yet)
                 time.sleep(0.3)
