@@ -38,7 +38,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         def start(module: str, service: str, name: str, **extra: str) -> ServiceProcess:
             env = {"AMQP_URI": amqp_uri, "FOURGATES_DB": POSTING_DB, "WEB_SERVER_ADDRESS": f"127.0.0.1:{ports[name]}", **extra}
             (logs / name).mkdir()
-            return ServiceProcess(module, service, env, logs / name).start()
+            return ServiceProcess(module, service, env, logs / name).start(http=True)  # two posting replicas
 
         checkins = {"FOURGATES_CHECKIN_MAX_DAYS": str(CHECKIN_MAX_DAYS), "FOURGATES_CHECKIN_SCAN_SECONDS": "0.5"}
         processes: list[ServiceProcess] = []

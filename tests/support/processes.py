@@ -45,7 +45,8 @@ class ServiceProcess:
         self.module, self.service, self.env, self.log_dir = module, service, env, log_dir
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30) -> ServiceProcess:
+    def start(self, timeout: float = 30, http: bool = False) -> ServiceProcess:
+        """`http`: also wait for this process's own HTTP port (RPC readiness may be another replica's answer)."""
         log = open(self.log_dir / f"{self.service}.log", "ab")
         # Without PSYCOPG_WAIT_FUNC inherited from the test process: the service must make itself cooperative.
         inherited = {k: v for k, v in os.environ.items() if k != "PSYCOPG_WAIT_FUNC"}
@@ -55,13 +56,13 @@ class ServiceProcess:
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            self._wait_ready(timeout)
+            self._wait_ready(timeout, http)
         except BaseException:
             self.stop()  # never leave a process behind that its caller has no handle on
             raise
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, http: bool = False) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
@@ -69,9 +70,9 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.service} exited: {(self.log_dir / f'{self.service}.log').read_text()[-3000:]}")
             try:
                 with ClusterRpcProxy(rpc_config(self.env["AMQP_URI"]), timeout=2) as rpc:
-                    getattr(rpc, self.service).read_feed("", 1)  # another replica may answer this one...
-                if address := self.env.get("WEB_SERVER_ADDRESS"):  # ...so its own port must answer too (any answer)
-                    requests.get(f"http://{address}/{self.service}/health", timeout=2)
+                    getattr(rpc, self.service).read_feed("", 1)
+                if http:
+                    requests.get(f"http://{self.env['WEB_SERVER_ADDRESS']}/{self.service}/health", timeout=2)
                 return
             except Exception:  # noqa: BLE001  (not up yet)
                 time.sleep(0.3)

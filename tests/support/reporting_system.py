@@ -131,8 +131,8 @@ def running_system(logs: Path, db: str = REPORTING_DB) -> Iterator[Running]:
         support = "tests.support.reporting_system"
         processes = [ServiceProcess(f"{support}:Fake{s.title()}", s, env, logs) for s in SOURCES]
         processes.append(ServiceProcess("services.reporting.service", "reporting", env, logs))
-        side_by_side(processes, "start")
         try:
+            side_by_side(processes, "start")  # if one fails to start, the others are stopped below all the same
             yield Running(Api(f"http://127.0.0.1:{port}"), db, amqp_uri, Sources(pool), env, logs)
         finally:
             side_by_side(processes, "stop")
