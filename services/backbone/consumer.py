@@ -17,6 +17,7 @@ the transaction that applied it commits.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from psycopg import pq, sql
 from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
+from services.backbone.domain import NotFoundError, StepOrderError
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
 from services.backbone.logs import correlation_id
 from services.backbone.metrics import CONSUMED, CONSUMER_LAG
@@ -375,16 +377,82 @@ class IdempotentConsumer:
             (self.name, source, event_id, type_, body, error),
         )
 
-    def parked(self, include_resolved: bool = False) -> list[dict[str, Any]]:
-        """Parked messages for operators: id, source, event id, type, error, when."""
-        query = sql.SQL(
-            "SELECT id, source, event_id, type, error, parked_at, resolved_at FROM {}.parked_messages"
-            " WHERE consumer = %s AND (%s OR resolved_at IS NULL) ORDER BY id"
-        ).format(self._s)
+    def parked(self, include_resolved: bool = False, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Parked messages for operators, oldest first (the open ones, or all), and how many there are."""
+        columns = ("id", "source", "event_id", "type", "error", "parked_at", "resolved_at", "resolution", "resolved_by",
+                   "resolution_note")
+        where = sql.SQL("WHERE consumer = %s AND (%s OR resolved_at IS NULL)")
         with self.pool.connection() as conn:
-            rows = conn.execute(query, (self.name, include_resolved)).fetchall()
-        keys = ("id", "source", "event_id", "type", "error", "parked_at", "resolved_at")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+            rows = conn.execute(sql.SQL("SELECT {} FROM {}.parked_messages {} ORDER BY id LIMIT %s OFFSET %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), self._s, where),
+                (self.name, include_resolved, limit, offset)).fetchall()
+            total = conn.execute(sql.SQL("SELECT count(*) FROM {}.parked_messages {}").format(self._s, where),
+                                 (self.name, include_resolved)).fetchone()
+        return [dict(zip(columns, row, strict=True)) for row in rows], int(total[0]) if total else 0
+
+    def replay_parked(self, parked_id: int, by: str, note: str | None = None) -> dict[str, Any]:
+        """Apply a parked event again through this consumer's handler (fixed or upgraded since): resolved as
+        `replayed` when it applies now; when it fails again it stays parked with the new error, and
+        ParkedStillFailsError says why. Taken in turn with the source's live deliveries (its lock).
+
+        The event is applied after the events that followed it in the source's feed: replay only what
+        does not depend on coming first (the runbook says how to judge)."""
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                source, body = self._open_parked(conn, parked_id)
+                try:
+                    event = from_cloudevent(json.loads(body))
+                except Exception as exc:  # noqa: BLE001  (a malformed message stays what it is)
+                    raise StepOrderError("parked.not_an_event", f"parked message {parked_id} is not a readable event"
+                                         f" ({exc!r}): dismiss it instead", parked_id=parked_id) from None
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
+                try:
+                    self._check_version(source, event)
+                    error = self._apply(conn, source, event) if self._interprets(source, event) or (
+                        source in self.batch_handlers) else None
+                except _NoHandlerError as exc:
+                    error = str(exc)
+                if error is None:
+                    self._resolve(conn, parked_id, "replayed", by, note)
+                else:
+                    conn.execute(sql.SQL("UPDATE {}.parked_messages SET error = %s WHERE id = %s").format(self._s),
+                                 (error, parked_id))
+        if error is not None:
+            raise ParkedStillFailsError("parked.replay_failed", f"parked message {parked_id} failed again and stays"
+                                        f" parked: {error.strip().splitlines()[-1]}", parked_id=parked_id)
+        correlation_id.set(event.metadata.correlation_id)
+        log.info("consumer %s replayed parked %s (%s %s)", self.name, parked_id, event.type, event.event_id,
+                 extra={"consumer": self.name, "resolved_by": by})
+        return {"id": parked_id, "resolution": "replayed", "event_id": str(event.event_id), "type": event.type}
+
+    def dismiss_parked(self, parked_id: int, by: str, note: str) -> dict[str, Any]:
+        """Close a parked message without applying it (a malformed message, an event that must not apply)."""
+        with self.pool.connection() as conn, conn.transaction():
+            self._open_parked(conn, parked_id)
+            self._resolve(conn, parked_id, "dismissed", by, note)
+        log.warning("consumer %s dismissed parked %s: %s", self.name, parked_id, note,
+                    extra={"consumer": self.name, "resolved_by": by})
+        return {"id": parked_id, "resolution": "dismissed"}
+
+    def _open_parked(self, conn: psycopg.Connection, parked_id: int) -> tuple[str, str]:
+        """Under a lock of its own (an advisory lock: a replayed handler's append must be its transaction's first
+        write), the parked message's source and body; refused when it is unknown or resolved already."""
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"parked:{self.schema}:{self.name}:{parked_id}",))
+        row = conn.execute(sql.SQL("SELECT source, body, resolution FROM {}.parked_messages WHERE id = %s AND consumer = %s")
+                           .format(self._s), (parked_id, self.name)).fetchone()
+        if row is None:
+            raise NotFoundError("parked.unknown", f"{self.name} has no parked message {parked_id}", parked_id=parked_id)
+        if row[2] is not None:
+            raise StepOrderError("parked.resolved", f"parked message {parked_id} was {row[2]} already", parked_id=parked_id)
+        return str(row[0] or ""), str(row[1])
+
+    def _resolve(self, conn: psycopg.Connection, parked_id: int, resolution: str, by: str, note: str | None) -> None:
+        conn.execute(sql.SQL("UPDATE {}.parked_messages SET resolved_at = now(), resolution = %s, resolved_by = %s,"
+                             " resolution_note = %s WHERE id = %s").format(self._s), (resolution, by, note, parked_id))
+
+
+class ParkedStillFailsError(StepOrderError):
+    """A replayed parked event failed again; it stays parked with the new error."""
 
 
 class _NoHandlerError(Exception):

@@ -14,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Request, Response
 
 from services.backbone.config import amqp_uri
+from services.backbone.consumer import IdempotentConsumer
+from services.backbone.domain import NotFoundError
 from services.backbone.envelope import FeedCursor, to_cloudevent
 from services.backbone.http import Call, Problem, RouteTable, endpoint, json_response, reload_tokens
 from services.backbone.metrics import ServiceState, exposition
@@ -32,6 +34,31 @@ class FeedQuery(Schema):
                           error="a cursor token era.tx_id.position, as given in `next` or an event's `sequence`"),
                           metadata={"description": "cursor token (era.tx_id.position) of the last event seen"})
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
+
+
+class ParkedQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    include_resolved = fields.Boolean(load_default=False, metadata={"description": "also the replayed and dismissed"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class ReplayBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=1000),
+                           metadata={"description": "why it may apply now (the fix or upgrade), kept with the message"})
+
+
+class DismissBody(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                           metadata={"description": "why it is closed without being applied"})
 
 
 class TokensLoader(DependencyProvider):
@@ -93,7 +120,48 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
                 previous = event.cursor
             return {"events": bodies, "next": bodies[-1]["sequence"] if bodies else call.payload["after"]}
 
+        @endpoint(table, "GET", "/parked", summary="Events and messages this service's consumer parked (could not"
+                  " apply), oldest first", query=ParkedQuery, roles=PARKED_READERS)
+        def parked(self, call: Call) -> dict[str, Any]:
+            items, total = _consumer(self).parked(call.payload["include_resolved"], call.payload["limit"],
+                                                  call.payload["offset"])
+            return {"items": [_parked_view(item) for item in items], "total": total}
+
+        @endpoint(table, "POST", "/parked/{parked_id}/replay", summary="Apply a parked event again, once its cause"
+                  " is fixed; it stays parked (409) if it fails again", body=ReplayBody, roles=("operator",))
+        def replay_parked(self, call: Call, parked_id: str) -> dict[str, Any]:
+            return _consumer(self).replay_parked(_parked_id(parked_id), call.actor.principal, call.payload["reason"])
+
+        @endpoint(table, "POST", "/parked/{parked_id}/dismiss", summary="Close a parked message without applying it",
+                  body=DismissBody, roles=("operator",))
+        def dismiss_parked(self, call: Call, parked_id: str) -> dict[str, Any]:
+            return _consumer(self).dismiss_parked(_parked_id(parked_id), call.actor.principal, call.payload["reason"])
+
     return Edge
+
+
+PARKED_READERS = ("operator", "auditor")
+
+
+def _consumer(service: Any) -> IdempotentConsumer:
+    consumer = getattr(service, "consumer", None)
+    if not isinstance(consumer, IdempotentConsumer):
+        raise NotFoundError("parked.no_consumer", "this service consumes no other service's events")
+    return consumer
+
+
+def _parked_id(text: str) -> int:
+    if not text.isdigit() or len(text) > 18:
+        raise NotFoundError("parked.unknown", f"no parked message {text!r}: ids are the numbers GET …/parked lists")
+    return int(text)
+
+
+def _parked_view(item: dict[str, Any]) -> dict[str, Any]:
+    """A parked message as operators read it: the error's last line up front, times as ISO 8601."""
+    error = str(item["error"] or "").strip()
+    return {**item, "error": error, "error_summary": error.splitlines()[-1] if error else "",
+            "parked_at": item["parked_at"].isoformat(),
+            "resolved_at": item["resolved_at"].isoformat() if item["resolved_at"] else None}
 
 
 def _check_database(store: Any) -> str:

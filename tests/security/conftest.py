@@ -66,8 +66,15 @@ def routes() -> list[Route]:
     return [*S.routes, *P.routes, *A.routes]
 
 
+def operation_routes() -> list[Route]:
+    """Writes that change no domain state: an operator replays or dismisses a parked message."""
+    return [r for r in routes() if r.method != "GET" and "/parked/" in r.path]
+
+
 def write_routes() -> list[Route]:
-    return [r for r in routes() if r.method != "GET"]
+    """The domain's writes: every route that may append to a service's log on a principal's behalf."""
+    operations = operation_routes()
+    return [r for r in routes() if r.method != "GET" and r not in operations]
 
 
 @dataclass

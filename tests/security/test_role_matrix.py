@@ -96,6 +96,15 @@ def test_the_route_tables_grant_exactly_what_domain_md_says() -> None:
     assert set(EXPECTED) == {c.route for c in CASES}
 
 
+def test_only_the_operator_replays_or_dismisses_parked_messages() -> None:
+    """The one write an operator has (docs/runbook.md): it closes a consumer's parked message, no domain step."""
+    from tests.security.conftest import operation_routes
+
+    granted = {f"{r.method} {r.path}": set(r.roles or ()) for r in operation_routes()}
+    assert granted == {f"POST /{service}/parked/{{parked_id}}/{verb}": {"operator"}
+                       for service in ("selection", "posting", "assessment") for verb in ("replay", "dismiss")}
+
+
 def _post(system: System, path: str, body: Any, authorization: str | None, key: str) -> requests.Response:
     headers = {"Idempotency-Key": key, "X-Correlation-Id": key}
     if authorization is not None:

@@ -326,11 +326,25 @@ def test_metrics_show_rpcs_relay_lag_consumer_lag_parked_messages_and_the_chain_
     with Connection(running["amqp_uri"]) as amqp:  # a message posting cannot read: parked, and shown by both replicas
         Producer(amqp.channel(), exchange=events_exchange("selection")).publish(
             {"hello": "a JSON object that is no event"}, routing_key="selection.NominationApproved", serializer="json")
-    try:
-        parked = eventually(lambda: all(metric(scrape(r, "posting"), "fourgates_parked_messages", consumer="posting",
-                                               source="selection") == 1 for r in replicas))
-        assert parked, "the parked message did not show in fourgates_parked_messages on both replicas"
-    finally:
-        with psycopg.connect(POSTING_DB) as conn:
-            conn.execute("UPDATE posting.parked_messages SET resolved_at = now() WHERE resolved_at IS NULL")
+    parked = eventually(lambda: all(metric(scrape(r, "posting"), "fourgates_parked_messages", consumer="posting",
+                                           source="selection") == 1 for r in replicas))
+    assert parked, "the parked message did not show in fourgates_parked_messages on both replicas"
+
+    # The operator sees it, cannot replay what is no event, and dismisses it with a reason; then the alert clears.
+    api = running["posting"]
+    listed = api.get("/posting/parked", "operator").json()
+    assert listed["total"] == 1 and "malformed message" in listed["items"][0]["error_summary"]
+    parked_id = listed["items"][0]["id"]
+    assert api.get("/posting/parked", "od").status_code == 403
+    replay = api.post(f"/posting/parked/{parked_id}/replay", {}, "operator")
+    assert replay.status_code == 409 and replay.json()["rule"] == "parked.not_an_event"
+    assert api.post(f"/posting/parked/{parked_id}/dismiss", {"reason": "test"}, "od").status_code == 403
+    unexplained = api.post(f"/posting/parked/{parked_id}/dismiss", {}, "operator")
+    assert unexplained.status_code == 422 and "reason" in unexplained.json()["errors"]
+    dismissed = api.post(f"/posting/parked/{parked_id}/dismiss", {"reason": "a test message, not an event"}, "operator")
+    assert dismissed.status_code == 200 and dismissed.json()["resolution"] == "dismissed"
+    assert api.post(f"/posting/parked/{parked_id}/dismiss", {"reason": "again"}, "operator").status_code == 409
+    assert api.post("/posting/parked/999999999/replay", {}, "operator").status_code == 404
     assert all(metric(scrape(r, "posting"), "fourgates_parked_messages", consumer="posting") == 0 for r in replicas)
+    resolved = api.get("/posting/parked", "auditor", include_resolved="true").json()["items"][-1]
+    assert (resolved["resolution"], resolved["resolved_by"]) == ("dismissed", "ops.he")

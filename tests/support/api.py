@@ -10,7 +10,7 @@ import requests
 TOKENS = {
     "od": "dev-od-zhang", "od2": "dev-od-wang", "pc": "dev-pc-chen", "hr": "dev-hr-sync", "auditor": "dev-auditor",
     "finance": "dev-send-finance", "education": "dev-send-education", "qingshui": "dev-host-qingshui",
-    "baima": "dev-host-baima", "agency": "dev-agency",
+    "baima": "dev-host-baima", "agency": "dev-agency", "operator": "dev-operator",
 }
 
 

@@ -1,0 +1,99 @@
+"""An operator replays a parked event once its cause is fixed, or dismisses a message that can never apply:
+against a real PostgreSQL, with a handler that appends to the consumer's own log (which must be the first
+write of its transaction, replay or not).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from services.backbone.consumer import IdempotentConsumer, ParkedStillFailsError
+from services.backbone.domain import NotFoundError, StepOrderError
+from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, to_cloudevent
+from services.backbone.store import EventStore
+from tests.conftest import migrated_schema, new_event
+
+
+@pytest.fixture
+def pool(db_url: str) -> Iterator[ConnectionPool]:
+    with ConnectionPool(db_url, min_size=1, max_size=4) as pool:
+        yield pool
+
+
+class Mirror:
+    """Consumes a ledger and appends one `mirror.Noted` per event to its own log; fails `ledger.Poison` while
+    `broken` (the bug an operator fixes before replaying)."""
+
+    def __init__(self, pool: ConnectionPool, own: str, ledger: EventStore) -> None:
+        self.broken, self.attempts = True, 0
+        self.store = EventStore(pool, own)
+
+        def fetch(_: str, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
+            return [to_cloudevent(e, None) for e in ledger.read_feed(after, limit)]
+
+        self.consumer = IdempotentConsumer(pool, own, "mirror", {"ledger": self.apply}, fetch, store=self.store)
+
+    def apply(self, conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
+        if event.type == "ledger.Poison" and self.broken:
+            self.attempts += 1
+            raise ValueError(f"poison not understood yet (attempt {self.attempts})")
+        store.append(f"mirror-{event.data['n']}", [new_event("mirror.Noted", {"n": event.data["n"]})], conn=conn)
+
+    def mirrored(self) -> list[int]:
+        return sorted(int(e.stream.split("-")[1]) for e in self.store.read_feed(FEED_START, 1000))
+
+
+def test_a_parked_event_replayed_after_the_fix_applies_once_and_a_malformed_message_is_dismissed(
+        db_url: str, pool: ConnectionPool, schema: str) -> None:
+    ledger = EventStore(pool, schema)
+    for n in range(5):
+        ledger.append(f"l-{n}", [new_event("ledger.Poison" if n == 2 else "ledger.Happened", {"n": n})])
+    events, previous, bodies = ledger.read_feed(FEED_START, 100), None, []
+    for event in events:
+        bodies.append(to_cloudevent(event, previous))
+        previous = event.cursor
+    with migrated_schema(db_url) as own:
+        mirror = Mirror(pool, own, ledger)
+        outcomes = [mirror.consumer.receive("ledger", body) for body in bodies]
+        assert outcomes == ["applied", "applied", "parked", "applied", "applied"]
+        assert mirror.mirrored() == [0, 1, 3, 4]
+
+        open_, total = mirror.consumer.parked()
+        assert total == 1 and open_[0]["type"] == "ledger.Poison" and "attempt 1" in open_[0]["error"]
+        parked_id = open_[0]["id"]
+
+        with pytest.raises(ParkedStillFailsError, match="attempt 2"):  # not fixed yet: stays parked, newest error
+            mirror.consumer.replay_parked(parked_id, "ops.he", "first try")
+        open_, _ = mirror.consumer.parked()
+        assert [p["id"] for p in open_] == [parked_id] and "attempt 2" in open_[0]["error"]
+        assert mirror.mirrored() == [0, 1, 3, 4]
+
+        mirror.broken = False
+        result = mirror.consumer.replay_parked(parked_id, "ops.he", "handler fixed in 1.4.2")
+        assert result["resolution"] == "replayed" and result["type"] == "ledger.Poison"
+        assert mirror.mirrored() == [0, 1, 2, 3, 4]
+        with pytest.raises(StepOrderError, match="replayed already"):
+            mirror.consumer.replay_parked(parked_id, "ops.he")
+        assert mirror.mirrored() == [0, 1, 2, 3, 4]  # once
+        assert mirror.consumer.receive("ledger", bodies[2]) == "duplicate"  # the broker's redelivery changes nothing
+
+        assert mirror.consumer.receive("ledger", {"hello": "no event"}) == "parked"
+        malformed = mirror.consumer.parked()[0][0]["id"]
+        with pytest.raises(StepOrderError, match="dismiss it instead"):
+            mirror.consumer.replay_parked(malformed, "ops.he")
+        assert mirror.consumer.dismiss_parked(malformed, "ops.he", "a test message")["resolution"] == "dismissed"
+        with pytest.raises(StepOrderError, match="dismissed already"):
+            mirror.consumer.dismiss_parked(malformed, "ops.he", "again")
+        with pytest.raises(NotFoundError):
+            mirror.consumer.replay_parked(malformed + 1000, "ops.he")
+
+        assert mirror.consumer.parked() == ([], 0)
+        every, total = mirror.consumer.parked(include_resolved=True)
+        assert total == 2
+        assert [(p["resolution"], p["resolved_by"], p["resolution_note"]) for p in every] == [
+            ("replayed", "ops.he", "handler fixed in 1.4.2"), ("dismissed", "ops.he", "a test message")]
+        assert all(p["resolved_at"] is not None for p in every)
