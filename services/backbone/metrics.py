@@ -1,7 +1,7 @@
 """Prometheus metrics every service exports at /<service>/metrics.
 
 Counters and histograms are kept in the process as things happen. What the database knows -- the relay's
-backlog, the audit chain's head, the parked messages -- is read when Prometheus scrapes (`state_metrics`):
+backlog, the audit chain's head, the parked messages -- is read when Prometheus scrapes (`ServiceState`):
 every replica of a service reports the same figures for it, so aggregate those with `max`, never `sum`.
 """
 from __future__ import annotations
@@ -42,6 +42,11 @@ def _time_gc(phase: str, info: dict[str, int]) -> None:
 
 
 gc.callbacks.append(_time_gc)
+
+
+# The figures ServiceState reads at each scrape, by name (deploy/prometheus/alerts.yaml alerts on them).
+STATE_METRICS = ("fourgates_state_readable", "fourgates_relay_lag_events", "fourgates_relay_lag_seconds",
+                 "fourgates_audit_chain_head", "fourgates_audit_unsealed_events", "fourgates_parked_messages")
 
 
 class ServiceState:
