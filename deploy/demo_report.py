@@ -102,10 +102,20 @@ def collect(api: Client, played: Played, db: str | None, heads: Path | None) -> 
     }
     summary["reporting"] = reporting_view(api, summary)
     summary["audit"] = audit(db, heads)
+    summary["parked"] = parked(api)
     dashboard = api.probe("reporting", "/reporting/dashboard")
     summary["dashboard"] = (api.urls["reporting"] + "/reporting/dashboard"
                             if dashboard is not None and dashboard.status_code == 200 else None)
     return summary
+
+
+def parked(api: Client) -> dict[str, int | None]:
+    """Per running service, how many events its consumer parked (could not apply) and nobody resolved yet."""
+    found: dict[str, int | None] = {}
+    for service in api.urls:
+        answer = api.probe(service, f"/{service}/parked", limit=1)
+        found[service] = answer.json()["total"] if answer is not None and answer.status_code == 200 else None
+    return found
 
 
 def reporting_view(api: Client, summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -304,6 +314,14 @@ def show(summary: dict[str, Any]) -> None:
         chain.add_row(service, str(v["events"]), str(v["checked"]), verdict)
     console.print(chain)
 
+    waiting = {service: n for service, n in summary["parked"].items() if n}
+    unknown = sorted(service for service, n in summary["parked"].items() if n is None)
+    if waiting:
+        console.print("[yellow]Parked messages 搁置消息: " + ", ".join(f"{s} {n}" for s, n in waiting.items())
+                      + " — events a consumer could not apply: GET /<service>/parked (docs/runbook.md)[/]")
+    else:
+        console.print("Parked messages 搁置消息: [green]none[/] — every consumer applied every event it received"
+                      + (f" [dim](not asked: {', '.join(unknown)})[/]" if unknown else ""))
     c = summary["commands"]
     console.print(f"Commands sent: {c['sent']} — [green]{c['new']} new[/] ({c['events']} events), "
                   f"{c['replayed']} replayed, {c['unchanged']} unchanged; {c['ballots']} anonymous ballots cast. "

@@ -118,7 +118,8 @@ def test_the_demo_plays_the_whole_scenario_and_summarises_it(system: dict[str, A
         assert "error" not in summary["reporting"], summary["reporting"]
         assert summary["reporting"]["by_type"] == placements["by_type"]
         assert summary["dashboard"] == system["urls"]["reporting"] + "/reporting/dashboard"
-    for words in ("四关", "补短型", "扬长型", "对接型", "优秀", "Audit chain", "Commands sent"):
+    assert summary["parked"] == dict.fromkeys(system["urls"], 0)  # every consumer applied every event
+    for words in ("四关", "补短型", "扬长型", "对接型", "优秀", "Audit chain", "Commands sent", "Parked messages 搁置消息: none"):
         assert words in printed
 
 
