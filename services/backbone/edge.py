@@ -21,6 +21,7 @@ from services.backbone.http import Call, Problem, RouteTable, endpoint, json_res
 from services.backbone.metrics import ServiceState, exposition
 from services.backbone.openapi import build_spec
 from services.backbone.providers import FeedEndpoints, RpcMetrics
+from services.backbone.schemas import Strict
 
 # The generated contract documents (`python -m deploy.catalogue`): the whole API and every event.
 DOCS_DIR = Path(os.environ.get("FOURGATES_DOCS_DIR") or Path(__file__).resolve().parents[2] / "docs")
@@ -36,27 +37,18 @@ class FeedQuery(Schema):
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
 
 
-class ParkedQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
+class ParkedQuery(Strict):
     include_resolved = fields.Boolean(load_default=False, metadata={"description": "also the replayed and dismissed"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(0))
 
 
-class ReplayBody(Schema):
-    class Meta:
-        unknown = RAISE
-
+class ReplayBody(Strict):
     reason = fields.String(load_default=None, validate=validate.Length(min=1, max=1000),
                            metadata={"description": "why it may apply now (the fix or upgrade), kept with the message"})
 
 
-class DismissBody(Schema):
-    class Meta:
-        unknown = RAISE
-
+class DismissBody(Strict):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000),
                            metadata={"description": "why it is closed without being applied"})
 

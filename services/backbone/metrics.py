@@ -100,11 +100,8 @@ class ServiceState:
         return families
 
 
-def exposition(state: ServiceState | None) -> bytes:
+def exposition(state: ServiceState) -> bytes:
     """This process's metrics, then the service's state as the database has it now."""
-    text = generate_latest()
-    if state is not None:
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(state)
-        text += generate_latest(registry)
-    return text
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(state)
+    return generate_latest() + generate_latest(registry)
