@@ -9,10 +9,13 @@ override with FOURGATES_BENCH_REPORTING_DB) and a throw-away RabbitMQ vhost:
    checkpoints are set to its end, as if it had been published long ago.
 2. plain read: every source's events with a plain `SELECT ... ORDER BY era, tx_id, position` over a
    server-side cursor, rows decoded by psycopg (jsonb to dicts) — the physical limit for this design.
-3. rebuild: `services.reporting.rebuild.run_rebuild` in this process, reading the three feeds through the
+3. feed read alone: the three feeds read as the rebuild reads them (one process each, `read_feed_page`,
+   decoded into SourceEvents) with nothing projected and nothing written: the ceiling of any rebuild that
+   reads through the sources' feeds, with its CPU per event.
+4. rebuild: `services.reporting.rebuild.run_rebuild` in this process, reading the three feeds through the
    sources' `read_feed` RPC (three stand-in source processes), projecting into a fresh schema and switching
    it in. Throughput = events / time to load them; resident memory sampled every 0.2 s.
-4. lag: a real reporting process on the rebuilt schema; events appended round-robin to the three sources at a
+5. lag: a real reporting process on the rebuilt schema; events appended round-robin to the three sources at a
    steady 100 events/s; lag = commit of the append -> the event's row visible in reporting.timeline (polled
    every 5 ms). Run with the relays' default poll (0.2 s) and with 0.05 s.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import queue
 import resource
 import sys
 import threading
@@ -321,6 +325,46 @@ class MemoryProbe:
         return next((mb for t, mb in self.samples if t >= seconds), self.samples[-1][1] if self.samples else rss_mb())
 
 
+def read_one_feed(config: dict[str, Any], source: str, out: multiprocessing.Queue[int]) -> None:
+    """A rebuild's loader without its work: one source's feed read through `read_feed_page` and decoded into
+    SourceEvents, as `load_source` reads it, nothing projected, nothing written."""
+    from services.backbone.envelope import FEED_START
+    from services.reporting.feeds import BULK_PAGE, FeedReader, Page, from_cloudevent, rpc_bulk_feeds
+
+    pages: queue.Queue[Page] = queue.Queue(maxsize=3)
+    FeedReader(source, lambda: rpc_bulk_feeds(config), FEED_START, pages, page=BULK_PAGE).start()
+    count = 0
+    while True:
+        _, item = pages.get()
+        if isinstance(item, Exception):
+            raise item
+        if item is None:
+            break
+        count += len([from_cloudevent(source, body) for body in item])
+    out.put(count)
+
+
+def feed_read(amqp_uri: str, source_pids: list[int]) -> dict[str, Any]:
+    """The three feeds read as the rebuild reads them (one process each) with no projection and no writes:
+    the most any rebuild through the sources' feeds could do on this machine."""
+    config = {"AMQP_URI": amqp_uri, "SERIALIZER": "json"}
+    cpu_before = (children_cpu_seconds(), sum(cpu_seconds(pid) for pid in source_pids), postgres_cpu_seconds())
+    context = multiprocessing.get_context("spawn")
+    counts: multiprocessing.Queue[int] = context.Queue()
+    began = time.perf_counter()
+    readers = [context.Process(target=read_one_feed, args=(config, source, counts), daemon=True) for source in SOURCES]
+    for reader in readers:
+        reader.start()
+    total = sum(counts.get(timeout=600) for _ in readers)
+    seconds = time.perf_counter() - began
+    for reader in readers:
+        reader.join()
+    cpu = (children_cpu_seconds() - cpu_before[0], sum(cpu_seconds(pid) for pid in source_pids) - cpu_before[1],
+           postgres_cpu_seconds() - cpu_before[2])
+    return {"events": total, "rate": total / seconds, "seconds": seconds,
+            "cpu_us": dict(zip(("readers", "sources", "postgres"), (c / total * 1e6 for c in cpu), strict=True))}
+
+
 def rebuild(amqp_uri: str, applied_events: int, source_pids: list[int]) -> dict[str, Any]:
     from services.reporting.rebuild import run_rebuild
 
@@ -408,10 +452,18 @@ def main() -> None:
     plain_rate = plain_count / plain_seconds
     print(f"plain read: {plain_count:,} events in {plain_seconds:.1f}s = {plain_rate:,.0f} events/s", flush=True)
     with running_sources() as (amqp_uri, env, logs, sources):
-        result = rebuild(amqp_uri, plain_count, [p.proc.pid for p in sources if p.proc])  # + earlier lag runs' events
+        pids = [p.proc.pid for p in sources if p.proc]
+        feed = feed_read(amqp_uri, pids)
+        cpu = feed["cpu_us"]
+        print(f"feed read alone (no projection, no writes): {feed['events']:,} events in {feed['seconds']:.1f}s = "
+              f"{feed['rate']:,.0f} events/s; CPU per event: readers {cpu['readers']:.0f} µs, source services "
+              f"{cpu['sources']:.0f} µs, PostgreSQL {cpu['postgres']:.0f} µs = {sum(cpu.values()):.0f} µs, at most "
+              f"{os.cpu_count() or 1} cores / {sum(cpu.values()):.0f} µs = "
+              f"{(os.cpu_count() or 1) / sum(cpu.values()) * 1e6:,.0f} events/s", flush=True)
+        result = rebuild(amqp_uri, plain_count, pids)  # + earlier lag runs' events
         print(f"rebuild: {result['events']:,} events loaded in {result['load_seconds']:.1f}s = {result['rate']:,.0f} "
               f"events/s ({result['rate'] / plain_rate:.2f} of the plain read); total with indexes and switch "
-              f"{result['seconds']:.1f}s", flush=True)
+              f"{result['seconds']:.1f}s; {result['rate'] / feed['rate']:.2f} of the feed read alone", flush=True)
         print(f"CPU per event: rebuild processes {result['cpu_us']['rebuild']:.0f} µs, source services (read_feed_page) "
               f"{result['cpu_us']['sources']:.0f} µs, PostgreSQL {result['cpu_us']['postgres']:.0f} µs (all its processes)",
               flush=True)
@@ -419,7 +471,7 @@ def main() -> None:
         print("memory (RSS of the rebuild's processes, MB) at 10/25/50/75/98% of the load: "
               + " / ".join(f"{rss[s]:.0f}" for s in sorted(rss)), flush=True)
         lags = measure_lag(amqp_uri, env, logs, sources)
-    report(plain_rate, result, lags, time.perf_counter() - began)
+    report(plain_rate, feed, result, lags, time.perf_counter() - began)
 
 
 def lag_only() -> None:
@@ -475,7 +527,8 @@ def measure_lag(amqp_uri: str, env: dict[str, str], logs: Path, sources: list[An
     return lags
 
 
-def report(plain_rate: float, result: dict[str, Any], lags: dict[str, list[float]], seconds: float) -> None:
+def report(plain_rate: float, feed: dict[str, Any], result: dict[str, Any], lags: dict[str, list[float]],
+           seconds: float) -> None:
     rate, ratio = result["rate"], result["rate"] / plain_rate
     rss = result["rss"]
     growth = rss[0.98] - rss[0.25]
@@ -489,6 +542,7 @@ def report(plain_rate: float, result: dict[str, Any], lags: dict[str, list[float
           f"{verdict(rate >= GOAL_RATE)} |")
     print(f"| rebuild / plain SELECT ({plain_rate:,.0f} events/s) | {ratio:.2f} | ≥ {GOAL_RATIO} | "
           f"{verdict(ratio >= GOAL_RATIO)} |")
+    print(f"| rebuild / the feeds read alone ({feed['rate']:,.0f} events/s) | {rate / feed['rate']:.2f} | (no goal) | – |")
     print(f"| memory growth from 25% to 98% of the load | {growth:+.0f} MB (peak {max(rss.values()):.0f} MB) | flat | "
           f"{verdict(growth < 50)} |")
     for poll, values in lags.items():
