@@ -9,12 +9,14 @@ and horizon are the store's own (`EventStore.read_feed`).
 """
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from typing import Any
 
 from psycopg import sql
 
-from services.backbone.envelope import FeedCursor, dumps
+from services.backbone.envelope import FeedCursor, dumps, loads
 from services.backbone.store import EventStore
 from services.backbone.vault import MARKER, TEXT_PREFIX
 
@@ -63,4 +65,16 @@ def _revealed(store: EventStore, line: str) -> str:
 
 def parse_page(text: str) -> list[dict[str, Any]]:
     """The CloudEvents of a page made by `feed_page` (a JSON text holds no raw newline: one parse for the page)."""
-    return json.loads("[" + text.replace("\n", ",") + "]") if text else []
+    result: list[dict[str, Any]] = loads("[" + text.replace("\n", ",") + "]") if text else []
+    return result
+
+
+def pack_page(text: str) -> str:
+    """A page as it travels: compressed (its JSON shrinks about 8 times) and in base64, which the RPC's JSON
+    encodes without escaping a character (nameko encodes a reply twice, and escaping a page's quotes and
+    Chinese text costs more than compressing it)."""
+    return base64.b64encode(zlib.compress(text.encode(), 1)).decode("ascii")
+
+
+def unpack_page(packed: str) -> str:
+    return zlib.decompress(base64.b64decode(packed, validate=True)).decode()

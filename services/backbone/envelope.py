@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+import orjson
+
 from services.backbone.domain import Actor
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
@@ -168,7 +170,12 @@ def dumps(obj: Any) -> str:
 
 
 def loads(raw: str | bytes) -> Any:
-    return json.loads(raw)
+    """JSON to Python values, with orjson (about twice as fast); the standard library takes what orjson
+    refuses (integers beyond 64 bits, NaN), so both read the same documents."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def register_wire_format() -> None:

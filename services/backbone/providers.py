@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.audit import Sequencer
-from services.backbone.bulkfeed import MAX_PAGE, feed_page
+from services.backbone.bulkfeed import MAX_PAGE, feed_page, pack_page
 from services.backbone.config import amqp_uri, database_url, setting
 from services.backbone.consumer import BatchHandler, Handler, IdempotentConsumer
 from services.backbone.cooperative import assert_cooperative
@@ -220,8 +220,10 @@ class FeedEndpoints:
         return bodies
 
     @rpc
-    def read_feed_page(self, after: str = "", limit: int = 2000) -> str:
+    def read_feed_page(self, after: str = "", limit: int = 2000, packed: bool = False) -> str:
         """The bulk form of read_feed, for rebuilds: up to `limit` (at most 5,000) events after the cursor
-        token, one CloudEvent per line in feed order; '' at the end of the feed."""
-        return feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE), first_previous=after)
+        token, one CloudEvent per line in feed order; '' at the end of the feed. `packed`: compressed, in
+        base64 (`bulkfeed.unpack_page` gives the text back)."""
+        text = feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE), first_previous=after)
+        return pack_page(text) if packed else text
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.backbone.bulkfeed import parse_page
+from services.backbone.bulkfeed import parse_page, unpack_page
 from services.backbone.envelope import FeedCursor, RecordedEvent
 from services.reporting.model import SourceEvent
 
@@ -79,6 +79,7 @@ def rpc_feeds(config: dict[str, Any]) -> Iterator[FetchPage]:
 
 @contextmanager
 def rpc_bulk_feeds(config: dict[str, Any]) -> Iterator[FetchPage]:
-    """Like `rpc_feeds`, through the bulk `read_feed_page` RPC: one text per page, parsed here."""
+    """Like `rpc_feeds`, through the bulk `read_feed_page` RPC: one text per page, packed for the trip, parsed here."""
     with ClusterRpcProxy(config, timeout=120) as cluster:
-        yield lambda source, after, limit: parse_page(getattr(cluster, source).read_feed_page(after.token, limit))
+        yield lambda source, after, limit: parse_page(unpack_page(
+            getattr(cluster, source).read_feed_page(after.token, limit, packed=True)))

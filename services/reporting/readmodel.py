@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -232,7 +233,12 @@ def _plain(value: Any) -> Any:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON text for a jsonb column: orjson (a tenth of the standard library's time for a payload),
+    which refuses what the standard library takes (non-string keys, integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _array(values: Any) -> str:

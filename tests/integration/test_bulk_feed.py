@@ -2,6 +2,7 @@
 key, personal fields and reasons revealed, in the same order, paged by the same cursors."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from services.backbone.bulkfeed import feed_page, parse_page
+from services.backbone.bulkfeed import feed_page, pack_page, parse_page, unpack_page
 from services.backbone.envelope import FEED_START, FeedCursor, to_cloudevent
 from services.backbone.store import EventStore
 from services.backbone.vault import Vault
@@ -61,3 +62,26 @@ def test_a_bulk_page_holds_the_same_cloudevents_as_the_per_event_feed(store: Eve
     assert [b["data"].get("name") for b in first + rest] == ["张0", None, None, "张3", None, None, "张6"]
     assert first[0]["fourgatesmetadata"]["reason"] == "本人申请"
     assert parse_page(feed_page(store, FeedCursor.parse(rest[-1]["sequence"]), 100)) == []
+
+
+def test_a_packed_page_is_the_same_page_several_times_smaller(store: EventStore) -> None:
+    for n in range(40):
+        store.append(f"unit-{n % 3}", [new_event("test.Happened", {"n": n, "unit": "清水镇", "note": "民主测评 \"优秀\""})])
+    deadline = time.monotonic() + 10
+    while len(store.read_feed(FEED_START, 100)) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = feed_page(store, FEED_START, 100)
+
+    packed = pack_page(text)
+
+    assert packed.isascii() and json.dumps(packed) == f'"{packed}"'  # nothing for the RPC's JSON to escape
+    assert len(packed) * 3 < len(text.encode())
+    assert unpack_page(packed) == text
+    assert unpack_page(pack_page("")) == "" and parse_page("") == []
+
+
+def test_a_page_with_what_orjson_refuses_is_still_read() -> None:
+    huge = 2**70  # jsonb keeps any numeric; orjson stops at 64 bits
+    page = "\n".join([json.dumps({"id": "a", "data": {"n": huge}}), json.dumps({"id": "b", "data": {"x": 1.5}})])
+
+    assert parse_page(page) == [{"id": "a", "data": {"n": huge}}, {"id": "b", "data": {"x": 1.5}}]
