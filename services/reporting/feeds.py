@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
+from nameko.exceptions import IncorrectSignature
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.backbone.bulkfeed import parse_page, unpack_page
@@ -79,7 +80,21 @@ def rpc_feeds(config: dict[str, Any]) -> Iterator[FetchPage]:
 
 @contextmanager
 def rpc_bulk_feeds(config: dict[str, Any]) -> Iterator[FetchPage]:
-    """Like `rpc_feeds`, through the bulk `read_feed_page` RPC: one text per page, packed for the trip, parsed here."""
+    """Like `rpc_feeds`, through the bulk `read_feed_page` RPC: one text per page, packed for the trip, parsed here.
+
+    A source of a version before packed pages (during a rolling upgrade) refuses the `packed` argument; its
+    pages are then read as plain text.
+    """
+    plain: set[str] = set()
+
+    def fetch(cluster: Any, source: str, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
+        service = getattr(cluster, source)
+        if source not in plain:
+            try:
+                return parse_page(unpack_page(service.read_feed_page(after.token, limit, packed=True)))
+            except IncorrectSignature:
+                plain.add(source)
+        return parse_page(service.read_feed_page(after.token, limit))
+
     with ClusterRpcProxy(config, timeout=120) as cluster:
-        yield lambda source, after, limit: parse_page(unpack_page(
-            getattr(cluster, source).read_feed_page(after.token, limit, packed=True)))
+        yield lambda source, after, limit: fetch(cluster, source, after, limit)

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from nameko.rpc import rpc
 from psycopg_pool import ConnectionPool
 
+from services.backbone.bulkfeed import MAX_PAGE, feed_page
 from services.backbone.domain import Actor
-from services.backbone.envelope import Metadata, NewEvent
+from services.backbone.envelope import FeedCursor, Metadata, NewEvent
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.providers import EventStoreProvider, FeedEndpoints, RelayProvider
 from services.backbone.store import EventStore
@@ -59,6 +61,14 @@ class FakeAssessment(FeedEndpoints):
     name = "assessment"
     store = EventStoreProvider()
     relay = RelayProvider()
+
+
+class LegacyPosting(FakePosting):
+    """Posting as it answered before feed pages travelled packed: `read_feed_page` without `packed`."""
+
+    @rpc
+    def read_feed_page(self, after: str = "", limit: int = 2000) -> str:  # type: ignore[override]
+        return feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE), first_previous=after)
 
 
 @dataclass
