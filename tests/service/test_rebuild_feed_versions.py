@@ -6,7 +6,7 @@ from pathlib import Path
 
 from psycopg_pool import ConnectionPool
 
-from services.backbone.envelope import FEED_START
+from services.backbone.envelope import FEED_START, FeedCursor
 from services.reporting.feeds import rpc_bulk_feeds, rpc_feeds
 from tests.support.processes import ServiceProcess, rpc_config, throwaway_vhost
 from tests.support.reporting_system import QINGSHUI, REPORTING_DB, Sources, reset_schemas
@@ -26,7 +26,8 @@ def test_pages_read_packed_from_a_current_source_and_plain_from_an_older_one(tmp
             process = ServiceProcess(f"tests.support.reporting_system:{kind}", "posting", env, tmp_path).start()
             try:
                 with rpc_bulk_feeds(config) as fetch:
-                    read[kind] = fetch("posting", FEED_START, 20) + fetch("posting", FEED_START, 100)[20:]
+                    first = fetch("posting", FEED_START, 20)
+                    read[kind] = first + fetch("posting", FeedCursor.parse(first[-1]["sequence"]), 100)
                 with rpc_feeds(config) as per_event:
                     expected = per_event("posting", FEED_START, 100)
             finally:
