@@ -46,6 +46,13 @@ def schema(db_url: str) -> Iterator[str]:
         yield name
 
 
+@pytest.fixture
+def reporting_schema(db_url: str) -> Iterator[str]:
+    """A fresh schema with reporting's migrations (read models), dropped afterwards."""
+    with migrated_schema(db_url, service="reporting") as name:
+        yield name
+
+
 def new_event(type_: str = "test.Happened", data: dict[str, Any] | None = None, **meta: Any) -> NewEvent:
     """An event ready to append, with full metadata (a random command)."""
     command_id = meta.pop("command_id", str(uuid.uuid4()))

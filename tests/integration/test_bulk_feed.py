@@ -34,6 +34,12 @@ def per_event_feed(store: EventStore, after: FeedCursor, limit: int) -> list[dic
     return bodies
 
 
+def wait_for_feed(store: EventStore, events: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(store.read_feed(FEED_START, 100)) < events and time.monotonic() < deadline:
+        time.sleep(0.05)  # other transactions in the cluster may hold the feed's horizon back
+
+
 def comparable(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "time": datetime.fromisoformat(body["time"]),
             "fourgatesmetadata": {**body["fourgatesmetadata"],
@@ -49,9 +55,7 @@ def test_a_bulk_page_holds_the_same_cloudevents_as_the_per_event_feed(store: Eve
             data = vault.seal(f"c-{n}", {**data, "name": f"张{n}"}, ("name",))
         store.append(f"cadre-{n % 2}", [new_event("test.Happened", data, reason=vault.seal_text(f"c-{n}", "本人申请")
                                                   if n % 3 == 0 else "plain reason")])
-    deadline = time.monotonic() + 10
-    while len(store.read_feed(FEED_START, 100)) < 7 and time.monotonic() < deadline:
-        time.sleep(0.05)  # other transactions in the cluster may hold the feed's horizon back
+    wait_for_feed(store, 7)
 
     first = parse_page(feed_page(store, FEED_START, 4))
     after = FeedCursor.parse(first[-1]["sequence"])
@@ -67,9 +71,7 @@ def test_a_bulk_page_holds_the_same_cloudevents_as_the_per_event_feed(store: Eve
 def test_a_packed_page_is_the_same_page_several_times_smaller(store: EventStore) -> None:
     for n in range(40):
         store.append(f"unit-{n % 3}", [new_event("test.Happened", {"n": n, "unit": "清水镇", "note": "民主测评 \"优秀\""})])
-    deadline = time.monotonic() + 10
-    while len(store.read_feed(FEED_START, 100)) < 40 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_feed(store, 40)
     text = feed_page(store, FEED_START, 100)
 
     packed = pack_page(text)

@@ -6,17 +6,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-import pytest
 
 from services.backbone.vault import ERASED
 from services.reporting.model import SourceEvent
 from services.reporting.readmodel import ReadModels
-from tests.conftest import migrated_schema
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 PLANNED = {"placement_id": "p1", "nomination_id": "n1", "cadre_id": "c1", "cadre_rank": "deputy_section",
@@ -32,14 +29,8 @@ def event(n: int, type_: str, **data: Any) -> SourceEvent:
                        data, meta)
 
 
-@pytest.fixture
-def reporting(db_url: str) -> Iterator[str]:
-    with migrated_schema(db_url, service="reporting") as name:
-        yield name
-
-
-def test_an_erasure_racing_a_recall_of_the_same_cadre_leaves_no_reason_behind(db_url: str, reporting: str) -> None:
-    models = ReadModels(reporting)
+def test_an_erasure_racing_a_recall_of_the_same_cadre_leaves_no_reason_behind(db_url: str, reporting_schema: str) -> None:
+    models = ReadModels(reporting_schema)
     with psycopg.connect(db_url) as conn:
         models.apply(conn, [event(1, "posting.PlacementPlanned", **PLANNED)])
     recall = event(2, "posting.PlacementRecalled", placement_id="p1", recalled_on="2025-06-01", reason="家中变故（个人隐私）")
@@ -55,5 +46,5 @@ def test_an_erasure_racing_a_recall_of_the_same_cadre_leaves_no_reason_behind(db
         assert not erased.is_alive()
 
     with psycopg.connect(db_url) as conn:
-        reasons = conn.execute(f'SELECT version, recall_reason FROM "{reporting}".placements ORDER BY version').fetchall()
+        reasons = conn.execute(f'SELECT version, recall_reason FROM "{reporting_schema}".placements ORDER BY version').fetchall()
     assert reasons == [(1, ERASED), (2, ERASED)]

@@ -3,7 +3,6 @@ writes) and one by one (as the live consumer writes) -- against a real PostgreSQ
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 
 from services.reporting.model import SourceEvent
 from services.reporting.readmodel import SMALL_BATCH, ReadModels
-from tests.conftest import migrated_schema
 
 AWKWARD = {"count": 2**70, "by_year": {2025: "优秀"}, "note": "民主测评 \"称职\" \\ \t"}  # a 70-bit integer, an int key
 
@@ -24,20 +22,14 @@ def event(n: int) -> SourceEvent:
                        datetime(2025, 3, 1, tzinfo=UTC), {**AWKWARD, "n": n}, meta)
 
 
-@pytest.fixture
-def reporting(db_url: str) -> Iterator[str]:
-    with migrated_schema(db_url, service="reporting") as name:
-        yield name
-
-
 @pytest.mark.parametrize("events", [1, SMALL_BATCH + 1], ids=["one by one", "in bulk"])
 def test_a_payload_with_a_huge_integer_and_a_numeric_key_reaches_the_timeline_whole(
-        db_url: str, reporting: str, events: int) -> None:
+        db_url: str, reporting_schema: str, events: int) -> None:
     with psycopg.connect(db_url) as conn, conn.transaction():
-        failed = ReadModels(reporting).apply(conn, [event(n) for n in range(events)])
+        failed = ReadModels(reporting_schema).apply(conn, [event(n) for n in range(events)])
 
     assert failed == []
     with psycopg.connect(db_url) as conn:
-        rows: list[Any] = conn.execute(f'SELECT data FROM "{reporting}".timeline ORDER BY tx_id').fetchall()
+        rows: list[Any] = conn.execute(f'SELECT data FROM "{reporting_schema}".timeline ORDER BY tx_id').fetchall()
     assert len(rows) == events
     assert rows[-1][0] == {"count": 2**70, "by_year": {"2025": "优秀"}, "note": AWKWARD["note"], "n": events - 1}
