@@ -102,6 +102,8 @@ class IdempotentConsumer:
             " INSERT INTO {s}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
             " ON CONFLICT (consumer, source) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
             " position = EXCLUDED.position, updated_at = now()").format(s=self._s).as_string(None)
+        self._q_seen = sql.SQL("INSERT INTO {s}.consumer_inbox (consumer, event_id, source, processed_at)"
+                               " SELECT %s, unnest(%s::uuid[]), %s, clock_timestamp()").format(s=self._s).as_string(None)
         self._q_cursor = sql.SQL("SELECT era, tx_id, position FROM {}.consumer_cursor WHERE consumer = %s AND source = %s"
                                  ).format(self._s).as_string(None)
 
@@ -355,7 +357,8 @@ class IdempotentConsumer:
 
     def _park_event(self, conn: psycopg.Connection, source: str, event: RecordedEvent, error: str) -> None:
         """Park an event that failed, and move the cursor past it so the source's next events flow."""
-        self._insert_parked(conn, source, str(event.event_id), event.type, dumps(to_cloudevent(event, None)), error)
+        self._insert_parked(conn, source, str(event.event_id), event.type, dumps(to_cloudevent(event, None)), error,
+                            recorded=True)
         log.error("consumer %s parked %s %s: %s", self.name, event.type, event.event_id, error.splitlines()[-1])
 
     def park(self, source: str, body: Any, error: str) -> None:
@@ -364,17 +367,20 @@ class IdempotentConsumer:
         event_id = body.get("id") if isinstance(body, dict) else None
         type_ = body.get("type") if isinstance(body, dict) else None
         with self.pool.connection() as conn, conn.transaction():
-            self._insert_parked(conn, source, event_id, type_, raw, error)
+            self._insert_parked(conn, source, event_id, type_, raw, error, recorded=False)
         log.error("consumer %s parked a malformed message from %s: %s", self.name, source, error)
 
     def _insert_parked(self, conn: psycopg.Connection, source: str, event_id: str | None, type_: str | None,
-                       body: str, error: str) -> None:
+                       body: str, error: str, recorded: bool) -> None:
+        """`recorded`: the event is in the inbox and the cursor past it (a handler failed on it); otherwise the
+        message never reached a handler and the event, if it is one, may still come through the feed."""
         self.stats.parked += 1
         conn.execute(
             sql.SQL(
-                "INSERT INTO {}.parked_messages (consumer, source, event_id, type, body, error) VALUES (%s, %s, %s, %s, %s, %s)"
+                "INSERT INTO {}.parked_messages (consumer, source, event_id, type, body, error, recorded)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)"
             ).format(self._s),
-            (self.name, source, event_id, type_, body, error),
+            (self.name, source, event_id, type_, body, error, recorded),
         )
 
     def parked(self, include_resolved: bool = False, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -396,16 +402,27 @@ class IdempotentConsumer:
         ParkedStillFailsError says why. Taken in turn with the source's live deliveries (its lock).
 
         The event is applied after the events that followed it in the source's feed: replay only what
-        does not depend on coming first (the runbook says how to judge)."""
+        does not depend on coming first (the runbook says how to judge).
+
+        A message parked before it reached a handler (too large, say) left the event to the source's feed,
+        which usually brought it since: such a replay is refused (`parked.applied_already`, dismiss it) when
+        the inbox has the event, and otherwise records it there, so that the feed does not apply it again."""
         with self.pool.connection() as conn:
             with conn.transaction():
-                source, body = self._open_parked(conn, parked_id)
+                source, body, recorded = self._open_parked(conn, parked_id)
                 try:
                     event = from_cloudevent(json.loads(body))
                 except Exception as exc:  # noqa: BLE001  (a malformed message stays what it is)
                     raise StepOrderError("parked.not_an_event", f"parked message {parked_id} is not a readable event"
                                          f" ({exc!r}): dismiss it instead", parked_id=parked_id) from None
+                if not event.type.startswith(f"{source}."):
+                    raise StepOrderError("parked.not_an_event", f"parked message {parked_id} carries {event.type!r},"
+                                         f" not an event of {source}: dismiss it instead", parked_id=parked_id)
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
+                if not recorded and self._in_inbox(conn, event):
+                    raise StepOrderError("parked.applied_already", f"event {event.event_id} of parked message {parked_id}"
+                                         f" came through {source}'s feed after it was parked and was applied then:"
+                                         " dismiss the message", parked_id=parked_id)
                 try:
                     self._check_version(source, event)
                     error = self._apply(conn, source, event) if self._interprets(source, event) or (
@@ -413,6 +430,8 @@ class IdempotentConsumer:
                 except _NoHandlerError as exc:
                     error = str(exc)
                 if error is None:
+                    if not recorded:
+                        conn.execute(self._q_seen, (self.name, [event.event_id], source))
                     self._resolve(conn, parked_id, "replayed", by, note)
                 else:
                     conn.execute(sql.SQL("UPDATE {}.parked_messages SET error = %s WHERE id = %s").format(self._s),
@@ -434,17 +453,22 @@ class IdempotentConsumer:
                     extra={"consumer": self.name, "resolved_by": by})
         return {"id": parked_id, "resolution": "dismissed"}
 
-    def _open_parked(self, conn: psycopg.Connection, parked_id: int) -> tuple[str, str]:
+    def _open_parked(self, conn: psycopg.Connection, parked_id: int) -> tuple[str, str, bool]:
         """Under a lock of its own (an advisory lock: a replayed handler's append must be its transaction's first
-        write), the parked message's source and body; refused when it is unknown or resolved already."""
+        write), the parked message's source, body and whether its event was recorded in the inbox; refused when
+        it is unknown or resolved already."""
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"parked:{self.schema}:{self.name}:{parked_id}",))
-        row = conn.execute(sql.SQL("SELECT source, body, resolution FROM {}.parked_messages WHERE id = %s AND consumer = %s")
-                           .format(self._s), (parked_id, self.name)).fetchone()
+        row = conn.execute(sql.SQL("SELECT source, body, resolution, recorded FROM {}.parked_messages"
+                                   " WHERE id = %s AND consumer = %s").format(self._s), (parked_id, self.name)).fetchone()
         if row is None:
             raise NotFoundError("parked.unknown", f"{self.name} has no parked message {parked_id}", parked_id=parked_id)
         if row[2] is not None:
             raise StepOrderError("parked.resolved", f"parked message {parked_id} was {row[2]} already", parked_id=parked_id)
-        return str(row[0] or ""), str(row[1])
+        return str(row[0] or ""), str(row[1]), bool(row[3])
+
+    def _in_inbox(self, conn: psycopg.Connection, event: RecordedEvent) -> bool:
+        return conn.execute(sql.SQL("SELECT 1 FROM {}.consumer_inbox WHERE consumer = %s AND event_id = %s")
+                            .format(self._s), (self.name, event.event_id)).fetchone() is not None
 
     def _resolve(self, conn: psycopg.Connection, parked_id: int, resolution: str, by: str, note: str | None) -> None:
         conn.execute(sql.SQL("UPDATE {}.parked_messages SET resolved_at = now(), resolution = %s, resolved_by = %s,"

@@ -97,3 +97,56 @@ def test_a_parked_event_replayed_after_the_fix_applies_once_and_a_malformed_mess
         assert [(p["resolution"], p["resolved_by"], p["resolution_note"]) for p in every] == [
             ("replayed", "ops.he", "handler fixed in 1.4.2"), ("dismissed", "ops.he", "a test message")]
         assert all(p["resolved_at"] is not None for p in every)
+
+
+def test_a_message_parked_before_its_handler_is_never_applied_twice_by_a_replay(
+        db_url: str, pool: ConnectionPool, schema: str) -> None:
+    """An event too large for the broker path is parked unread; the feed brings it anyway. Replaying the parked
+    copy afterwards is refused, and a replay that comes first keeps the feed from applying it a second time."""
+    ledger, bodies, previous = EventStore(pool, schema), [], None
+
+    def append(numbers: range) -> None:
+        nonlocal previous
+        for n in numbers:
+            data = {"n": n, "blob": "x" * 1_100_000} if n in (1, 4) else {"n": n}  # beyond MAX_MESSAGE_BYTES
+            event = ledger.append(f"l-{n}", [new_event("ledger.Happened", data)])[0]
+            bodies.append(to_cloudevent(event, previous))
+            previous = event.cursor
+
+    with migrated_schema(db_url) as own:
+        mirror = Mirror(pool, own, ledger)
+        append(range(3))  # 1 is parked unread; 2 shows the gap, and the feed brings 1 and 2
+        assert [mirror.consumer.receive("ledger", body) for body in bodies] == ["applied", "parked", "caught_up"]
+        assert mirror.mirrored() == [0, 1, 2]
+        first = mirror.consumer.parked()[0][0]
+        assert first["event_id"] == bodies[1]["id"] and "oversized" in first["error"]
+        with pytest.raises(StepOrderError, match="applied then: dismiss") as refused:
+            mirror.consumer.replay_parked(first["id"], "ops.he")
+        assert refused.value.rule == "parked.applied_already"
+        assert mirror.mirrored() == [0, 1, 2]
+
+        append(range(3, 6))  # 4 is parked unread while the source cannot be read; the operator replays it first
+        assert [mirror.consumer.receive("ledger", body) for body in bodies[3:5]] == ["applied", "parked"]
+        fetch = mirror.consumer.fetch_feed
+        mirror.consumer.fetch_feed = lambda *_: (_ for _ in ()).throw(ConnectionError("ledger is away"))
+        with pytest.raises(ConnectionError):
+            mirror.consumer.receive("ledger", bodies[5])
+        second = mirror.consumer.parked()[0][1]
+        assert mirror.consumer.replay_parked(second["id"], "ops.he", "the broker refused it")["resolution"] == "replayed"
+        assert mirror.mirrored() == [0, 1, 2, 3, 4]
+        mirror.consumer.fetch_feed = fetch
+        mirror.consumer.catch_up("ledger")  # brings 4 (seen: skipped) and 5
+        assert mirror.mirrored() == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_message_of_another_source_cannot_be_replayed(db_url: str, pool: ConnectionPool, schema: str) -> None:
+    ledger = EventStore(pool, schema)
+    ledger.append("l-0", [new_event("ledger.Happened", {"n": 0})])
+    foreign = {**to_cloudevent(ledger.read_feed(FEED_START, 1)[0], None), "type": "payroll.SalaryPaid"}
+    with migrated_schema(db_url) as own:
+        mirror = Mirror(pool, own, ledger)
+        assert mirror.consumer.receive("ledger", foreign) == "parked"
+        parked = mirror.consumer.parked()[0][0]
+        with pytest.raises(StepOrderError, match="not an event of ledger: dismiss"):
+            mirror.consumer.replay_parked(parked["id"], "ops.he")
+        assert mirror.mirrored() == []
