@@ -130,7 +130,7 @@ def execute_on_assessment(agg: Aggregates, assessment_id: str, decide: Callable[
                           meta: CommandMeta, if_match: int | None, conn: psycopg.Connection) -> CommandResult:
     """Aggregates.execute on one assessment, its state taken from the fold cache (see FoldCache)."""
     stream = assessment_stream(assessment_id)
-    previous = agg.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
+    previous = agg.previous_result(meta, conn=conn)
     if previous is not None:
         return previous
     version, state = ASSESSMENTS.state(agg.store, stream, conn)

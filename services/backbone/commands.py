@@ -88,16 +88,14 @@ class Aggregates:
             pause()
         return folded
 
-    def previous_result(self, command_id: str, conn: Any = None, request_hash: str | None = None) -> CommandResult | None:
-        """The result of an earlier run of this command id; IdempotencyMismatchError if that was another request."""
-        ids = [deterministic_event_id(command_id, i) for i in range(MAX_EVENTS_PER_COMMAND)]
+    def previous_result(self, meta: CommandMeta, conn: Any = None) -> CommandResult | None:
+        """The result of an earlier run of this command id; IdempotencyMismatchError if that was another request
+        or another principal's (a key is no pass: whoever did not send the first request gets no result)."""
+        ids = [deterministic_event_id(meta.command_id, i) for i in range(MAX_EVENTS_PER_COMMAND)]
         found = self.store.read_events(ids, conn=conn)
         if not found:
             return None
-        first = found[0].metadata.request_hash
-        if request_hash and first and first != request_hash:
-            raise IdempotencyMismatchError(
-                f"Idempotency-Key {command_id!r} was already used for a different request; use a new key")
+        check_retry(found[0], meta)
         last = found[-1]
         return CommandResult(last.stream, last.version, found, replayed=True)
 
@@ -106,7 +104,7 @@ class Aggregates:
         meta: CommandMeta, if_match: int | None = None, conn: Any = None,
     ) -> CommandResult:
         """Decide on the current state and append the decision's events at the version read."""
-        previous = self.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
+        previous = self.previous_result(meta, conn=conn)
         if previous is not None:
             return previous
         state, version = self.load(stream, fold, conn=conn)
@@ -140,6 +138,17 @@ class Aggregates:
                 event_meta = replace(metadata, reason=vault.seal_text(subject, metadata.reason))
             new.append(NewEvent(deterministic_event_id(meta.command_id, i), type_, version, data, event_meta))
         return new
+
+
+def check_retry(first: RecordedEvent, meta: CommandMeta) -> None:
+    """`first`, an event of an earlier run of this command's key, was caused by this very request, sent by this
+    principal; else IdempotencyMismatchError (a key is no pass: whoever did not send the first request gets no
+    result)."""
+    recorded = first.metadata.request_hash
+    if (meta.request_hash and recorded and recorded != meta.request_hash) or (
+            first.metadata.actor.principal != meta.context.actor.principal):
+        raise IdempotencyMismatchError(
+            f"Idempotency-Key {meta.command_id!r} was already used for a different request; use a new key")
 
 
 def utcnow() -> datetime:

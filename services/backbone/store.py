@@ -148,7 +148,7 @@ class EventStore:
             assigned = locked.fetchone()
             existing, versions = state.fetchone()  # type: ignore[misc]
             if existing:
-                return self._existing(c, ids, existing)
+                return self._existing(c, ids, existing, batches[0][1][0].metadata.actor.principal)
             if assigned and assigned[0] is not None:
                 raise AppendNotFirstWriteError(
                     "append must be the first write of its transaction, or the feed could reorder a stream"
@@ -185,13 +185,16 @@ class EventStore:
             generated = {(stream, version): rest for stream, version, *rest in cur.fetchall()}
         return [generated[(row[0], row[1])] for row in rows]
 
-    def _existing(self, conn: psycopg.Connection, ids: list[Any], found: int) -> list[RecordedEvent]:
+    def _existing(self, conn: psycopg.Connection, ids: list[Any], found: int, principal: str) -> list[RecordedEvent]:
+        """The stored events of a retried append: the same ids, appended by the same principal."""
         if found != len(ids):
             raise IdempotencyMismatchError(
                 f"{found} of {len(ids)} events of this append are already stored: the retry differs from the original"
             )
-        rows = conn.execute(self._q.by_ids, (_uuid_array(ids),)).fetchall()
-        return [_row_to_event(r) for r in rows]
+        stored = [_row_to_event(r) for r in conn.execute(self._q.by_ids, (_uuid_array(ids),)).fetchall()]
+        if stored[0].metadata.actor.principal != principal:
+            raise IdempotencyMismatchError("an earlier request with this Idempotency-Key came from another principal: use a new key")
+        return stored
 
     def read_stream(
         self, stream: str, until: datetime | None = None, conn: psycopg.Connection | None = None

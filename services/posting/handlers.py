@@ -80,7 +80,7 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
     command = _command(d.PlanPlacement, payload)
     p_stream, n_stream = placement_stream(command.placement_id), nomination_stream(command.nomination_id)
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
-        previous = agg.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
+        previous = agg.previous_result(meta, conn=conn)
         if previous is not None:
             mine = [e for e in previous.events if e.stream == p_stream] or previous.events
             return dataclasses.replace(previous, stream=mine[-1].stream, version=mine[-1].version)
@@ -111,7 +111,7 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         # Aggregates.execute, except that the state comes from the per-process fold cache: a placement's
         # stream grows with every check-in, and refolding it all on every command made each one dearer.
-        previous = agg.previous_result(meta.command_id, conn=conn, request_hash=meta.request_hash)
+        previous = agg.previous_result(meta, conn=conn)
         if previous is not None:
             return previous
         version, state = placement_state(agg, stream, conn)

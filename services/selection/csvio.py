@@ -23,7 +23,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.wrappers import Response
 
-from services.backbone.commands import Aggregates, CommandMeta
+from services.backbone.commands import Aggregates, CommandMeta, check_retry
 from services.backbone.domain import DomainError
 from services.backbone.envelope import RecordedEvent, deterministic_event_id
 from services.backbone.http import Problem
@@ -185,10 +185,12 @@ def _rejected(errors: Sequence[RowError], rows: int) -> Problem:
 def import_cadres(agg: Aggregates, meta: CommandMeta, rows: list[Row], reason: str | None) -> dict[str, Any]:
     """Apply validated rows all together, or none of them. Row i's command id is `<command id>:<line>`."""
     metas = {row.line: CommandMeta(replace(meta.context, reason=reason or f"CSV import of {len(rows)} cadres"),
-                                   f"{meta.command_id}:{row.line}", meta.correlation_id, meta.source)
+                                   f"{meta.command_id}:{row.line}", meta.correlation_id, meta.source,
+                                   request_hash=meta.request_hash)
              for row in rows}
     earlier = agg.store.read_events([deterministic_event_id(m.command_id, 0) for m in metas.values()])
     if earlier:  # a retry with the same Idempotency-Key: the first import's result, nothing appended
+        check_retry(earlier[0], meta)
         return _summary(rows, earlier, {}, replayed=True)
     batches, outcomes, errors = [], {}, []
     with agg.store.transaction() as conn:  # one connection for every read; append_streams checks the versions

@@ -193,6 +193,25 @@ def test_a_retried_request_with_the_same_idempotency_key_returns_the_first_resul
     assert event_count(api) == before
 
 
+def test_an_idempotency_key_is_no_pass_for_another_principal(api: Api) -> None:
+    """Education may not recommend finance's cadre; sending finance's own request's key again gets no result."""
+    cadre_id = cadre(api)
+    body = {"nomination_id": uid("n"), "cadre_id": cadre_id, "placement_type": "gap_filling",
+            "host_unit": "qingshui-township", "host_post": "副镇长", "post_level": "deputy_section",
+            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历"}
+    key = {"Idempotency-Key": uid("key")}
+    assert api.post("/selection/nominations", body, "education", **key).status_code == 403
+    assert api.post("/selection/nominations", body, "finance", **key).status_code == 201
+    before = event_count(api)
+
+    borrowed = api.post("/selection/nominations", body, "education", **key)
+
+    assert borrowed.status_code == 422 and borrowed.json()["rule"] == "idempotency_key", borrowed.text
+    assert "events" not in borrowed.json() and body["nomination_id"] not in borrowed.text
+    assert event_count(api) == before
+    assert api.post("/selection/nominations", body, "finance", **key).json()["replayed"] is True
+
+
 def test_a_stale_if_match_is_refused(api: Api) -> None:
     nomination_id, _ = recommend(api, cadre(api))
     stale = api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od",

@@ -201,6 +201,10 @@ def test_a_retried_import_with_the_same_idempotency_key_returns_the_first_result
     assert retry.status_code == 200 and retry.json()["replayed"] is True
     assert retry.json()["events"] == first.json()["events"] and retry.json()["registered"] == 2
     assert event_count(running) == before
+    another = post_csv(api, rows((uid("c"), "赵六", "clerk", "county-finance", "1995-01-01", "false", "true", "false",
+                                  "false")), **{"Idempotency-Key": key})
+    assert another.status_code == 422 and another.json()["rule"] == "idempotency_key", another.text
+    assert event_count(running) == before
 
 
 def test_the_cadre_export_has_labels_beside_codes_and_imports_again_unchanged(running: dict[str, Any]) -> None:
