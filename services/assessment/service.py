@@ -25,6 +25,7 @@ from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
+from services.backbone.scope import require_read
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
 from services.backbone.timers import every
@@ -91,7 +92,10 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
 
     @endpoint(ROUTES, "GET", "/placements/{placement_id}", summary="What this service knows of a placement")
     def show_placement(self, call: Call, placement_id: str) -> Any:
-        return self.placement_status(placement_id)
+        status = self.placement_status(placement_id)
+        if (placement := status["placement"]) is not None:  # not known (yet): nothing to hide
+            require_read(call.actor, f"placement {placement_id}", placement.get("home_unit"), placement.get("host_unit"))
+        return status
 
     @endpoint(ROUTES, "POST", "/assessments", summary="Open an annual assessment or end-of-term appraisal",
               body=s.OpenAssessmentIn, response=s.CommandOut, roles=HOST, status=201)

@@ -176,6 +176,11 @@ def test_an_assessment_opens_only_for_an_active_placement_of_the_host_units_own(
     view = ok(api.get(open_assessment(api, active, 2025), HOST))
     assert (view["cadre_id"], view["status"], view["policy_version"]) == (cadre_id, "open", "county-2026")
     assert api.get(f"/assessment/placements/{active}/assessments/2025", "baima").status_code == 403
+    assert ok(api.get(f"/assessment/placements/{active}", HOST))["placement"]["cadre_id"] == cadre_id
+    for outsider in ("baima", "education", "agency"):  # another host unit, another sending unit, an agency
+        hidden = api.get(f"/assessment/placements/{active}", outsider)
+        assert hidden.status_code == 403 and hidden.json()["rule"] == "not_own_record", (outsider, hidden.text)
+        assert cadre_id not in hidden.text
 
 
 def test_an_end_of_term_appraisal_opens_once_posting_completes_the_placement(running: dict[str, Any]) -> None:
