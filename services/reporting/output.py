@@ -14,6 +14,7 @@ from services.backbone.http import Problem, json_response
 from services.reporting.labels import labelled
 
 JSON_PAGE, JSON_MAX, CSV_MAX = 100, 1000, 100_000
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet program runs as a formula (OWASP)
 
 
 def plain(value: Any) -> Any:
@@ -60,8 +61,21 @@ def csv_response(name: str, items: list[dict[str, Any]]) -> Response:
 
 
 def _cell(value: Any) -> Any:
+    """A value as a CSV cell, written as selection's exports write it: `true`/`false`, text never a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        return as_text(";".join(str(v) for v in value))
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else value
+    return as_text(value) if isinstance(value, str) else value
+
+
+def as_text(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula, quoted so that it shows as the text it is.
+
+    Numbers are left alone: a negative count or difference is a number, not a formula.
+    """
+    return "'" + cell if cell.startswith(FORMULA_START) else cell

@@ -73,11 +73,11 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         rows, total = self.reader.page(view, query, limit, query.get("offset", 0))
         return respond(query, view.name, shown(rows, status), total=total, limit=limit, offset=query.get("offset", 0))
 
-    @endpoint(ROUTES, "GET", "/cadres", summary="Cadres (干部) known from selection", query=s.CadreQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/cadres", summary="List the cadres (干部) known from selection", query=s.CadreQuery, roles=READERS)
     def list_cadres(self, call: Call) -> Response:
         return self._table(call, views.CADRES)
 
-    @endpoint(ROUTES, "GET", "/cadres/{cadre_id}/dossier", summary="A cadre's dossier: everything that happened, in order",
+    @endpoint(ROUTES, "GET", "/cadres/{cadre_id}/dossier", summary="Read a cadre's dossier: everything that happened, in order",
               query=s.DossierQuery, roles=READERS)
     def dossier(self, call: Call, cadre_id: str) -> Response:
         q = {**call.payload, "cadre_id": cadre_id, "offset": 0}
@@ -92,82 +92,83 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
                        assessments=shown(self.reader.page(views.ASSESSMENTS, q, 1000, 0)[0], labels.ASSESSMENT_STATUS),
                        total=len(events))
 
-    @endpoint(ROUTES, "GET", "/nominations", summary="Nominations and the step each waits at", query=s.NominationQuery,
+    @endpoint(ROUTES, "GET", "/nominations", summary="List nominations and the step each waits at", query=s.NominationQuery,
               roles=READERS)
     def list_nominations(self, call: Call) -> Response:
         return self._table(call, views.NOMINATIONS, labels.NOMINATION_STATUS)
 
-    @endpoint(ROUTES, "GET", "/placements", summary="Placement register (挂职登记)", query=s.PlacementQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/placements", summary="Read the placement register (挂职登记)", query=s.PlacementQuery,
+              roles=READERS)
     def list_placements(self, call: Call) -> Response:
         return self._table(call, views.PLACEMENTS, labels.PLACEMENT_STATUS)
 
-    @endpoint(ROUTES, "GET", "/placements/summary", summary="Placements counted by type, unit, status or year",
+    @endpoint(ROUTES, "GET", "/placements/summary", summary="Count placements by type, unit, status or year",
               query=s.PlacementSummaryQuery, roles=READERS)
     def placement_summary(self, call: Call) -> Response:
         by = call.payload["by"].split(",")
         rows = summaries.placement_counts(self.reader, call.payload, by)
         return respond(call.payload, "placements-summary", shown(rows, labels.PLACEMENT_STATUS), by=by)
 
-    @endpoint(ROUTES, "GET", "/placements/plan", summary="Plan against actual, per year and type", query=s.YearQuery,
-              roles=READERS)
+    @endpoint(ROUTES, "GET", "/placements/plan", summary="Compare the plan with actual placements, per year and type",
+              query=s.YearQuery, roles=READERS)
     def plan(self, call: Call) -> Response:
         return respond(call.payload, "plan-vs-actual", shown(summaries.plan_vs_actual(self.reader, call.payload)))
 
-    @endpoint(ROUTES, "GET", "/compliance", summary="The four gates at a glance", query=s.GatesQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/compliance", summary="See the four gates at a glance", query=s.GatesQuery, roles=READERS)
     def four_gates(self, call: Call) -> Any:
         q = call.payload
         at = q["as_of"] or datetime.now(UTC)
         result = gates.four_gates(self.reader, {**q, "year": q["year"] or at.year})
         return {**result, "as_of": q["as_of"].isoformat() if q["as_of"] else None, "at": at.isoformat()}
 
-    @endpoint(ROUTES, "GET", "/compliance/stuck-nominations", summary="Nominations waiting at a step too long",
+    @endpoint(ROUTES, "GET", "/compliance/stuck-nominations", summary="List nominations waiting at a step too long",
               query=s.StuckQuery, roles=READERS)
     def stuck_nominations(self, call: Call) -> Response:
         return self._table(call, views.STUCK_NOMINATIONS, labels.NOMINATION_STATUS)
 
-    @endpoint(ROUTES, "GET", "/compliance/unsigned-agreements", summary="Placements without a fully signed agreement",
+    @endpoint(ROUTES, "GET", "/compliance/unsigned-agreements", summary="List placements without a fully signed agreement",
               query=s.PlacementQuery, roles=READERS)
     def unsigned_agreements(self, call: Call) -> Response:
         return self._table(call, views.UNSIGNED_AGREEMENTS, labels.PLACEMENT_STATUS)
 
-    @endpoint(ROUTES, "GET", "/compliance/overdue-check-ins", summary="Running placements with an open overdue alert",
+    @endpoint(ROUTES, "GET", "/compliance/overdue-check-ins", summary="List running placements with an open overdue alert",
               query=s.PlacementQuery, roles=READERS)
     def overdue_check_ins(self, call: Call) -> Response:
         return self._table(call, views.OVERDUE_CHECK_INS, labels.PLACEMENT_STATUS)
 
-    @endpoint(ROUTES, "GET", "/compliance/missing-assessments", summary="Running placements without this year's assessment",
+    @endpoint(ROUTES, "GET", "/compliance/missing-assessments", summary="List running placements without this year's assessment",
               query=s.MissingQuery, roles=READERS)
     def missing_assessments(self, call: Call) -> Response:
         year = call.payload["year"] or (call.payload["as_of"] or datetime.now(UTC)).year
         return self._table(call, views.MISSING_ASSESSMENTS, labels.PLACEMENT_STATUS, year=year)
 
-    @endpoint(ROUTES, "GET", "/compliance/gap-filling", summary="Is gap-filling (补短型) the main type, as planned?",
+    @endpoint(ROUTES, "GET", "/compliance/gap-filling", summary="Check that gap-filling (补短型) is the main type, as planned",
               query=s.YearQuery, roles=READERS)
     def gap_filling(self, call: Call) -> Response:
         rows = summaries.gap_filling_check(summaries.plan_vs_actual(self.reader, call.payload))
         return respond(call.payload, "gap-filling", shown(rows))
 
-    @endpoint(ROUTES, "GET", "/assessments", summary="Assessment results of seconded cadres", query=s.AssessmentQuery,
+    @endpoint(ROUTES, "GET", "/assessments", summary="List the assessment results of seconded cadres", query=s.AssessmentQuery,
               roles=READERS)
     def list_assessments(self, call: Call) -> Response:
         return self._table(call, views.ASSESSMENTS, labels.ASSESSMENT_STATUS)
 
     @endpoint(ROUTES, "GET", "/assessments/grades",
-              summary="Grade distributions by unit and year (rater groups below the minimum count withheld)",
+              summary="Count grades by unit and year (rater groups below the minimum count withheld)",
               query=s.GradeQuery, roles=READERS)
     def grades(self, call: Call) -> Response:
         rows = summaries.grade_distribution(self.reader, call.payload, call.payload["by"])
         return respond(call.payload, "grade-distribution", shown(rows), by=call.payload["by"])
 
-    @endpoint(ROUTES, "GET", "/teams", summary="Leadership-team assessment results", query=s.TeamQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/teams", summary="List leadership-team assessment results", query=s.TeamQuery, roles=READERS)
     def list_teams(self, call: Call) -> Response:
         return self._table(call, views.TEAMS)
 
-    @endpoint(ROUTES, "GET", "/teams/grades", summary="Team grades counted per year", query=s.YearQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/teams/grades", summary="Count team grades per year", query=s.YearQuery, roles=READERS)
     def team_grades(self, call: Call) -> Response:
         return respond(call.payload, "team-grades", shown(summaries.team_grades(self.reader, call.payload)))
 
-    @endpoint(ROUTES, "GET", "/timeline", summary="Audit timeline: every event of every service", query=s.TimelineQuery,
+    @endpoint(ROUTES, "GET", "/timeline", summary="Read the audit timeline: every event of every service", query=s.TimelineQuery,
               roles=READERS)
     def timeline(self, call: Call) -> Response:
         q = call.payload
@@ -177,7 +178,7 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         rows, total = self.reader.page(views.TIMELINE, {**q, "type": pattern}, limit, q["offset"], order=order)
         return respond(q, "timeline", shown(rows), total=total, limit=limit, offset=q["offset"])
 
-    @endpoint(ROUTES, "GET", "/status", summary="How far each source's events are applied; parked events",
+    @endpoint(ROUTES, "GET", "/status", summary="See how far each source's events are applied, and what is parked",
               roles=READERS)
     def status(self, call: Call) -> Any:
         return consumer_status(self.store.pool, self.store.schema, self.name)

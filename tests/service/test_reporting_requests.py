@@ -1,0 +1,126 @@
+"""What reporting refuses, and how its CSV reads in a spreadsheet: a real reporting process fed by the
+stand-in sources, asked the way QA asked it."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import reporting_scenario as scenario
+from tests.support.api import Api
+from tests.support.reporting_system import HR, Running, running_system, wait_until_projected
+
+FORMULA = '=HYPERLINK("http://x","y")'
+LISTS = ["/reporting/cadres", "/reporting/nominations", "/reporting/placements", "/reporting/compliance/stuck-nominations",
+         "/reporting/compliance/unsigned-agreements", "/reporting/compliance/overdue-check-ins",
+         "/reporting/compliance/missing-assessments", "/reporting/assessments", "/reporting/teams", "/reporting/timeline"]
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, dict[str, Any]]]:
+    with running_system(tmp_path_factory.mktemp("logs")) as run:
+        ids = scenario.ids_for("requests")
+        scenario.first(run.sources, ids)
+        ids["formula"] = "c-formula"
+        run.sources.append("selection", "cadre-c-formula", "CadreRegistered", HR, cadre_id="c-formula", name=FORMULA,
+                           rank="clerk", home_unit="@county-finance", birth_date="1990-01-01", grassroots_experience=False,
+                           fit_for_duty=True, reserve_cadre=False, open_disciplinary_matter=False)
+        wait_until_projected(run.db, run.sources.total)
+        yield run, ids
+
+
+@pytest.fixture
+def api(county: tuple[Running, dict[str, Any]]) -> Api:
+    return county[0].api
+
+
+def refused(api: Api, path: str, **params: Any) -> dict[str, Any]:
+    response = api.get(path, **params)
+    assert response.status_code == 422, (path, response.status_code, response.text)
+    return dict(response.json())
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_an_offset_too_large_for_the_database_is_refused_naming_offset(api: Api, path: str) -> None:
+    problem = refused(api, path, offset="99999999999999999999")
+
+    assert set(problem["errors"]) == {"offset"}
+    assert problem["detail"].startswith("offset: ") and "1000000000" in problem["detail"]
+
+
+def test_a_large_offset_within_the_limit_is_an_empty_page(api: Api) -> None:
+    page = api.get("/reporting/placements", offset=1_000_000_000).json()
+
+    assert (page["items"], page["offset"], page["total"]) == ([], 1_000_000_000, 4)
+
+
+def test_the_csv_export_shows_a_formula_as_text_and_booleans_as_selection_writes_them(api: Api) -> None:
+    exported = api.get("/reporting/cadres", format="csv", cadre_id="c-formula")
+
+    [row] = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert row["name"] == "'" + FORMULA
+    assert row["home_unit"] == "'@county-finance"
+    assert (row["rank"], row["rank_label"]) == ("clerk", "科员")
+    assert (row["fit_for_duty"], row["reserve_cadre"]) == ("true", "false")
+
+
+def test_json_shows_the_name_as_it_is(api: Api) -> None:
+    [cadre] = api.get("/reporting/cadres", cadre_id="c-formula").json()["items"]
+
+    assert (cadre["name"], cadre["reserve_cadre"]) == (FORMULA, False)
+
+
+@pytest.mark.parametrize("path, verb", [
+    ("/reporting/cadres", "list the cadres (干部) known from selection"),
+    ("/reporting/placements", "read the placement register (挂职登记)"),
+    ("/reporting/compliance", "see the four gates at a glance"),
+    ("/reporting/placements/summary", "count placements by type, unit, status or year"),
+    ("/reporting/timeline", "read the audit timeline: every event of every service"),
+])
+def test_a_role_that_may_not_read_is_told_what_it_may_not_do_in_a_sentence(api: Api, path: str, verb: str) -> None:
+    response = api.get(path, as_="finance")
+
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith(f"role 'sending_unit' may not {verb}; allowed: organisation_department")
+
+
+def test_an_unknown_summary_dimension_is_refused_with_the_allowed_ones(api: Api) -> None:
+    problem = refused(api, "/reporting/placements/summary", by="bogus")
+
+    assert set(problem["errors"]) == {"by"}
+    assert "placement_type, host_unit, sending_unit, status, year" in problem["errors"]["by"][0]
+
+
+@pytest.mark.parametrize("path, name, value, allowed", [
+    ("/reporting/cadres", "rank", "general", "clerk, deputy_section, section_chief"),
+    ("/reporting/placements", "status", "finished", "planned, agreement_signed, active"),
+    ("/reporting/placements", "placement_type", "other", "gap_filling, strength, docking"),
+    ("/reporting/nominations", "status", "pending", "recommended, inspected"),
+    ("/reporting/assessments", "final_grade", "good", "excellent, competent"),
+    ("/reporting/teams", "team_grade", "competent", "excellent, good, average, poor"),
+])
+def test_an_unknown_code_is_refused_with_the_field_and_the_allowed_codes(api: Api, path: str, name: str, value: str,
+                                                                          allowed: str) -> None:
+    problem = refused(api, path, **{name: value})
+
+    assert set(problem["errors"]) == {name}
+    assert allowed in problem["errors"][name][0] and problem["detail"].startswith(f"{name}: ")
+
+
+def test_a_known_rank_filters(api: Api) -> None:
+    clerks = api.get("/reporting/cadres", rank="clerk").json()["items"]
+
+    assert [c["cadre_id"] for c in clerks] == ["c-formula"]
+
+
+def test_a_future_as_of_answers_the_present_and_says_so(api: Api) -> None:
+    now = api.get("/reporting/nominations").json()
+    future = api.get("/reporting/nominations", as_of="2030-01-01T00:00:00Z").json()
+
+    assert future["as_of"] < "2030" and future["as_of"] > "2025"
+    assert [n["days_at_step"] for n in future["items"]] == [n["days_at_step"] for n in now["items"]]
+    gates = api.get("/reporting/compliance", as_of="2030-01-01T00:00:00Z").json()
+    assert gates["at"] < "2030" and gates["selection"]["stuck"] == api.get("/reporting/compliance").json()["selection"]["stuck"]
