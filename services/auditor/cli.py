@@ -4,6 +4,10 @@
   history                everything that happened to a cadre (--cadre) or under a correlation id
   export                 the events of a period as CloudEvents JSON lines or CSV
   replay --as-of <time>  rebuild the read models into a scratch schema from the events recorded by then
+                         (--into <schema>: a new or empty one; --replace: an earlier replay's)
+
+history, export and replay show personal fields as the services show them (revealed with the master key;
+erased persons as the erasure placeholder); verify checks the stored ciphertext and needs no key.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import psycopg
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -21,17 +26,34 @@ from services.auditor import logs
 from services.backbone.audit import heads_path, read_heads, verify_chain
 from services.backbone.config import database_url
 from services.backbone.providers import DEFAULT_HEAD_DIR
+from services.backbone.vault import MasterKeyMissingError
 
 console = Console()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class AuditorGroup(click.Group):
+    """Turns what the auditor can put right (no master key, no database) into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MasterKeyMissingError as error:
+            raise click.ClickException(f"{error}; history, export and replay reveal personal fields with it"
+                                       " (verify needs no key)") from error
+        except psycopg.OperationalError as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise click.ClickException(f"the database did not answer ({first_line}): check --db or FOURGATES_DB"
+                                       " and that PostgreSQL is running") from error
+
+
+@click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="FOURGATES_DB", default=None, help="libpq connection string (default: FOURGATES_DB or local)")
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:
     """Four Gates audit tool: prove nothing was altered, trace any cadre, export the record.
 
-    Reads the services' event logs read-only; it never writes to them.
+    Reads the services' event logs read-only; it never writes to them. Only replay writes, and only into a
+    scratch schema of its own.
     """
     ctx.obj = db or database_url()
 
@@ -66,7 +88,7 @@ def history(conninfo: str, cadre_id: str | None, correlation_id: str | None) -> 
     """Everything that happened to one cadre, or under one correlation id, across all services, in order."""
     if not (cadre_id or correlation_id):
         raise click.UsageError("give --cadre or --correlation")
-    with logs.stores(conninfo) as stores:
+    with logs.stores(conninfo, reveal=True) as stores:
         events = logs.cadre_history(stores, cadre_id) if cadre_id else logs.correlation_history(stores, correlation_id or "")
     table = Table("recorded at", "service", "event", "actor", "reason", "policy")
     for service, e in events:
@@ -84,10 +106,12 @@ def history(conninfo: str, cadre_id: str | None, correlation_id: str | None) -> 
 @click.option("--service", type=click.Choice(logs.SERVICES), default=None)
 @click.pass_obj
 def export(conninfo: str, since: datetime | None, until: datetime | None, fmt: str, service: str | None) -> None:
-    """The events of a period (all services, or one) as CloudEvents JSON lines or CSV, on standard output."""
+    """The events of a period (all services, or one) as CloudEvents JSON lines or CSV, on standard output,
+    personal fields shown as the services show them."""
     since, until = (_aware(since), _aware(until))
-    with logs.stores(conninfo, service) as stores:
-        events = [(name, e) for name, store in stores.items() for e in logs.all_events(store, until, since)]
+    with logs.stores(conninfo, service, reveal=True) as stores:
+        events = [(name, e) for name, store in stores.items()
+                  for e in logs.revealed(store, list(logs.all_events(store, until, since)))]
     for line in logs.export_lines(sorted(events, key=lambda p: p[1].recorded_at), fmt):
         click.echo(line)
 
@@ -98,29 +122,40 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 @main.command()
 @click.option("--as-of", "as_of", type=click.DateTime(), required=True, help="the moment to replay up to")
-@click.option("--into", "target", default=None, help="scratch schema (default: replay_<as-of>)")
+@click.option("--into", "target", default=None,
+              help="scratch schema to create (default: replay_<as-of>); never a service's, never one a replay did not create")
+@click.option("--replace", is_flag=True, help="drop and rebuild --into if an earlier replay created it")
 @click.option("--export", "export_dir", type=click.Path(path_type=Path), default=None,
-              help="also write every read-model table of the replay as CSV into this folder")
+              help="also write every read-model table of the replay (all row versions) as CSV into this folder")
 @click.pass_obj
-def replay(conninfo: str, as_of: datetime, target: str | None, export_dir: Path | None) -> None:
-    """Rebuild the read models into a scratch schema from the events recorded up to --as-of, and show them."""
+def replay(conninfo: str, as_of: datetime, target: str | None, replace: bool, export_dir: Path | None) -> None:
+    """Rebuild the read models into a scratch schema from the events recorded up to --as-of, and count their records."""
     from services.auditor import replay as replaying
 
     moment = _aware(as_of)
     assert moment is not None
     target = target or f"replay_{moment.strftime('%Y%m%d_%H%M%S')}"
-    with logs.stores(conninfo) as stores, Progress(console=console, transient=True) as progress:
-        tasks: dict[str, Any] = {}
+    with logs.stores(conninfo, reveal=True) as stores:
+        try:
+            replaying.prepare_target(conninfo, target, replace)
+        except replaying.ReplayTargetError as error:
+            raise click.ClickException(str(error)) from error
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise click.ClickException(f"this database user may not create schema {target}: ask for an empty schema"
+                                       " to replay into and name it with --into") from error
+        with Progress(console=console, transient=True) as progress:
+            tasks: dict[str, Any] = {}
 
-        def advance(source: str, count: int) -> None:
-            tasks.setdefault(source, progress.add_task(f"replaying {source}", total=None))
-            progress.advance(tasks[source], count)
+            def advance(source: str, count: int) -> None:
+                tasks.setdefault(source, progress.add_task(f"replaying {source}", total=None))
+                progress.advance(tasks[source], count)
 
-        applied = replaying.replay(conninfo, stores, moment, target, advance)
-    table = Table("read model", "rows")
-    for name, rows in replaying.table_counts(conninfo, target).items():
-        table.add_row(name, str(rows))
+            applied = replaying.replay(conninfo, stores, moment, target, advance)
+    table = Table("read model", "records")
+    for name, records in replaying.record_counts(conninfo, target, moment).items():
+        table.add_row(name, str(records))
     console.print(f"replayed {sum(applied.values())} events recorded up to {moment.isoformat()} into schema {target}")
+    console.print(f"records per read model as of {moment.isoformat()} (one per entity; the timeline: one per event)")
     console.print(table)
     if export_dir is not None:
         written = replaying.export_tables(conninfo, target, export_dir)

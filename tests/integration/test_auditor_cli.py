@@ -1,9 +1,11 @@
-"""The auditors' command line against a real database: verify, history, export."""
+"""The auditors' command line against a real database: verify, history, export (replay: test_auditor_replay.py)."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,17 +19,32 @@ from services.auditor.cli import main
 from services.backbone.audit import Sequencer
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.store import EventStore
+from services.backbone.vault import ERASED, Vault
 from tests.conftest import TEST_DB, new_event
 
 AUDIT_DB = TEST_DB.replace("dbname=fourgates_test", "dbname=fourgates_test_auditor")
 
 
-@pytest.fixture
-def log(tmp_path: Path) -> Iterator[tuple[EventStore, list, Path]]:
+def fresh_services() -> None:
+    """The audit database with no service schema left by an earlier test."""
     ensure_database(AUDIT_DB)
     with psycopg.connect(AUDIT_DB, autocommit=True) as conn:
         for schema in ("selection", "posting", "assessment", "reporting"):
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def seal_chain(store: EventStore, events: int, heads: Path) -> None:
+    """Seal the first `events` events into selection's audit chain and export its head into `heads`."""
+    sequencer = Sequencer(store, AUDIT_DB, "selection", head_dir=heads)
+    deadline, sealed = time.monotonic() + 10, 0
+    while sealed < events and time.monotonic() < deadline:
+        sealed += sequencer.seal_batch()
+    sequencer.export_head()
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[tuple[EventStore, list, Path]]:
+    fresh_services()
     migrate(AUDIT_DB, "selection", service="none")
     with ConnectionPool(AUDIT_DB, min_size=1, max_size=2) as pool:
         store = EventStore(pool, "selection")
@@ -37,16 +54,35 @@ def log(tmp_path: Path) -> Iterator[tuple[EventStore, list, Path]]:
                                                      policy_version="county-2025", correlation_id="req-7")])[0],
             store.append("cadre-c2", [new_event("selection.CadreRegistered", {"cadre_id": "c2"})])[0],
         ]
-        sequencer = Sequencer(store, AUDIT_DB, "selection", head_dir=tmp_path)
-        deadline, sealed = time.monotonic() + 10, 0
-        while sealed < 3 and time.monotonic() < deadline:
-            sealed += sequencer.seal_batch()
-        sequencer.export_head()
+        seal_chain(store, 3, tmp_path)
         yield store, events, tmp_path
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--db", AUDIT_DB, *args], env={"COLUMNS": "200"})
+@pytest.fixture
+def sealed_log(tmp_path: Path) -> Iterator[Path]:
+    """Selection's log with names and reasons sealed as the service seals them: c1 living, c2 erased. Yields the heads."""
+    fresh_services()
+    migrate(AUDIT_DB, "selection", service="none")
+    with ConnectionPool(AUDIT_DB, min_size=1, max_size=2) as pool:
+        vault = Vault(pool, "selection")
+        store = EventStore(pool, "selection", vault)
+
+        def personal(type_: str, cadre_id: str, field: str, value: str, reason: str, **meta: str) -> list:
+            data = vault.seal(cadre_id, {"cadre_id": cadre_id, field: value}, (field,))
+            return [new_event(type_, data, reason=vault.seal_text(cadre_id, reason), **meta)]
+
+        store.append("cadre-c1", personal("selection.CadreRegistered", "c1", "name", "王小明", "HR sync"))
+        store.append("nomination-n1", personal("selection.NominationRecommended", "c1", "reason", "群众基础好",
+                                               "推荐：基层经验丰富", correlation_id="req-8"))
+        store.append("cadre-c2", personal("selection.CadreRegistered", "c2", "name", "李四", "HR sync"))
+        with store.transaction() as conn:
+            vault.erase(conn, "c2")
+        seal_chain(store, 3, tmp_path)
+    yield tmp_path
+
+
+def run(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--db", AUDIT_DB, *args], env={"COLUMNS": "200", **(env or {})})
     return result.exit_code, result.output
 
 
@@ -88,39 +124,63 @@ def test_export_as_cloudevents_lines_and_as_csv(log: tuple) -> None:
     assert rows[0]["reason"] == "HR sync"
 
 
-def test_replay_as_of_a_moment_shows_what_was_known_then(tmp_path: Path) -> None:
-    from datetime import UTC, date, datetime
-
-    from services.backbone.commands import Aggregates, CommandMeta
-    from services.backbone.domain import Actor, Context
-    from services.selection import domain as d
-    from services.selection.handlers import REGISTRY
-
-    ensure_database(AUDIT_DB)
-    with psycopg.connect(AUDIT_DB, autocommit=True) as conn:
-        for schema in ("selection", "posting", "assessment", "reporting", "replay_test"):
-            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    migrate(AUDIT_DB, "selection", service="selection")
-    hr = Actor("hr.sync", "integration", "county-hr")
-
-    def register(cadre_id: str) -> None:
-        cmd = d.RegisterCadre(cadre_id, f"王{cadre_id}", "deputy_section", "county-finance", date(1990, 1, 1), False, True)
-        meta = CommandMeta(Context(hr, datetime.now(UTC), "HR sync"), f"reg-{cadre_id}", f"reg-{cadre_id}", "selection")
-        agg.execute(f"cadre-{cadre_id}", d.fold_cadre, lambda s: d.decide_register_cadre(s, cmd, meta.context), meta)
-
-    with ConnectionPool(AUDIT_DB, min_size=1, max_size=2) as pool:
-        agg = Aggregates(EventStore(pool, "selection"), REGISTRY)
-        register("early")
-        time.sleep(1.1)
-        between = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        time.sleep(1.1)
-        register("late")
-        time.sleep(0.5)
-
-    code, output = run("replay", "--as-of", between, "--into", "replay_test", "--export", str(tmp_path / "out"))
+def test_history_shows_personal_fields_as_the_services_do(sealed_log: Path) -> None:
+    code, output = run("history", "--cadre", "c1")
 
     assert code == 0, output
-    with psycopg.connect(AUDIT_DB) as conn:
-        cadres = [r[0] for r in conn.execute("SELECT DISTINCT cadre_id FROM replay_test.cadres")]
-    assert cadres == ["early"]
-    assert (tmp_path / "out" / "cadres.csv").exists()
+    assert "推荐：基层经验丰富" in output and "HR sync" in output
+    assert "enc:" not in output
+
+    code, output = run("history", "--correlation", "req-8")
+    assert code == 0 and "推荐：基层经验丰富" in output
+
+
+def test_export_reveals_living_persons_and_shows_erased_ones_as_erased(sealed_log: Path) -> None:
+    code, output = run("export", "--format", "jsonl")
+
+    assert code == 0, output
+    assert "__enc__" not in output and "enc:" not in output
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert [line["data"].get("name") for line in lines] == ["王小明", None, ERASED]
+    assert lines[1]["data"]["reason"] == "群众基础好"
+    assert [line["fourgatesmetadata"]["reason"] for line in lines] == ["HR sync", "推荐：基层经验丰富", ERASED]
+
+    code, output = run("export", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert "__enc__" not in output and "enc:" not in output
+    assert [json.loads(r["data"]).get("name") for r in rows] == ["王小明", None, ERASED]
+    assert [r["reason"] for r in rows] == ["HR sync", "推荐：基层经验丰富", ERASED]
+
+
+def test_verify_checks_the_stored_ciphertext_and_needs_no_master_key(sealed_log: Path) -> None:
+    without_key = {"FOURGATES_ENV": "production", "FOURGATES_MASTER_KEY": None}
+    assert run("export", "--format", "jsonl")[0] == 0
+    assert run("verify", "--heads", str(sealed_log), env=without_key)[0] == 0
+
+    with psycopg.connect(AUDIT_DB, autocommit=True) as conn:
+        conn.execute("UPDATE selection.events SET data = jsonb_set(data, '{name,ct}', '\"Zm9yZ2Vk\"')"
+                     " WHERE stream = 'cadre-c1'")
+    code, output = run("verify", "--heads", str(sealed_log))
+    assert code == 1 and "CHANGED at audit no 1" in output
+
+
+def test_revealing_without_the_master_key_says_what_to_set(sealed_log: Path) -> None:
+    code, output = run("history", "--cadre", "c1", env={"FOURGATES_ENV": "production", "FOURGATES_MASTER_KEY": None})
+
+    assert code == 1
+    assert "FOURGATES_MASTER_KEY" in output and "Traceback" not in output
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback() -> None:
+    result = CliRunner().invoke(main, ["--db", "host=127.0.0.1 port=1 user=postgres connect_timeout=2", "verify"])
+
+    assert result.exit_code == 1
+    assert "check --db or FOURGATES_DB" in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_the_command_line_prints_no_eventlet_deprecation_warning(log: tuple) -> None:
+    done = subprocess.run([sys.executable, "-m", "services.auditor", "--db", AUDIT_DB, "history", "--cadre", "c1"],
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
