@@ -12,7 +12,7 @@ from services.assessment.domain import (
     RESULT_USES,
     TEAM_GRADES,
 )
-from services.backbone.schemas import ID, TEXT, WORK_DATE, Strict
+from services.backbone.schemas import ID, TEXT, WORK_DATE, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 
@@ -33,7 +33,7 @@ def _counts() -> fields.Dict:
 class PolicyIn(Strict):
     version = fields.String(required=True, validate=ID)
     effective_from = fields.Date(required=True, validate=WORK_DATE)
-    min_group_count = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
+    min_group_count = JsonInteger(load_default=5, validate=validate.Range(1, 1000))
     excellent_cap = fields.Float(load_default=0.20)
     min_approval_share = fields.Float(load_default=2 / 3)
     max_incompetent_share = fields.Float(load_default=1 / 3)
@@ -50,7 +50,7 @@ class OpenAssessmentIn(Strict):
     placement_id = fields.String(required=True, validate=ID)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS),
                          metadata={"description": "annual 下派年度考核 / end_of_term 期满考核"})
-    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+    year = JsonInteger(required=True, validate=validate.Range(2000, 2100))
     reason = _reason()
 
 
@@ -128,13 +128,13 @@ class CampaignSettingsIn(Strict):
     quantitative_weight = fields.Float(load_default=0.7)
     source_weights = fields.Dict(keys=fields.String(), values=fields.Float())
     focus_weights = fields.Dict(keys=fields.String(validate=validate.OneOf(FOCUSES)), values=fields.Float())
-    min_respondents = fields.Integer(load_default=5, validate=validate.Range(1, 100_000))
+    min_respondents = JsonInteger(load_default=5, validate=validate.Range(1, 100_000))
     grade_thresholds = fields.Dict(keys=fields.String(validate=validate.OneOf(TEAM_GRADES)), values=fields.Float())
 
 
 class CampaignIn(Strict):
     campaign_id = fields.String(required=True, validate=ID)
-    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+    year = JsonInteger(required=True, validate=validate.Range(2000, 2100))
     units = fields.List(fields.String(validate=ID), required=True, validate=validate.Length(min=1, max=200))
     agency = fields.String(required=True, validate=ID,
                            metadata={"description": "the unit of the appointed third-party survey agency"})
@@ -193,9 +193,9 @@ class ResultUseIn(Strict):
 class AssessmentListQuery(Strict):
     host_unit = fields.String(load_default=None, validate=ID)
     cadre_id = fields.String(load_default=None, validate=ID)
-    year = fields.Integer(load_default=None)
+    year = fields.Integer(load_default=None, validate=validate.Range(2000, 2100))
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "finalised"]))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000_000))
 
 

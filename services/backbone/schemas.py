@@ -15,6 +15,20 @@ WORK_DATE = validate.Range(min=date(1980, 1, 1), max=date(2100, 12, 31),
                            error="must lie between {min} and {max}")
 
 
+class JsonBoolean(fields.Boolean):
+    """JSON's true or false, nothing else: 1, "yes" or "true" in a request body is a typing error, not a decision."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> bool:
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid", input=value)
+
+
+def JsonInteger(**kwargs: Any) -> fields.Integer:  # noqa: N802  (a field, named like one)
+    """A JSON integer in a request body: 12.5, "12" and true are refused, never rounded or converted."""
+    return fields.Integer(strict=True, **kwargs)
+
+
 class Strict(Schema):
     """A request body or query: unknown fields are refused, never silently dropped."""
 
@@ -28,7 +42,7 @@ class AsOfQuery(Strict):
 
 class ListQuery(AsOfQuery):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000_000))
 
 
 class CommandOut(Schema):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -27,7 +27,7 @@ class CommandIn(Strict):
 class PlacementIn(CommandIn):
     placement_id = fields.String(required=True, validate=ID)
     nomination_id = fields.String(required=True, validate=ID, metadata={"description": "an approved nomination"})
-    term_months = fields.Integer(required=True, validate=validate.Range(1, 120),
+    term_months = JsonInteger(required=True, validate=validate.Range(1, 120),
                                  metadata={"description": "12 or 24; longer only by extension, 36 at most"})
     start_date = fields.Date(required=True, validate=WORK_DATE)
     placement_type = fields.String(validate=validate.OneOf(PLACEMENT_TYPES),
@@ -52,8 +52,8 @@ class AmendmentIn(AgreementIn):
 
 
 class SignatureIn(CommandIn):
-    version = fields.Integer(required=True, validate=validate.Range(1),
-                             metadata={"description": "the agreement version the signer read"})
+    version = JsonInteger(required=True, validate=validate.Range(1, 10_000),
+                          metadata={"description": "the agreement version the signer read"})
 
 
 class StartIn(CommandIn):
@@ -61,7 +61,7 @@ class StartIn(CommandIn):
 
 
 class ExtensionIn(CommandIn):
-    extra_months = fields.Integer(required=True, validate=validate.Range(1, 120))
+    extra_months = JsonInteger(required=True, validate=validate.Range(1, 120))
     reason = fields.String(required=True, validate=TEXT)
 
 
@@ -99,7 +99,7 @@ class DisciplineIn(CommandIn):
 class TrainingIn(CommandIn):
     course = fields.String(required=True, validate=SHORT)
     provider = fields.String(required=True, validate=SHORT)
-    hours = fields.Integer(required=True, validate=validate.Range(max=2000))
+    hours = JsonInteger(required=True, validate=validate.Range(max=2000))
     completed_on = fields.Date(required=True, validate=WORK_DATE)
 
 
@@ -109,11 +109,16 @@ class RewardOrPenaltyIn(CommandIn):
     decided_on = fields.Date(required=True, validate=WORK_DATE)
 
 
+# A county's plan counts placements in tens; the bound keeps a typing error out of the log (and out of
+# every consumer's integer columns).
+PLAN_COUNT = validate.Range(max=10_000, error="at most {max} placements of one type in a year")
+
+
 class PlanIn(CommandIn):
-    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
-    gap_filling = fields.Integer(required=True, metadata={"description": "补短型 placements called for"})
-    strength = fields.Integer(required=True, metadata={"description": "扬长型 placements called for"})
-    docking = fields.Integer(required=True, metadata={"description": "对接型 placements called for"})
+    year = JsonInteger(required=True, validate=validate.Range(2000, 2100))
+    gap_filling = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "补短型 placements called for"})
+    strength = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "扬长型 placements called for"})
+    docking = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "对接型 placements called for"})
 
 
 class PlacementQuery(ListQuery):

@@ -139,10 +139,12 @@ def _check_row(schema: Schema, header: list[str], cells: list[str], line: int) -
                 for name, msgs in messages.items() for message in (msgs if isinstance(msgs, list) else [msgs])], None
 
 
-def _normalise(field: fields.Field[Any], value: str) -> str:
-    """Spreadsheet habits accepted: 是/否 for yes/no, 1992/5/1 or 1992年5月1日 for 1992-05-01."""
+def _normalise(field: fields.Field[Any], value: str) -> Any:
+    """Spreadsheet habits accepted: 是/否, true/false, TRUE/FALSE, yes/no or 1/0 for yes and no (a JSON body
+    must say true or false), 1992/5/1 or 1992年5月1日 for 1992-05-01."""
     if isinstance(field, fields.Boolean):
-        return YES_NO.get(value, value)
+        word = YES_NO.get(value, value)
+        return True if word in fields.Boolean.truthy else False if word in fields.Boolean.falsy else value
     if isinstance(field, fields.Date) and (m := LOOSE_DATE.match(value)):
         return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
     return value

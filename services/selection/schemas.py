@@ -5,7 +5,7 @@ from datetime import date
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, JsonBoolean, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -19,10 +19,10 @@ class CadreIn(Strict):
     rank = fields.String(required=True, validate=validate.OneOf(RANKS))
     home_unit = fields.String(required=True, validate=ID)
     birth_date = fields.Date(required=True, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)))
-    grassroots_experience = fields.Boolean(required=True)
-    fit_for_duty = fields.Boolean(required=True, metadata={"description": "a yes/no attestation only, never health details"})
-    reserve_cadre = fields.Boolean(load_default=False)
-    open_disciplinary_matter = fields.Boolean(load_default=False)
+    grassroots_experience = JsonBoolean(required=True)
+    fit_for_duty = JsonBoolean(required=True, metadata={"description": "a yes/no attestation only, never health details"})
+    reserve_cadre = JsonBoolean(load_default=False)
+    open_disciplinary_matter = JsonBoolean(load_default=False)
 
 
 class CadreBulkIn(Strict):
@@ -46,8 +46,8 @@ class PolicyIn(Strict):
     version = fields.String(required=True, validate=ID)
     effective_from = fields.Date(required=True, validate=WORK_DATE)
     age_caps = fields.Dict(keys=fields.String(validate=validate.OneOf(RANKS)),
-                           values=fields.Integer(validate=validate.Range(18, 70)), required=True)
-    reserve_preferred = fields.Boolean(load_default=True)
+                           values=JsonInteger(validate=validate.Range(18, 70)), required=True)
+    reserve_preferred = JsonBoolean(load_default=True)
     reason = fields.String(validate=TEXT)
 
 
@@ -66,12 +66,12 @@ class NominationIn(Strict):
 
 class InspectionIn(Strict):
     findings = fields.String(required=True, validate=TEXT)
-    passed = fields.Boolean(required=True)
+    passed = JsonBoolean(required=True)
     reason = fields.String(validate=TEXT)
 
 
 class DecisionIn(Strict):
-    approved = fields.Boolean(required=True)
+    approved = JsonBoolean(required=True)
     decision_ref = fields.String(required=True, validate=SHORT)
     decision_date = fields.Date(required=True, validate=WORK_DATE)
     reason = fields.String(validate=TEXT)

@@ -337,6 +337,11 @@ def may_be_empty(schema: type[marshmallow.Schema], dotted: str) -> bool:
     return True
 
 
+def typed_fields(schema: type[marshmallow.Schema], kind: type[marshmallow.fields.Field]) -> list[str]:
+    """The top-level fields of one kind (Integer, Boolean) in a request body."""
+    return [n for n, f in schema().fields.items() if isinstance(f, kind)]
+
+
 def date_fields(schema: type[marshmallow.Schema]) -> list[str]:
     return [n for n, f in schema().fields.items() if isinstance(f, marshmallow.fields.Date)]
 

@@ -14,11 +14,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import marshmallow
 import psycopg
 import pytest
 import requests
 
-from tests.security.catalogue import BY_ROUTE, CASES, WriteCase, date_fields, may_be_empty, string_fields, with_value
+from tests.security.catalogue import (BY_ROUTE, CASES, WriteCase, date_fields, may_be_empty, string_fields, typed_fields,
+                                      with_value)
 from tests.security.conftest import System, new_key, ok
 from tests.support.api import uid
 
@@ -130,6 +132,13 @@ def test_bad_bodies_are_refused_with_a_problem_and_write_nothing(system: System,
     for name in date_fields(schema):
         for value in ("2025-02-31", "2025-13-01", "２０２５-０３-０１", "2025/03/01", "yesterday"):
             batch.expect(f"{name}={value}", 422, name, json_body={**body, name: value})
+    # A number or a yes/no in the wrong JSON type is a typing error: refused, never rounded or guessed.
+    for name in typed_fields(schema, marshmallow.fields.Integer):
+        for value in (12.5, "12", True, 10**30, 1e300):
+            batch.expect(f"{name}={value!r}", 422, name, json_body={**body, name: value})
+    for name in typed_fields(schema, marshmallow.fields.Boolean):
+        for value in (1, 0, "true", "yes", "no", None):
+            batch.expect(f"{name}={value!r}", 422, name, json_body={**body, name: value})
     for name, kind in string_fields(schema).items():
         if kind == "text" and "." not in name:  # longer than any field allows, yet under the body limit
             named = None if name == "csv" else name  # a CSV's errors name its lines, not the body field
