@@ -72,22 +72,10 @@ def openapi() -> str:
 
 
 def openapi_document() -> dict[str, Any]:
-    """The one OpenAPI document of every service, with the non-JSON bodies the route tables declare."""
+    """The one OpenAPI document of every service: the documents the services serve, merged."""
     from services.backbone.openapi import build_spec
 
-    tables = route_tables()
-    spec = build_spec(*tables)
-    for route in (r for table in tables for r in table.routes):
-        operation = spec["paths"][route.path][route.method.lower()]
-        if route.text_body is not None:  # e.g. a CSV file, sent as it is instead of wrapped in JSON
-            media, field = route.text_body
-            operation["requestBody"]["content"][media] = {
-                "schema": {"type": "string", "description": f"the `{field}` of the JSON body, sent as it is"}}
-        if route.path.endswith(".csv"):  # a spreadsheet download: UTF-8 with a BOM
-            operation["responses"][str(route.status)] = {
-                "description": "CSV, UTF-8 with a byte-order mark; a label column beside each code",
-                "content": {"text/csv": {"schema": {"type": "string"}}}}
-    return spec
+    return build_spec(*route_tables())
 
 
 # ---- AsyncAPI ----------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""OpenAPI 3 documents generated from a service's route table and marshmallow schemas (apispec)."""
+"""OpenAPI 3 documents generated from the services' route tables and marshmallow schemas (apispec).
+
+Each service serves its own document at /<service>/openapi.json, and docs/openapi.json (deploy.catalogue)
+is those documents merged: both come from `build_spec`, so they cannot say different things.
+"""
 from __future__ import annotations
 
 import re
@@ -7,8 +11,9 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from services.backbone.http import RouteTable
+from services.backbone.http import Route, RouteTable
 
+OPENAPI_VERSION = "3.0.3"
 PROBLEM = {
     "type": "object",
     "description": "RFC 9457 problem details",
@@ -21,15 +26,32 @@ PROBLEM = {
 
 
 def build_spec(*tables: RouteTable, title: str = "Four Gates API") -> dict[str, Any]:
-    """One OpenAPI 3.0 document for the given services' routes."""
+    """One OpenAPI 3.0 document for the given services' routes: each service's own document, merged."""
+    document: dict[str, Any] = {"openapi": OPENAPI_VERSION, "info": {"title": title, "version": "1.0.0"},
+                                "paths": {}, "components": {}}
+    for table in tables:
+        part = _service_spec(table)
+        _merge_into(document["paths"], part["paths"], "path")
+        for kind, entries in part["components"].items():
+            _merge_into(document["components"].setdefault(kind, {}), entries, kind)
+    return document
+
+
+def _service_spec(table: RouteTable) -> dict[str, Any]:
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
-    spec = APISpec(title=title, version="1.0.0", openapi_version="3.0.3", plugins=[plugin])
+    spec = APISpec(title=table.service, version="1.0.0", openapi_version=OPENAPI_VERSION, plugins=[plugin])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", PROBLEM)
-    for table in tables:
-        for route in table.routes:
-            spec.path(path=route.path, operations={route.method.lower(): _operation(route, table.service)})
+    for route in table.routes:
+        spec.path(path=route.path, operations={route.method.lower(): _operation(route, table.service)})
     return spec.to_dict()
+
+
+def _merge_into(merged: dict[str, Any], part: dict[str, Any], kind: str) -> None:
+    """Add one service's entries; a name that two services both use must mean the same in both."""
+    for name, value in part.items():
+        if merged.setdefault(name, value) != value:
+            raise ValueError(f"{kind} {name!r} is defined differently by two services")
 
 
 def _schema_name(schema: Any) -> str:
@@ -41,13 +63,13 @@ def _schema_name(schema: Any) -> str:
     return name if isinstance(schema, type) or not getattr(schema, "partial", False) else name + ".partial"
 
 
-def _operation(route: Any, service: str) -> dict[str, Any]:
+def _operation(route: Route, service: str) -> dict[str, Any]:
     problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     op: dict[str, Any] = {
         "summary": route.summary,
         "tags": [service],
         "operationId": f"{service}_{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', route.path.lower()).strip('_')}",
-        "responses": {str(route.status): _body(route.response) or {"description": "OK"},
+        "responses": {str(route.status): _success(route),
                       "422": {"description": "Invalid request or rule violated", **problem}},
         "parameters": [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                        for n in re.findall(r"{(\w+)}", route.path)],
@@ -60,7 +82,7 @@ def _operation(route: Any, service: str) -> dict[str, Any]:
     if route.roles:
         op["description"] = "Roles: " + ", ".join(route.roles)
     if route.body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+        op["requestBody"] = {"required": True, "content": _request_content(route)}
         op["parameters"] += [
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200},
              "description": "a retried request with the same key returns the first result and appends nothing"},
@@ -73,7 +95,18 @@ def _operation(route: Any, service: str) -> dict[str, Any]:
     return op
 
 
-def _body(schema: Any) -> dict[str, Any] | None:
-    if schema is None:
-        return None
-    return {"description": "OK", "content": {"application/json": {"schema": schema}}}
+def _request_content(route: Route) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": route.body}}
+    if route.text_body is not None:  # e.g. a CSV file, sent as it is instead of wrapped in JSON
+        media, field = route.text_body
+        content[media] = {"schema": {"type": "string", "description": f"the `{field}` of the JSON body, sent as it is"}}
+    return content
+
+
+def _success(route: Route) -> dict[str, Any]:
+    if route.path.endswith(".csv"):  # a spreadsheet download: UTF-8 with a BOM
+        return {"description": "CSV, UTF-8 with a byte-order mark; a label column beside each code",
+                "content": {"text/csv": {"schema": {"type": "string"}}}}
+    if route.response is None:
+        return {"description": "OK"}
+    return {"description": "OK", "content": {"application/json": {"schema": route.response}}}
