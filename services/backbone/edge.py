@@ -9,7 +9,6 @@ from kombu import Connection
 from marshmallow import RAISE, Schema, fields, validate
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Request, Response
 
@@ -17,7 +16,7 @@ from services.backbone.config import amqp_uri
 from services.backbone.consumer import IdempotentConsumer
 from services.backbone.domain import NotFoundError
 from services.backbone.envelope import FeedCursor, to_cloudevent
-from services.backbone.http import Call, Problem, RouteTable, endpoint, json_response, reload_tokens
+from services.backbone.http import Call, Problem, RouteTable, endpoint, http, json_response, reload_tokens
 from services.backbone.metrics import ServiceState, exposition
 from services.backbone.openapi import build_spec
 from services.backbone.providers import FeedEndpoints, RpcMetrics

@@ -16,7 +16,9 @@ from typing import Any
 import marshmallow
 import psycopg
 import psycopg_pool
-from nameko.web.handlers import http
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Request, Response
 
 from services.backbone.auth import AuthenticationError, authenticate, load_tokens
@@ -69,11 +71,55 @@ class Problem(Exception):
         super().__init__(detail)
         self.status, self.title, self.detail, self.extra = status, title, detail, extra
 
-    def response(self, instance: str = "") -> Response:
+    def response(self, instance: str = "", headers: dict[str, str] | None = None) -> Response:
         body = {"type": f"about:blank#{self.extra.get('rule', self.status)}", "title": self.title,
                 "status": self.status, "detail": self.detail, "instance": instance, **self.extra}
         return Response(json.dumps(body, ensure_ascii=False, default=str), status=self.status,
-                        mimetype="application/problem+json")
+                        mimetype="application/problem+json", headers=headers)
+
+
+class _ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
+    """nameko's WSGI app, except that what its router refuses (no such path, a method the path does not
+    take) is answered as a problem too, not as werkzeug's HTML page."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+        except HTTPException as exc:
+            return _routing_problem(exc, request)(environ, start_response)
+        request.path_values = values  # type: ignore[attr-defined]
+        try:
+            response = provider.handle_request(request)
+        except HTTPException as exc:  # nameko's own handling may raise one too
+            response = _routing_problem(exc, request)
+        return response(environ, start_response)
+
+
+def _routing_problem(exc: HTTPException, request: Request) -> Response:
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        allowed = ", ".join(sorted(exc.valid_methods))
+        return Problem(405, "Method not allowed", f"{request.method} is not allowed on {request.path}; allowed: {allowed}",
+                       rule="method_not_allowed").response(request.path, headers={"Allow": allowed})
+    status = exc.code or 400
+    if status == 404:
+        return Problem(404, "Not found", f"no resource at {request.path}: see /<service>/openapi.json for the routes",
+                       rule="not_found").response(request.path)
+    return Problem(status, exc.name, exc.description or exc.name, rule=f"http_{status}").response(request.path)
+
+
+class _ProblemWebServer(WebServer):  # type: ignore[misc]
+    def get_wsgi_app(self) -> _ProblemWsgiApp:
+        return _ProblemWsgiApp(self)
+
+
+class _HttpEntrypoint(HttpRequestHandler):  # type: ignore[misc]
+    server = _ProblemWebServer()
+
+
+# Every `@http` route of a service must come from here (one web server per service process): nameko's
+# `@http`, answering unknown paths and methods with problem details.
+http = _HttpEntrypoint.decorator
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -115,6 +161,7 @@ def endpoint(
             began = time.perf_counter()
             try:
                 call = _prepare(route, request, table.service)
+                _refuse_odd_path(params)
                 result = fn(self, call, **params)
                 response = result if isinstance(result, Response) else json_response(result, route.status)
             except Exception as exc:  # noqa: BLE001  (every failure becomes a problem, never a stack trace)
@@ -136,8 +183,8 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
     actor = Actor("anonymous", "anonymous") if route.public else authenticate(request.headers.get("Authorization"), _tokens())
     if route.roles is not None and actor.role not in route.roles:
         raise Problem(403, "Not allowed for this role",
-                      f"role {actor.role!r} may not {route.summary.lower()}; allowed: {', '.join(route.roles)}",
-                      rule="role_not_allowed")
+                      f"role {actor.role!r} may not use {route.method} {route.path} ({route.summary[0].lower()}"
+                      f"{route.summary[1:]}); allowed: {', '.join(route.roles)}", rule="role_not_allowed")
     payload = _parse_body(route, request) if route.body else _parse_query(route, request)
     command_id = request.headers.get("Idempotency-Key") or str(uuid.uuid4())
     if len(command_id) > 200:
@@ -171,11 +218,17 @@ def _parse_body(route: Route, request: Request) -> dict[str, Any]:
         text = _text(raw, request.mimetype_params.get("charset", "utf-8"))
         _refuse_unstorable_text(text, route.text_body[1])
         return _schema(route.body).load({route.text_body[1]: text})  # type: ignore[no-any-return]
+    if not raw.strip():
+        raise Problem(400, "Malformed JSON", "the body is empty: send a JSON object", rule="malformed_json")
     try:
-        data = json.loads(raw or b"null")
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         detail = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise Problem(400, "Malformed JSON", f"the body is not valid JSON: {detail}", rule="malformed_json") from None
+    if not isinstance(data, dict):
+        kind = "null" if data is None else "true or false" if isinstance(data, bool) else "an array" if isinstance(
+            data, list) else "a string" if isinstance(data, str) else "a number"
+        raise marshmallow.ValidationError({"_body": [f"must be a JSON object ({{...}}), not {kind}"]})
     _refuse_unstorable_text(data, "")
     assert route.body is not None
     return _schema(route.body).load(data)  # type: ignore[no-any-return]
@@ -213,7 +266,16 @@ def _text(raw: bytes, charset: str) -> str:
 def _parse_query(route: Route, request: Request) -> dict[str, Any]:
     if route.query is None:
         return {}
-    return _schema(route.query).load(request.args.to_dict())  # type: ignore[no-any-return]
+    args = request.args.to_dict()
+    _refuse_unstorable_text(args, "")
+    return _schema(route.query).load(args)  # type: ignore[no-any-return]
+
+
+def _refuse_odd_path(params: dict[str, Any]) -> None:
+    """No identifier holds a control character (NUL cannot even be looked up): such a path names nothing."""
+    for name, value in params.items():
+        if isinstance(value, str) and any(ch < " " or ch == "\x7f" or "\ud800" <= ch <= "\udfff" for ch in value):
+            raise Problem(404, "Not found", f"no such {name}: {name} contains a control character", rule="not_found")
 
 
 def _if_match(request: Request) -> int | None:

@@ -193,7 +193,8 @@ class EventStore:
             )
         stored = [_row_to_event(r) for r in conn.execute(self._q.by_ids, (_uuid_array(ids),)).fetchall()]
         if stored[0].metadata.actor.principal != principal:
-            raise IdempotencyMismatchError("an earlier request with this Idempotency-Key came from another principal: use a new key")
+            raise IdempotencyMismatchError(
+                "an earlier request with this Idempotency-Key came from another principal: use a new key")
         return stored
 
     def read_stream(

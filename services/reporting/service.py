@@ -14,14 +14,13 @@ from typing import Any
 import psycopg
 from nameko.events import event_handler
 from nameko.timer import timer
-from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from services.backbone.consumer import BatchHandler
 from services.backbone.domain import NotFoundError
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
-from services.backbone.http import Call, RouteTable, endpoint
+from services.backbone.http import Call, RouteTable, endpoint, http
 from services.backbone.providers import ConsumerProvider, EventStoreProvider
 from services.backbone.store import EventStore
 from services.reporting import gates, labels, summaries, views

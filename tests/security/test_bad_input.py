@@ -19,8 +19,16 @@ import psycopg
 import pytest
 import requests
 
-from tests.security.catalogue import (BY_ROUTE, CASES, WriteCase, date_fields, may_be_empty, string_fields, typed_fields,
-                                      with_value)
+from tests.security.catalogue import (
+    BY_ROUTE,
+    CASES,
+    WriteCase,
+    date_fields,
+    may_be_empty,
+    string_fields,
+    typed_fields,
+    with_value,
+)
 from tests.security.conftest import System, new_key, ok
 from tests.support.api import uid
 
@@ -326,3 +334,41 @@ def test_fifty_concurrent_approvals_of_one_nomination_one_succeeds_the_rest_conf
                                                 (f"nomination-{nomination_id}",))]
     assert types.count("selection.NominationApproved") == 1
     assert len(types) == 3  # recommended, inspected, approved: nothing else
+
+
+def _every_get_route() -> list[Any]:
+    from tests.security.conftest import routes
+
+    return [r for r in routes() if r.method == "GET"]
+
+
+def test_a_control_character_in_a_path_or_a_query_is_refused_never_a_server_error(system: System) -> None:
+    """NUL cannot even be looked up in PostgreSQL: a path holding one names nothing (404), a query value holding
+    one is refused naming its parameter (422) — on every GET route (reporting's: test_reporting_requests)."""
+    failures = []
+    for route in _every_get_route():
+        names = re.findall(r"{(\w+)}", route.path)
+        if names:
+            path = route.path.format(**{n: "x%00y" for n in names})
+            response = system.service_of(path).get(path, "auditor")
+            failures += [f"{route.path} with NUL: {w}" for w in problem(response, 404)]
+        path = route.path.format(**{n: "x" for n in names})
+        for name, f in (route.query().fields.items() if route.query else ()):
+            if isinstance(f, marshmallow.fields.String):
+                response = system.service_of(path).get(path, "auditor", **{name: "a\x00b"})
+                failures += [f"{route.path}?{name}=NUL: {w}" for w in problem(response, 422, name)]
+    assert not failures, "\n".join(failures)
+
+
+def test_unknown_paths_and_methods_are_answered_as_problems(system: System) -> None:
+    for service in ("selection", "posting", "assessment"):
+        client = system.client(service)
+        unknown = requests.get(f"{client.base}/{service}/no-such-thing", timeout=30)
+        assert problem(unknown, 404) == [] and unknown.json()["rule"] == "not_found"
+        wrong = requests.delete(f"{client.base}/{service}/health", timeout=30)
+        assert problem(wrong, 405) == [] and "GET" in wrong.headers["Allow"] and "allowed: GET" in wrong.json()["detail"]
+    headers = system.selection.headers("hr", {"Content-Type": "application/json"})
+    empty = requests.post(f"{system.selection.base}/selection/cadres", data=b"", timeout=30, headers=headers)
+    assert problem(empty, 400) == [] and "empty" in empty.json()["detail"]
+    listed = requests.post(f"{system.selection.base}/selection/cadres", data=b"[]", timeout=30, headers=headers)
+    assert problem(listed, 422, "_body") == [] and "not an array" in listed.json()["detail"]

@@ -84,7 +84,8 @@ def test_a_role_that_may_not_read_is_told_what_it_may_not_do_in_a_sentence(api: 
     response = api.get(path, as_="finance")
 
     assert response.status_code == 403
-    assert response.json()["detail"].startswith(f"role 'sending_unit' may not {verb}; allowed: organisation_department")
+    assert response.json()["detail"].startswith(
+        f"role 'sending_unit' may not use GET {path} ({verb}); allowed: organisation_department")
 
 
 def test_an_unknown_summary_dimension_is_refused_with_the_allowed_ones(api: Api) -> None:
@@ -124,3 +125,15 @@ def test_a_future_as_of_answers_the_present_and_says_so(api: Api) -> None:
     assert [n["days_at_step"] for n in future["items"]] == [n["days_at_step"] for n in now["items"]]
     gates = api.get("/reporting/compliance", as_of="2030-01-01T00:00:00Z").json()
     assert gates["at"] < "2030" and gates["selection"]["stuck"] == api.get("/reporting/compliance").json()["selection"]["stuck"]
+
+
+@pytest.mark.parametrize("path, name", [("/reporting/cadres", "q"), ("/reporting/cadres", "home_unit"),
+                                        ("/reporting/timeline", "actor"), ("/reporting/timeline", "correlation_id"),
+                                        ("/reporting/nominations", "sending_unit")])
+def test_a_nul_in_a_filter_is_refused_naming_it(api: Api, path: str, name: str) -> None:
+    assert name in refused(api, path, **{name: "a\x00b"})["errors"]
+
+
+def test_a_nul_in_a_path_names_nothing(api: Api) -> None:
+    response = api.get("/reporting/cadres/c%00x/dossier")
+    assert response.status_code == 404 and response.json()["rule"] == "not_found"
