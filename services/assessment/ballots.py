@@ -82,7 +82,11 @@ def _cast_once(agg: Aggregates, token_digest: bytes, grade: str) -> CommandResul
         row = conn.execute(sql.SQL("SELECT assessment_id, rater_group FROM {}.ballot_tokens WHERE token_digest = %s")
                            .format(schema), (token_digest,)).fetchone()
         if row is None:
-            raise BallotTokenRejectedError("ballot_token_invalid", "this ballot token is unknown or has been used")
+            # Spent tokens leave no trace (not even that they were spent), so a retry cannot be told from a
+            # stranger's guess: the answer says what a rater retrying after a lost answer needs to know.
+            raise BallotTokenRejectedError("ballot_token_invalid", "this ballot token is unknown or has been used; a"
+                                           " token carries one ballot, so if you are retrying after an answer was lost,"
+                                           " your first ballot was counted")
         assessment_id, rater_group = row
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"assessment:ballots:{assessment_id}",))
         meta = anonymous_meta()
