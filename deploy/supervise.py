@@ -38,19 +38,23 @@ class Replica:
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = field(default=0.0)
+    terminated: bool = False  # SIGTERM sent to the current process
 
     @property
     def label(self) -> str:
         return f"{self.service}#{self.index}"
 
+    def command(self) -> list[str]:
+        """What the replica runs: its service under `nameko run`."""
+        return [sys.executable, "-m", "nameko", "run", f"services.{self.service}.service", "--config", str(CONFIG)]
+
     def start(self) -> None:
         env = {**os.environ, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}", "PYTHONPATH": str(ROOT)}
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nameko", "run", f"services.{self.service}.service", "--config", str(CONFIG)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        with open(self.log_path, "ab") as log:  # the process writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         self.started_at = time.monotonic()
+        self.terminated = False
 
     def healthy(self) -> bool:
         try:
@@ -58,10 +62,17 @@ class Replica:
         except requests.RequestException:
             return False
 
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM), once: nameko stops again on a second SIGTERM while it is stopping."""
+        if self.proc is not None and self.proc.poll() is None and not self.terminated:
+            self.proc.send_signal(signal.SIGTERM)
+            self.terminated = True
+
     def stop(self, grace: float = 15) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        """SIGTERM (unless already sent), up to `grace` seconds to finish, then SIGKILL if it still runs."""
+        self.terminate()
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=grace)
         except subprocess.TimeoutExpired:
@@ -102,13 +113,14 @@ class Supervisor:
                 replica.restarts += 1
                 replica.start()
 
-    def stop(self) -> None:
-        """SIGTERM to every replica at once, then wait for each (a slow one does not hold the others up)."""
+    def stop(self, grace: float = 15) -> None:
+        """SIGTERM to every replica at once, then up to `grace` seconds in all for them to finish (a slow one
+        does not hold the others up), then SIGKILL to any still running. Each process is signalled once."""
         for replica in self.replicas:
-            if replica.proc is not None and replica.proc.poll() is None:
-                replica.proc.send_signal(signal.SIGTERM)
+            replica.terminate()
+        deadline = time.monotonic() + grace
         for replica in self.replicas:
-            replica.stop()
+            replica.stop(grace=max(0.0, deadline - time.monotonic()))
 
     def addresses(self) -> dict[str, str]:
         return {r.label: f"http://127.0.0.1:{r.port}/{r.service}" for r in self.replicas}
