@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -76,8 +76,8 @@ CHECK_IN = d.RecordCheckIn(
 )
 
 
-def ctx(actor: Actor) -> Context:
-    return Context(actor=actor, now=NOW)
+def ctx(actor: Actor, now: datetime = NOW) -> Context:
+    return Context(actor=actor, now=now)
 
 
 def given(*events: Event) -> d.Placement | None:
@@ -743,10 +743,10 @@ def test_completion_is_decided_by_the_department_on_a_running_placement() -> Non
 
 
 def test_the_department_recalls_a_running_placement_with_a_reason() -> None:
-    command = d.RecallPlacement("pl-1", "违反工作纪律", date(2024, 9, 1))
+    command = d.RecallPlacement("pl-1", "违反工作纪律", date(2024, 5, 31))
     decision = d.decide_recall_placement(given(*ACTIVE), command, ctx(ORG))
     assert decision.events == [
-        d.PlacementRecalled("pl-1", "违反工作纪律", date(2024, 9, 1))
+        d.PlacementRecalled("pl-1", "违反工作纪律", date(2024, 5, 31))
     ]
     state = given(*ACTIVE, *decision.events)
     assert state is not None and state.status_label == "提前召回"
@@ -765,7 +765,7 @@ def test_the_department_recalls_a_running_placement_with_a_reason() -> None:
 def test_recall_refusals(
     events: list[Event], actor: Actor, reason: str, error: type[DomainError], rule: str
 ) -> None:
-    command = d.RecallPlacement("pl-1", reason, date(2024, 9, 1))
+    command = d.RecallPlacement("pl-1", reason, date(2024, 5, 31))
     refused(error, rule, d.decide_recall_placement, given(*events), command, ctx(actor))
 
 
@@ -936,15 +936,15 @@ def test_training_refusals(
 
 
 def test_the_department_decides_rewards_and_penalties() -> None:
-    reward = d.DecideReward("pl-1", "通报表扬", "化解信访积案", date(2024, 8, 1))
-    penalty = d.DecidePenalty("pl-1", "诫勉谈话", "无故缺勤", date(2024, 8, 2))
+    reward = d.DecideReward("pl-1", "通报表扬", "化解信访积案", date(2024, 5, 20))
+    penalty = d.DecidePenalty("pl-1", "诫勉谈话", "无故缺勤", date(2024, 5, 21))
     rewarded = d.decide_reward(given(*ACTIVE), reward, ctx(ORG)).events
     penalised = d.decide_penalty(given(*ACTIVE), penalty, ctx(ORG)).events
     assert rewarded == [
-        d.RewardDecided("pl-1", "通报表扬", "化解信访积案", date(2024, 8, 1))
+        d.RewardDecided("pl-1", "通报表扬", "化解信访积案", date(2024, 5, 20))
     ]
     assert penalised == [
-        d.PenaltyDecided("pl-1", "诫勉谈话", "无故缺勤", date(2024, 8, 2))
+        d.PenaltyDecided("pl-1", "诫勉谈话", "无故缺勤", date(2024, 5, 21))
     ]
     state = given(*ACTIVE, *rewarded, *penalised)
     assert state is not None and (state.rewards, state.penalties) == (1, 1)
@@ -953,7 +953,7 @@ def test_the_department_decides_rewards_and_penalties() -> None:
 @pytest.mark.parametrize("decide", [d.decide_reward, d.decide_penalty])
 def test_rewards_and_penalties_refusals(decide: Callable[..., Decision]) -> None:
     command_type = d.DecideReward if decide is d.decide_reward else d.DecidePenalty
-    command = command_type("pl-1", "x", "y", date(2024, 8, 1))
+    command = command_type("pl-1", "x", "y", date(2024, 5, 20))
     refused(
         ForbiddenError,
         "organisation_department_only",
@@ -1055,6 +1055,166 @@ def test_plan_refusals() -> None:
         good,
         ctx(HOST),
     )
+
+
+# --- dates: what happened is not in the future, and supervision stays within the term ----------
+# No county time zone is known: "today" is the UTC date of the command's time, one day ahead allowed.
+
+ENDED = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)  # a month after ACTIVE's term ended on 2026-03-01
+TOMORROW, TWO_DAYS_AHEAD = date(2024, 6, 2), date(2024, 6, 3)
+
+
+def test_a_check_in_dated_today_or_tomorrow_utc_is_recorded() -> None:
+    for day in (NOW.date(), TOMORROW):  # tomorrow in UTC may be today in the county (UTC+8)
+        decision = d.decide_record_check_in(given(*ACTIVE), replace(CHECK_IN, checked_on=day), ctx(HOST))
+        assert decision.events[0].checked_on == day  # type: ignore[attr-defined]
+
+
+def test_a_check_in_in_the_future_is_refused_naming_the_dates() -> None:
+    error = refused(
+        DomainError,
+        "check_in_in_future",
+        d.decide_record_check_in,
+        given(*ACTIVE),
+        replace(CHECK_IN, checked_on=TWO_DAYS_AHEAD),
+        ctx(HOST),
+    )
+    assert "2024-06-03" in error.message and "2024-06-02" in error.message
+
+
+def test_the_utc_date_of_now_decides_whatever_zone_now_is_given_in() -> None:
+    county = timezone(timedelta(hours=8))
+    late_evening_utc = datetime(2024, 6, 2, 7, 0, tzinfo=county)  # 2024-06-01 23:00 UTC
+    refused(
+        DomainError,
+        "check_in_in_future",
+        d.decide_record_check_in,
+        given(*ACTIVE),
+        replace(CHECK_IN, checked_on=TWO_DAYS_AHEAD),
+        ctx(HOST, late_evening_utc),
+    )
+
+
+def test_a_check_in_after_the_term_ended_is_refused() -> None:
+    for day in (date(2026, 3, 2), date(2099, 1, 1)):
+        error = refused(
+            DomainError,
+            "check_in_after_term_end",
+            d.decide_record_check_in,
+            given(*ACTIVE),
+            replace(CHECK_IN, checked_on=day),
+            ctx(HOST, ENDED),
+        )
+        assert str(day) in error.message and "2026-03-01" in error.message
+    last_day = replace(CHECK_IN, checked_on=date(2026, 3, 1))
+    assert d.decide_record_check_in(given(*ACTIVE), last_day, ctx(HOST, ENDED)).events
+
+
+def test_an_extension_moves_the_last_day_of_check_ins() -> None:
+    extended = given(*ACTIVE, d.PlacementExtended("pl-1", 6, 30, date(2026, 9, 1), "项目未完"))
+    later = replace(CHECK_IN, checked_on=date(2026, 3, 20))
+    assert d.decide_record_check_in(extended, later, ctx(HOST, ENDED)).events
+
+
+@pytest.mark.parametrize(
+    ("from_date", "to_date", "rule"),
+    [
+        (date(2024, 2, 27), date(2024, 3, 2), "attendance_before_start"),
+        (date(2026, 2, 27), date(2026, 3, 2), "attendance_after_term_end"),
+        (date(2024, 5, 30), TWO_DAYS_AHEAD, "attendance_in_future"),
+    ],
+)
+def test_attendance_is_reported_for_days_within_the_term_that_have_passed(
+    from_date: date, to_date: date, rule: str
+) -> None:
+    command = d.ReportAttendance("pl-1", "leave", from_date, to_date)
+    refused(DomainError, rule, d.decide_report_attendance, given(*ACTIVE), command, ctx(HOST))
+
+
+@pytest.mark.parametrize(
+    ("occurred_on", "rule"),
+    [
+        (date(2024, 2, 29), "incident_before_start"),
+        (date(2026, 3, 2), "incident_after_term_end"),
+        (TWO_DAYS_AHEAD, "incident_in_future"),
+    ],
+)
+def test_a_discipline_incident_happened_within_the_term_and_not_in_the_future(
+    occurred_on: date, rule: str
+) -> None:
+    command = d.RecordDisciplineIncident("pl-1", occurred_on, "无故缺勤两天")
+    refused(DomainError, rule, d.decide_record_discipline_incident, given(*ACTIVE), command, ctx(ORG))
+
+
+def test_training_completed_in_the_future_is_refused() -> None:
+    command = d.RecordTraining("pl-1", "乡村振兴专题", "县委党校", 16, date(2099, 1, 1))
+    error = refused(DomainError, "training_in_future", d.decide_record_training, given(*ACTIVE), command, ctx(ORG))
+    assert "2099-01-01" in error.message
+
+
+def test_training_before_the_start_is_recorded() -> None:
+    """Pre-departure training (岗前培训) comes before the start; the domain sets it no earliest date."""
+    command = d.RecordTraining("pl-1", "岗前培训", "县委党校", 16, date(2024, 2, 20))
+    assert d.decide_record_training(given(*ACTIVE), command, ctx(ORG)).events
+
+
+@pytest.mark.parametrize(
+    ("decide", "command", "rule"),
+    [
+        (d.decide_reward, d.DecideReward("pl-1", "通报表扬", "考核优秀", TWO_DAYS_AHEAD), "reward_in_future"),
+        (d.decide_penalty, d.DecidePenalty("pl-1", "诫勉谈话", "擅离岗位", TWO_DAYS_AHEAD), "penalty_in_future"),
+    ],
+)
+def test_a_reward_or_penalty_decided_in_the_future_is_refused(
+    decide: Callable[..., Decision], command: Any, rule: str
+) -> None:
+    refused(DomainError, rule, decide, given(*ACTIVE), command, ctx(ORG))
+
+
+def test_a_placement_planned_to_start_in_the_future_starts_only_when_it_has() -> None:
+    later = replace(PLANNED, start_date=date(2024, 9, 1))
+    assert d.decide_plan_placement(None, plan(start_date=date(2099, 9, 1)), ctx(ORG), nomination()).events
+    ready = given(later, DRAFTED, *SIGNED)
+    error = refused(DomainError, "start_in_future", d.decide_start_placement, ready, d.StartPlacement("pl-1"), ctx(HOST))
+    assert "2024-09-01" in error.message and "planned" in error.message
+    refused(
+        DomainError,
+        "start_in_future",
+        d.decide_start_placement,
+        ready,
+        d.StartPlacement("pl-1", TWO_DAYS_AHEAD),
+        ctx(HOST),
+    )
+    started = d.decide_start_placement(ready, d.StartPlacement("pl-1", NOW.date()), ctx(HOST))
+    assert started.events == [d.PlacementStarted("pl-1", NOW.date(), date(2026, 6, 1))]
+
+
+@pytest.mark.parametrize(
+    ("recalled_on", "rule"),
+    [(date(2024, 2, 29), "recall_before_start"), (TWO_DAYS_AHEAD, "recall_in_future")],
+)
+def test_a_recall_is_dated_between_the_start_and_today(recalled_on: date, rule: str) -> None:
+    command = d.RecallPlacement("pl-1", "违反工作纪律", recalled_on)
+    refused(DomainError, rule, d.decide_recall_placement, given(*ACTIVE), command, ctx(ORG))
+
+
+def test_events_recorded_before_the_date_rules_still_fold() -> None:
+    state = given(
+        *ACTIVE,
+        d.CheckInRecorded("pl-1", date(2099, 1, 1), "思想稳定", "走访", "书记", ""),
+        d.TrainingRecorded("pl-1", "x", "y", 8, date(2099, 1, 1)),
+        d.PlacementCompleted("pl-1", "returned", date(2099, 12, 31)),
+    )
+    assert state is not None and (state.check_ins, state.trainings, state.status) == (1, 1, "completed")
+    assert state.last_check_in_on == date(2099, 1, 1)
+
+
+def test_silence_after_the_term_ended_raises_no_alert() -> None:
+    checked = given(*ACTIVE, d.CheckInRecorded("pl-1", date(2026, 2, 10), "稳定", "走访", "书记", ""))
+    assert d.check_overdue(checked, ENDED, max_days=30).events == []
+    silent = given(*ACTIVE, d.CheckInRecorded("pl-1", date(2026, 1, 1), "稳定", "走访", "书记", ""))
+    alert = d.CheckInOverdue("pl-1", date(2026, 1, 1), 59, 30, ENDED.date())
+    assert d.check_overdue(silent, ENDED, max_days=30).events == [alert]
 
 
 # --- the whole lifecycle, labels and the event contract --------------------------------------

@@ -68,6 +68,7 @@ from services.selection.domain import (
 # --- who acts, and when -------------------------------------------------------------------------
 
 NOW = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+DECIDED_ON = NOW.date()  # the committee met today: a decision cannot be dated ahead of now
 HOME_UNIT = "county-finance-bureau"
 
 
@@ -608,7 +609,7 @@ def inspect(passed: bool = True, findings: str = "sound record, well regarded") 
 
 
 def committee(approved: bool = True, ref: str = "county-cttee-2024-07") -> RecordCommitteeDecision:
-    return RecordCommitteeDecision("n-001", approved, ref, date(2024, 3, 20))
+    return RecordCommitteeDecision("n-001", approved, ref, DECIDED_ON)
 
 
 def inspected_by(principal: str = "li.org", passed: bool = True, nomination: str = "n-001") -> NominationInspected:
@@ -723,7 +724,7 @@ def test_the_party_committee_approves_an_inspected_nomination() -> None:
             "section_chief",
             "same_level",
             "county-cttee-2024-07",
-            date(2024, 3, 20),
+            DECIDED_ON,
             "sun.committee",
             cadre_rank="section_chief",
         )
@@ -740,7 +741,7 @@ def test_the_party_committee_rejects_and_the_nomination_ends() -> None:
             "n-001",
             "c-001",
             "county-cttee-2024-07",
-            date(2024, 3, 20),
+            DECIDED_ON,
             "sun.committee",
             None,
         )
@@ -768,6 +769,33 @@ def test_the_committee_decision_needs_the_committee_a_reference_and_a_new_person
         decide(given, committee(), as_("party_committee", "li.org"))
     with refused(ForbiddenError, "separation_of_duties"):
         decide(given, committee(), as_("party_committee", "wang.sender"))
+
+
+@pytest.mark.parametrize("approved", [True, False])
+def test_a_committee_decision_dated_in_the_future_is_refused_naming_the_dates(approved: bool) -> None:
+    given = fold_nomination([recommended(), inspected_by()])
+    future = replace(committee(approved), decision_date=date(2099, 12, 31))
+    with refused(DomainError, "decision_date_in_future") as refusal:
+        decide_record_committee_decision(given, future, COMMITTEE)
+    assert "2099-12-31" in refusal.message and "2024-03-02" in refusal.message
+
+
+def test_a_decision_dated_tomorrow_utc_is_today_in_the_county_and_recorded() -> None:
+    """No county time zone is known: the UTC date of now, one day ahead allowed (UTC+8 runs ahead)."""
+    given = fold_nomination([recommended(), inspected_by()])
+    tomorrow = replace(committee(), decision_date=date(2024, 3, 2))
+    assert decide_record_committee_decision(given, tomorrow, COMMITTEE).events
+    with refused(DomainError, "decision_date_in_future"):
+        decide_record_committee_decision(given, replace(tomorrow, decision_date=date(2024, 3, 3)), COMMITTEE)
+
+
+def test_a_decision_recorded_before_the_date_rule_still_folds() -> None:
+    old = NominationApproved(
+        "n-001", "c-001", HOME_UNIT, "gap_filling", "qingshan-township", "deputy township head",
+        "section_chief", "same_level", "county-cttee-2099", date(2099, 12, 31), "sun.committee",
+    )
+    folded = fold_nomination([recommended(), inspected_by(), old])
+    assert folded is not None and folded.status == "approved"
 
 
 def test_the_sending_unit_or_the_organisation_department_withdraws_before_approval() -> None:

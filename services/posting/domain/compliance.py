@@ -12,7 +12,8 @@ from services.posting.domain.vocabulary import RUNNING_STATUSES
 
 def check_overdue(state: Placement | None, now: datetime, max_days: int) -> Decision:
     """CheckInOverdue when a running placement's last check-in (or start) is more than
-    max_days before `now`; nothing if the alert is already open or the placement is not running.
+    max_days before `now` (or before the term's end, if that came first); nothing if the alert
+    is already open or the placement is not running.
     Idempotent given the same state, so replicas racing on one stream append at most one alert
     (the event store's expected-version check refuses the second)."""
     if (
@@ -24,7 +25,9 @@ def check_overdue(state: Placement | None, now: datetime, max_days: int) -> Deci
     last_seen = state.last_check_in_on or state.started_on
     if last_seen is None:
         return Decision()
-    days = (now.date() - last_seen).days
+    # Check-ins are due within the term only (one after its end is refused), so silence stops counting there.
+    until = min(now.date(), state.ends_on) if state.ends_on is not None else now.date()
+    days = (until - last_seen).days
     if days <= max_days:
         return Decision()
     return Decision(

@@ -7,6 +7,7 @@ from datetime import date
 
 from services.backbone.domain import Context, Decision, DomainError, StepOrderError
 from services.posting.domain import events as ev
+from services.posting.domain.dates import require_not_in_future
 from services.posting.domain.placement import Placement
 from services.posting.domain.rules import (
     require_department_or_own_host_unit,
@@ -69,6 +70,8 @@ def decide_start_placement(
             f"placement {s.placement_id} is already {s.status}",
         )
     started_on = command.started_on or s.start_date
+    what = "the start" if command.started_on else "the start (taken from the planned start date)"
+    require_not_in_future(started_on, what, "start_in_future", ctx)
     ends_on = add_months(started_on, s.term_months)
     return Decision([ev.PlacementStarted(s.placement_id, started_on, ends_on)])
 
@@ -138,6 +141,12 @@ def decide_recall_placement(
     require_running(s, "recall")
     if not command.reason.strip():
         raise DomainError("recall_reason_required", "an early recall needs a reason")
+    if s.started_on is not None and command.recalled_on < s.started_on:
+        raise DomainError(
+            "recall_before_start",
+            f"recall on {command.recalled_on} is before the placement started on {s.started_on}",
+        )
+    require_not_in_future(command.recalled_on, "a recall", "recall_in_future", ctx)
     return Decision(
         [ev.PlacementRecalled(s.placement_id, command.reason, command.recalled_on)]
     )

@@ -7,6 +7,7 @@ from datetime import date
 
 from services.backbone.domain import Context, Decision, DomainError
 from services.posting.domain import supervision_events as sv
+from services.posting.domain.dates import require_not_in_future
 from services.posting.domain.placement import Placement
 from services.posting.domain.rules import (
     require_department_or_own_host_unit,
@@ -53,6 +54,9 @@ def decide_record_training(
             "training_hours_invalid",
             f"training lasts a positive number of hours; got {command.hours}",
         )
+    # Not bounded by the start: the domain sets no time for Gate 4's targeted training, and
+    # pre-departure training (岗前培训) comes before the start.
+    require_not_in_future(command.completed_on, "a completed training", "training_in_future", ctx)
     c = command
     return Decision(
         [
@@ -70,6 +74,7 @@ def decide_reward(
     s = require_placement(state, command.placement_id)
     require_organisation_department(ctx, "decide a reward")
     require_running(s, "decide a reward")
+    require_not_in_future(command.decided_on, "a reward decision", "reward_in_future", ctx)
     c = command
     return Decision(
         [sv.RewardDecided(s.placement_id, c.description, c.basis, c.decided_on)]
@@ -83,6 +88,7 @@ def decide_penalty(
     s = require_placement(state, command.placement_id)
     require_organisation_department(ctx, "decide a penalty")
     require_running(s, "decide a penalty")
+    require_not_in_future(command.decided_on, "a penalty decision", "penalty_in_future", ctx)
     c = command
     return Decision(
         [sv.PenaltyDecided(s.placement_id, c.description, c.basis, c.decided_on)]

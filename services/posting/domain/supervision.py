@@ -7,6 +7,7 @@ from datetime import date
 
 from services.backbone.domain import Context, Decision, DomainError, Event
 from services.posting.domain import supervision_events as sv
+from services.posting.domain.dates import require_not_in_future, require_within_term
 from services.posting.domain.placement import Placement
 from services.posting.domain.rules import (
     require_department_or_own_host_unit,
@@ -15,6 +16,11 @@ from services.posting.domain.rules import (
     require_running,
 )
 from services.posting.domain.vocabulary import ATTENDANCE_KINDS
+
+# Supervision covers the secondment: what it records happened between the start and the term's end.
+CHECK_IN_TERM_RULES = ("check_in_before_start", "check_in_after_term_end")
+ATTENDANCE_TERM_RULES = ("attendance_before_start", "attendance_after_term_end")
+INCIDENT_TERM_RULES = ("incident_before_start", "incident_after_term_end")
 
 
 @dataclass(frozen=True)
@@ -50,11 +56,9 @@ def decide_record_check_in(
     s = require_placement(state, command.placement_id)
     require_own_host_unit(s, ctx, "record a check-in")
     require_running(s, "record a check-in")
-    if s.started_on is not None and command.checked_on < s.started_on:
-        raise DomainError(
-            "check_in_before_start",
-            f"check-in on {command.checked_on} is before the placement started on {s.started_on}",
-        )
+    day = command.checked_on
+    require_within_term(s, day, day, "check-in", CHECK_IN_TERM_RULES)
+    require_not_in_future(day, "a check-in", "check_in_in_future", ctx)
     if not (command.thinking.strip() and command.work.strip()):
         raise DomainError(
             "check_in_incomplete",
@@ -89,6 +93,8 @@ def decide_report_attendance(
             "attendance_period_invalid",
             f"period {command.from_date} to {command.to_date} ends before it starts",
         )
+    require_within_term(s, command.from_date, command.to_date, "attendance", ATTENDANCE_TERM_RULES)
+    require_not_in_future(command.to_date, "an attendance period", "attendance_in_future", ctx)
     c = command
     return Decision(
         [
@@ -106,6 +112,9 @@ def decide_record_discipline_incident(
     s = require_placement(state, command.placement_id)
     require_department_or_own_host_unit(s, ctx, "record a discipline incident")
     require_running(s, "record a discipline incident")
+    day = command.occurred_on
+    require_within_term(s, day, day, "discipline incident", INCIDENT_TERM_RULES)
+    require_not_in_future(day, "a discipline incident", "incident_in_future", ctx)
     return Decision(
         [
             sv.DisciplineIncidentRecorded(

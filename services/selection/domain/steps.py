@@ -16,7 +16,7 @@ from services.backbone.domain import (
 
 from .nomination_events import NominationApproved, NominationInspected, NominationRejected, NominationWithdrawn
 from .nominations import OPEN_STATUSES, Nomination
-from .rules import require_distinct_person, require_role, require_text
+from .rules import require_distinct_person, require_not_in_future, require_role, require_text
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,8 @@ def decide_record_committee_decision(state: Nomination | None, command: RecordCo
     earlier = {"recommend": nomination.nominated_by, "inspect": nomination.inspected_by}
     require_distinct_person(ctx, "decide", earlier)
     ref = require_text(command.decision_ref, "decision_ref")
+    # A decision records a meeting already held, so its date cannot be ahead of today.
+    require_not_in_future(command.decision_date, "the committee decision", "decision_date_in_future", ctx)
     if command.approved:
         return Decision([_approved(nomination, ref, command.decision_date, ctx.actor.principal)])
     rejected = NominationRejected(
