@@ -83,13 +83,20 @@ def _operation(route: Route, service: str) -> dict[str, Any]:
         op["description"] = "Roles: " + ", ".join(route.roles)
     if route.body is not None:
         op["requestBody"] = {"required": True, "content": _request_content(route)}
+        op["responses"]["409"] = {"description": "Step out of order or concurrent change", **problem}
+    if route.body is not None and route.public:
+        # An anonymous write (a ballot) is never tied to anything the client sends beside its body: no key,
+        # no version. What it spends (a one-time token) makes a retry harmless; a spent one is refused.
+        op["responses"]["403"] = {"description": "Refused: e.g. a one-time token unknown or spent already (a retry"
+                                                 " after a lost answer: the first request counted)", **problem}
+    elif route.body is not None:
         op["parameters"] += [
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200},
-             "description": "a retried request with the same key returns the first result and appends nothing"},
+             "description": "a retried request with the same key and principal returns the first result and"
+                            " appends nothing; another body or principal with the same key: 422"},
             {"name": "If-Match", "in": "header", "schema": {"type": "string"},
              "description": "the aggregate version the client saw; 412 when stale"},
         ]
-        op["responses"]["409"] = {"description": "Step out of order or concurrent change", **problem}
     if route.query is not None:
         op["parameters"].append({"in": "query", "schema": route.query})
     return op
