@@ -34,7 +34,7 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.domain import NotFoundError, StepOrderError
-from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
+from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent, wire_size
 from services.backbone.logs import correlation_id
 from services.backbone.metrics import CONSUMED, CONSUMER_LAG
 from services.backbone.store import EventStore
@@ -114,7 +114,7 @@ class IdempotentConsumer:
         return outcome
 
     def _receive(self, source: str, body: Any) -> Outcome:
-        if len(dumps(body)) > MAX_MESSAGE_BYTES:
+        if wire_size(body) > MAX_MESSAGE_BYTES:
             self.park(source, body, f"oversized message: more than {MAX_MESSAGE_BYTES} bytes")
             return "parked"
         try:

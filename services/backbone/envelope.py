@@ -169,6 +169,15 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def wire_size(obj: Any) -> int:
+    """Bytes of `obj` as `dumps` writes it in UTF-8 (a Chinese character is three), found with orjson (ten times
+    faster; it encodes straight to UTF-8); the standard library measures what orjson refuses."""
+    try:
+        return len(orjson.dumps(obj, default=str))
+    except (TypeError, orjson.JSONEncodeError):
+        return len(dumps(obj).encode())
+
+
 def loads(raw: str | bytes) -> Any:
     """JSON to Python values, with orjson (about twice as fast); the standard library takes what orjson
     refuses (integers beyond 64 bits, NaN), so both read the same documents."""

@@ -108,7 +108,8 @@ def test_a_message_parked_before_its_handler_is_never_applied_twice_by_a_replay(
     def append(numbers: range) -> None:
         nonlocal previous
         for n in numbers:
-            data = {"n": n, "blob": "x" * 1_100_000} if n in (1, 4) else {"n": n}  # beyond MAX_MESSAGE_BYTES
+            # Beyond MAX_MESSAGE_BYTES: 1.1 million ASCII characters, or 400,000 Chinese ones (1.2 MB in UTF-8).
+            data = {"n": n, "blob": "x" * 1_100_000} if n == 1 else {"n": n, "blob": "档" * 400_000} if n == 4 else {"n": n}
             event = ledger.append(f"l-{n}", [new_event("ledger.Happened", data)])[0]
             bodies.append(to_cloudevent(event, previous))
             previous = event.cursor
