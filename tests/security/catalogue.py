@@ -132,6 +132,14 @@ def _on_placement(state: str, suffix: str, body: dict[str, Any] | Callable[[Syst
     return prepare
 
 
+def _on_served_placement(suffix: str, body: Callable[[System, str], dict[str, Any]]) -> Callable[[System], Prepared]:
+    """An active placement whose 12-month term (from 2025-04-01) has been served: a completion cannot be in the future."""
+    def prepare(s: System) -> Prepared:
+        placement_id = s.active(term=12)
+        return f"/posting/placements/{placement_id}{suffix}", body(s, placement_id)
+    return prepare
+
+
 def _on_assessment(suffix: str, body: dict[str, Any], build: Callable[[System], str] | None = None,
                    entry: str | None = None, entry_field: str = "corrects_entry_id") -> Callable[[System], Prepared]:
     def prepare(s: System) -> Prepared:
@@ -224,7 +232,7 @@ CASES: list[WriteCase] = [
     WriteCase("POST /posting/placements/{placement_id}/extension",
               _on_placement("active", "/extension", {"extra_months": 12, "reason": "重点项目未完成"}), "od"),
     WriteCase("POST /posting/placements/{placement_id}/completion",
-              _on_placement("active", "/completion", lambda s, p: {"outcome": "returned", "completed_on": _ends_on(s, p)}),
+              _on_served_placement("/completion", lambda s, p: {"outcome": "returned", "completed_on": _ends_on(s, p)}),
               "od"),
     WriteCase("POST /posting/placements/{placement_id}/recall",
               _on_placement("active", "/recall", {"reason": "违反纪律", "recalled_on": "2025-06-01"}), "od"),

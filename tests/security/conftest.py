@@ -229,19 +229,19 @@ class System:
                                                      "term_months": term, "start_date": start.isoformat()}, "od"))
         return placement_id
 
-    def drafted(self) -> str:
-        placement_id = self.planned()
+    def drafted(self, term: int = 24) -> str:
+        placement_id = self.planned(term=term)
         ok(self.posting.post(f"/posting/placements/{placement_id}/agreement", TERMS, "od"))
         return placement_id
 
-    def signed(self) -> str:
-        placement_id = self.drafted()
+    def signed(self, term: int = 24) -> str:
+        placement_id = self.drafted(term)
         for party in ("od", "finance", "qingshui"):
             ok(self.posting.post(f"/posting/placements/{placement_id}/agreement/signatures", {"version": 1}, party))
         return placement_id
 
-    def active(self) -> str:
-        placement_id = self.signed()
+    def active(self, term: int = 24) -> str:
+        placement_id = self.signed(term)
         ok(self.posting.post(f"/posting/placements/{placement_id}/start", {}, "qingshui"))
         eventually(lambda: self.assessment.get(f"/assessment/placements/{placement_id}").json()["status"] == "active")
         return placement_id

@@ -29,6 +29,7 @@ OTHER_HOST = Actor("town-sun", "host_unit", "baishi-town")
 OTHER_HOME = Actor("edu-chen", "sending_unit", "county-education")
 COMMITTEE = Actor("pc-zhou", "party_committee", "county-pc")
 NOW = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
+ENDED = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)  # a month after ACTIVE's term ended on 2026-03-01
 
 NOMINATION = d.NominationRecorded(
     nomination_id="nom-1",
@@ -689,7 +690,7 @@ def test_only_a_running_placement_is_extended_by_the_department() -> None:
 )
 def test_a_served_term_completes_with_an_outcome(outcome: str, label: str) -> None:
     command = d.CompletePlacement("pl-1", outcome, date(2026, 3, 1))
-    decision = d.decide_complete_placement(given(*ACTIVE), command, ctx(ORG))
+    decision = d.decide_complete_placement(given(*ACTIVE), command, ctx(ORG, ENDED))
     assert decision.events == [d.PlacementCompleted("pl-1", outcome, date(2026, 3, 1))]
     state = given(*ACTIVE, *decision.events)
     assert (
@@ -1060,7 +1061,6 @@ def test_plan_refusals() -> None:
 # --- dates: what happened is not in the future, and supervision stays within the term ----------
 # No county time zone is known: "today" is the UTC date of the command's time, one day ahead allowed.
 
-ENDED = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)  # a month after ACTIVE's term ended on 2026-03-01
 TOMORROW, TWO_DAYS_AHEAD = date(2024, 6, 2), date(2024, 6, 3)
 
 
@@ -1189,6 +1189,18 @@ def test_a_placement_planned_to_start_in_the_future_starts_only_when_it_has() ->
     assert started.events == [d.PlacementStarted("pl-1", NOW.date(), date(2026, 6, 1))]
 
 
+def test_a_completion_in_the_future_is_refused_even_when_the_term_ends_then() -> None:
+    error = refused(
+        DomainError,
+        "completion_in_future",
+        d.decide_complete_placement,
+        given(*ACTIVE),
+        d.CompletePlacement("pl-1", "returned", date(2026, 3, 1)),
+        ctx(ORG),
+    )
+    assert "2026-03-01" in error.message and "2024-06-02" in error.message
+
+
 @pytest.mark.parametrize(
     ("recalled_on", "rule"),
     [(date(2024, 2, 29), "recall_before_start"), (TWO_DAYS_AHEAD, "recall_in_future")],
@@ -1242,7 +1254,9 @@ def test_a_placement_from_plan_to_completion() -> None:
         events, d.decide_extend_placement, d.ExtendPlacement("pl-1", 12, "续任"), ORG
     )
     completion = d.CompletePlacement("pl-1", "retained", date(2027, 3, 1))
-    events = run(events, d.decide_complete_placement, completion, ORG)
+    events += d.decide_complete_placement(
+        given(*events), completion, ctx(ORG, datetime(2027, 3, 1, 9, 0, tzinfo=UTC))
+    ).events
 
     state = given(*events)
     assert state is not None

@@ -127,6 +127,7 @@ def decide_complete_placement(
             f"placement {s.placement_id} runs until {s.ends_on}; completing on "
             f"{command.completed_on} is early (recall it with a reason instead)",
         )
+    require_not_in_future(command.completed_on, "the completion", "completion_in_future", ctx)
     return Decision(
         [ev.PlacementCompleted(s.placement_id, command.outcome, command.completed_on)]
     )
