@@ -6,7 +6,7 @@ Nothing here imports nameko, psycopg or marshmallow, so a domain module stays a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 ROLES = (
@@ -89,3 +89,28 @@ class StepOrderError(DomainError):
 
     status = 409
     title = "Step out of order"
+
+
+# --- dates of what has happened ------------------------------------------------------------------
+# The code knows no county time zone, so "today" is the UTC date of the command's time, with one day
+# of tolerance: the county's day (UTC+8) runs up to a day ahead of UTC's, and its today must pass.
+TOLERANCE = timedelta(days=1)
+
+
+def latest_past_day(now: datetime) -> date:
+    """The latest date that may already have happened at `now` (the UTC date plus the tolerance)."""
+    utc = now.astimezone(UTC) if now.tzinfo is not None else now
+    return utc.date() + TOLERANCE
+
+
+def require_not_in_future(day: date, what: str, rule: str, ctx: Context) -> None:
+    """Refuse with `rule` when `day`, the date `what` happened, is later than the latest past day."""
+    latest = latest_past_day(ctx.now)
+    if day > latest:
+        raise DomainError(
+            rule,
+            f"date rule: {what} dated {day} is in the future; on {latest - TOLERANCE} (UTC) "
+            f"the latest date it may carry is {latest}",
+            date=day.isoformat(),
+            latest=latest.isoformat(),
+        )

@@ -345,6 +345,15 @@ def test_a_year_that_has_not_begun_cannot_be_assessed() -> None:
         decide_open_assessment(None, OpenAssessment("P1", "annual", 2025), ctx(), ROSTER, POLICY)
 
 
+def test_the_countys_new_year_begins_before_utcs() -> None:
+    """At 20:00 UTC on 31 December it is already 1 January in the county (UTC+8), as posting's date rules allow."""
+    new_years_eve = Context(actor=HOST, now=datetime(2024, 12, 31, 20, 0, tzinfo=UTC))
+    decision = decide_open_assessment(None, OpenAssessment("P1", "annual", 2025), new_years_eve, ROSTER, POLICY)
+    assert decision.events
+    with refused("assessment_year_in_future"):
+        decide_open_assessment(None, OpenAssessment("P1", "annual", 2026), new_years_eve, ROSTER, POLICY)
+
+
 def test_an_end_of_term_appraisal_opens_only_once_the_placement_completed() -> None:
     command = OpenAssessment("P1", "end_of_term", 2024)
     with refused("placement_not_completed", StepOrderError):

@@ -11,6 +11,7 @@ from services.backbone.domain import (
     Event,
     NotFoundError,
     StepOrderError,
+    latest_past_day,
 )
 
 from . import annual_events as ev
@@ -52,7 +53,7 @@ def _placement(roster: PlacementRoster, command: OpenAssessment, ctx: Context) -
         placement = roster.active.get(command.placement_id)
         if placement is None:
             raise NotFoundError("placement_not_active", f"placement {command.placement_id} is not active")
-        if command.year > ctx.now.year:
+        if command.year > latest_past_day(ctx.now).year:  # the county's new year begins before UTC's
             raise DomainError("assessment_year_in_future", f"year {command.year} has not begun (now {ctx.now.year})")
         if placement.started_on and command.year < int(placement.started_on[:4]):
             raise DomainError("assessment_year_before_placement",

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
 
 from services.backbone.domain import Context, DomainError, ForbiddenError
-
-# The code knows no county time zone, so "today" is the UTC date of the command's time, with one day
-# of tolerance: the county's day (UTC+8) runs up to a day ahead of UTC's, and its today must pass.
-TOLERANCE = timedelta(days=1)
+from services.backbone.domain import require_not_in_future as require_not_in_future  # re-exported
 
 
 def require_role(ctx: Context, action: str, *roles: str) -> None:
@@ -53,21 +49,3 @@ def require_distinct_person(ctx: Context, step: str, earlier: dict[str, str | No
                 principal=principal,
             )
 
-
-def latest_past_day(now: datetime) -> date:
-    """The latest date that may already have happened at `now` (the UTC date plus the tolerance)."""
-    utc = now.astimezone(UTC) if now.tzinfo is not None else now
-    return utc.date() + TOLERANCE
-
-
-def require_not_in_future(day: date, what: str, rule: str, ctx: Context) -> None:
-    """Refuse with `rule` when `day`, the date `what` happened, is later than the latest past day."""
-    latest = latest_past_day(ctx.now)
-    if day > latest:
-        raise DomainError(
-            rule,
-            f"date rule: {what} dated {day} is in the future; on {latest - TOLERANCE} (UTC) "
-            f"the latest date it may carry is {latest}",
-            date=day.isoformat(),
-            latest=latest.isoformat(),
-        )
