@@ -40,8 +40,10 @@ def route_tables() -> list[Any]:
 
 
 def _type_name(tp: Any) -> str:
-    text = str(tp).replace("typing.", "")
-    return text if "[" in text or "|" in text else getattr(tp, "__name__", text)
+    """The type as a table cell shows it: `date | None` (a table needs its pipe escaped, even in code)."""
+    text = str(tp).replace("typing.", "").replace("datetime.", "")
+    name = text if "[" in text or "|" in text else getattr(tp, "__name__", text)
+    return name.replace("|", "\\|")
 
 
 def event_catalogue() -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -20,6 +20,8 @@ from services.backbone.store import FoldCache
 from services.posting import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+REGISTRY.register(d.NominationRecorded, version=2)  # v2: the committee's decision date
+REGISTRY.upcaster(d.NominationRecorded.TYPE, 1)(d.upcast_nomination_recorded_v1)
 # Free text about the seconded cadre, stored encrypted under the placement's key (erased with the cadre).
 REGISTRY.personal(d.CheckInRecorded, ("thinking", "work", "notes"), "placement_id")
 REGISTRY.personal(d.AttendanceReported, ("notes",), "placement_id")
@@ -70,6 +72,7 @@ def record_approved_nomination(agg: Aggregates, conn: psycopg.Connection, meta: 
         home_unit=approval["sending_unit"], placement_type=approval["placement_type"],
         host_unit=approval["host_unit"], host_post=approval["host_post"], post_level=approval["post_level"],
         posting_mode=approval["posting_mode"],
+        decided_on=date.fromisoformat(approval["decision_date"]) if approval.get("decision_date") else None,
     )
     agg.execute(nomination_stream(command.nomination_id), d.fold_nomination,
                 lambda s: d.decide_record_nomination(s, command, meta.context), meta, conn=conn)

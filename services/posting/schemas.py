@@ -189,6 +189,8 @@ class NominationOut(Schema):
     post_level = fields.String()
     posting_mode = fields.String()
     posting_mode_label = fields.String()
+    decided_on = fields.Date(allow_none=True, metadata={
+        "description": "the party committee's decision date (null for approvals recorded before posting kept it)"})
     placement_id = fields.String(allow_none=True)
     placed = fields.Boolean()
     version = fields.Integer()

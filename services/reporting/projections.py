@@ -17,7 +17,8 @@ from services.reporting.rules_selection import RULES as SELECTION_RULES
 RULES: dict[str, Rule] = {**SELECTION_RULES, **POSTING_RULES, **ASSESSMENT_RULES}
 # The payload version each rule reads. A newer version of one of these types is refused (and so parked)
 # until its rule is updated; types without a rule only reach the timeline and are taken in any version.
-UNDERSTOOD: dict[str, int] = dict.fromkeys(RULES, 1)
+UNDERSTOOD: dict[str, int] = {**dict.fromkeys(RULES, 1),
+                               "posting.NominationRecorded": 2}  # v2 adds decided_on, which no rule reads
 
 
 class NewerVersionError(ValueError):

@@ -161,6 +161,17 @@ def test_placing_a_nomination_without_approval_is_refused_and_writes_nothing(run
     assert events(api) == before
 
 
+def test_a_placement_cannot_start_before_the_committee_decided(running: dict[str, Any]) -> None:
+    nomination_id = approved(running)  # decided on 2025-03-01
+    assert running["posting"].get(f"/posting/nominations/{nomination_id}").json()["decided_on"] == "2025-03-01"
+    body = {"placement_id": uid("p"), "nomination_id": nomination_id, "term_months": 24, "start_date": "2025-02-28"}
+    early = running["posting"].post("/posting/placements", body, "od")
+    assert early.status_code == 422 and early.json()["rule"] == "start_before_decision", early.text
+    assert "2025-03-01" in early.json()["detail"]
+    on_the_day = running["posting"].post("/posting/placements", {**body, "start_date": "2025-03-01"}, "od")
+    assert on_the_day.status_code == 201, on_the_day.text
+
+
 def test_a_placement_is_signed_started_checked_in_on_and_completed(running: dict[str, Any]) -> None:
     api = running["posting"]
     start = TODAY - timedelta(days=400)  # a term served by today: a completion records what has happened

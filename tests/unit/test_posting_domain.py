@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -146,6 +147,32 @@ def test_the_organisation_department_places_an_approved_nomination() -> None:
         and state.status == "planned"
         and state.status_label == "已计划"
     )
+
+
+def test_a_placement_cannot_start_before_the_committee_approved_it() -> None:
+    approved = nomination(decided_on=date(2024, 3, 5))
+    with pytest.raises(DomainError, match="before the party committee approved it on 2024-03-05") as refused:
+        d.decide_plan_placement(None, plan(start_date=date(2024, 3, 1)), ctx(ORG), approved)
+    assert refused.value.rule == "start_before_decision"
+    assert d.decide_plan_placement(None, plan(start_date=date(2024, 3, 5)), ctx(ORG), approved).events
+    assert d.decide_plan_placement(None, plan(), ctx(ORG), nomination()).events  # recorded before v2: not known
+
+
+def test_the_approval_brings_its_decision_date_and_a_v1_record_reads_without_one() -> None:
+    from services.backbone.envelope import FeedCursor, Metadata, RecordedEvent
+    from services.posting.handlers import REGISTRY
+
+    payload = {**NOMINATION.payload(), "decision_date": "2024-02-20", "approved_by": "pc-zhou"}
+    command = d.RecordNomination.from_selection_payload(payload)
+    [recorded] = d.decide_record_nomination(None, command, ctx(COMMITTEE)).events
+    assert isinstance(recorded, d.NominationRecorded) and recorded.decided_on == date(2024, 2, 20)
+    assert REGISTRY.dump(recorded)[:2] == ("posting.NominationRecorded", 2)
+
+    v1 = {k: v for k, v in REGISTRY.dump(NOMINATION)[2].items() if k != "decided_on"}
+    meta = Metadata(COMMITTEE, "cmd", "cor", "posting", NOW)
+    old = RecordedEvent(uuid.uuid4(), "approved-nomination-nom-1", 1, "posting.NominationRecorded", 1, v1,
+                        meta, FeedCursor(1, 1, 1))
+    assert REGISTRY.load(old) == NOMINATION
 
 
 def test_the_plan_may_set_a_different_host_post_and_mode() -> None:

@@ -44,6 +44,7 @@ from services.posting.domain.nomination import (
     NominationRecorded,
     RecordNomination,
     decide_record_nomination,
+    upcast_nomination_recorded_v1,
 )
 from services.posting.domain.nomination import evolve as evolve_nomination
 from services.posting.domain.nomination import fold as fold_nomination
@@ -205,6 +206,7 @@ __all__ = [
     "decide_record_check_in",
     "decide_record_discipline_incident",
     "decide_record_nomination",
+    "upcast_nomination_recorded_v1",
     "decide_record_placement_plan",
     "decide_record_training",
     "decide_report_attendance",

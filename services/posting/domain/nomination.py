@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import date
 from typing import Any
 
 from services.backbone.domain import Context, Decision, Event
@@ -17,6 +18,8 @@ SOURCE_EVENT_TYPE = "selection.NominationApproved"
 
 @dataclass(frozen=True)
 class NominationRecorded(Event):
+    """v2 adds `decided_on`, the party committee's decision date (None in v1 events: not known then)."""
+
     TYPE = "posting.NominationRecorded"
     nomination_id: str
     cadre_id: str
@@ -27,6 +30,12 @@ class NominationRecorded(Event):
     host_post: str
     post_level: str
     posting_mode: str
+    decided_on: date | None = None
+
+
+def upcast_nomination_recorded_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2: the decision date was not recorded."""
+    return {**data, "decided_on": None}
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class ApprovedNomination:
     post_level: str
     posting_mode: str
     placement_id: str | None = None
+    decided_on: date | None = None  # the party committee's decision, when the approval said (v2)
 
 
 @dataclass(frozen=True)
@@ -63,11 +73,14 @@ class RecordNomination:
     host_post: str
     post_level: str
     posting_mode: str
+    decided_on: date | None = None
 
     @classmethod
     def from_selection_payload(cls, payload: Mapping[str, Any]) -> RecordNomination:
         """Pick this record's fields out of a selection.NominationApproved payload."""
-        return cls(**{f.name: str(payload[f.name]) for f in fields(cls)})
+        decided = payload.get("decision_date")
+        return cls(**{f.name: str(payload[f.name]) for f in fields(cls) if f.name != "decided_on"},
+                   decided_on=date.fromisoformat(str(decided)) if decided else None)
 
 
 def decide_record_nomination(

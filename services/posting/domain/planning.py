@@ -63,6 +63,13 @@ def decide_plan_placement(
             "nomination_already_placed",
             f"nomination {nomination.nomination_id} is already placed as {nomination.placement_id}",
         )
+    if nomination.decided_on is not None and command.start_date < nomination.decided_on:
+        raise DomainError(
+            "start_before_decision",
+            f"a placement of nomination {nomination.nomination_id} cannot start on {command.start_date}, before the "
+            f"party committee approved it on {nomination.decided_on}",
+            decided_on=nomination.decided_on.isoformat(),
+        )
     planned = _placement_planned(command, nomination)
     if planned.placement_type not in PLACEMENT_TYPES:
         raise DomainError(
