@@ -36,7 +36,7 @@ import services.backbone.cooperative  # noqa: F401  (psycopg must yield to event
 from services.backbone.domain import NotFoundError, StepOrderError
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent, wire_size
 from services.backbone.logs import correlation_id
-from services.backbone.metrics import CONSUMED, CONSUMER_LAG
+from services.backbone.metrics import CONSUMED, CONSUMER_LAG, REWINDS
 from services.backbone.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,11 @@ class IdempotentConsumer:
         # The SQL of every delivery, composed once (psycopg would compose a sql.Composed again at each execute).
         self._q_position = sql.SQL(
             "SELECT c.era, c.tx_id, c.position, (SELECT array_agg(event_id) FROM {s}.consumer_inbox"
-            "  WHERE consumer = %s AND event_id = ANY(%s)) FROM (SELECT 1) AS one"
+            "  WHERE consumer = %s AND event_id = ANY(%s)), c.inbox_era, c.inbox_tx_id, c.inbox_position"
+            " FROM (SELECT 1) AS one"
             " LEFT JOIN {s}.consumer_cursor c ON c.consumer = %s AND c.source = %s").format(s=self._s).as_string(None)
+        self._q_rewind = sql.SQL("UPDATE {s}.consumer_cursor SET era = %s, tx_id = %s, position = %s, updated_at = now()"
+                                 " WHERE consumer = %s AND source = %s").format(s=self._s).as_string(None)
         self._q_record = sql.SQL(
             "WITH seen AS (INSERT INTO {s}.consumer_inbox (consumer, event_id, source, processed_at)"
             "  SELECT %s, unnest(%s::uuid[]), %s, clock_timestamp())"
@@ -239,12 +242,19 @@ class IdempotentConsumer:
             source in self.batch_handlers or not any(self._interprets(source, d.event) for d in batch))
         with self.pool.connection() as conn, (pipelined_transaction(conn) if pipelined else conn.transaction()):
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
-            cursor, seen = self._position(conn, source, batch)
+            cursor, seen, inbox_since = self._position(conn, source, batch)
             fresh: list[RecordedEvent] = []
+            rewind_to: FeedCursor | None = None
             for delivery in batch:
                 event = delivery.event
-                if event.cursor <= cursor or event.event_id in seen:
+                if event.event_id in seen or event.cursor <= inbox_since:
                     outcomes.append("duplicate")
+                elif event.cursor <= cursor:
+                    # Behind the cursor, yet never applied: the cursor was moved past it, by an event its
+                    # source never sent (a forged or misrouted message). Read the feed again from before it.
+                    behind = max(delivery.previous or inbox_since, inbox_since)
+                    rewind_to = behind if rewind_to is None else min(rewind_to, behind)
+                    outcomes.append("gap")
                 elif "gap" in outcomes or (delivery.previous is not None and delivery.previous > cursor):
                     outcomes.append("gap")  # this and what follows wait for the catch-up through the feed
                 else:
@@ -258,6 +268,8 @@ class IdempotentConsumer:
                     # waits, then finds it seen, instead of parking it a second time.
                     self._park_event(conn, source, event, error)
             self._record(conn, source, fresh)
+            if rewind_to is not None:
+                self._rewind(conn, source, cursor, rewind_to)
         for delivery, outcome in zip(batch, outcomes, strict=True):
             if outcome == "applied" and delivery.event.event_id in failures:
                 outcome = "parked"
@@ -330,12 +342,24 @@ class IdempotentConsumer:
         except KeyError:
             raise _NoHandlerError(f"no handler for events from {source!r}") from None
 
-    def _position(self, conn: psycopg.Connection, source: str, batch: list[_Delivery]) -> tuple[FeedCursor, set[Any]]:
-        """Our cursor in the source's feed, and which of the batch's events the inbox has seen already."""
+    def _position(self, conn: psycopg.Connection, source: str,
+                  batch: list[_Delivery]) -> tuple[FeedCursor, set[Any], FeedCursor]:
+        """Our cursor in the source's feed, which of the batch's events the inbox has seen already, and up to
+        where events were applied without being recorded in the inbox (a rebuild's load; else the start)."""
         row = conn.execute(self._q_position, (self.name, [d.event.event_id for d in batch], self.name, source)).fetchone()
         assert row is not None
         cursor = FeedCursor(*row[:3]) if row[0] is not None else FEED_START
-        return cursor, set(row[3] or ())
+        inbox_since = FeedCursor(*row[4:7]) if row[4] is not None else FEED_START
+        return cursor, set(row[3] or ()), inbox_since
+
+    def _rewind(self, conn: psycopg.Connection, source: str, cursor: FeedCursor, to: FeedCursor) -> None:
+        """Move the cursor back to `to`: the catch-up reads the feed from there, and the inbox skips what was
+        applied already. Loud: something moved the cursor past events the source had not yet sent."""
+        conn.execute(self._q_rewind, (*to, self.name, source))
+        REWINDS.labels(self.name, source).inc()
+        log.error("consumer %s: an event from %s arrived behind the cursor %s and was never applied; the cursor had"
+                  " been moved past it by a message %s never sent. Rewound to %s to read the feed again",
+                  self.name, source, cursor, source, to, extra={"consumer": self.name})
 
     def _record(self, conn: psycopg.Connection, source: str, events: list[RecordedEvent]) -> None:
         """The events in the inbox, and the cursor at the last of them (one statement)."""

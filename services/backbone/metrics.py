@@ -20,6 +20,8 @@ EVENTS_APPENDED = Counter("fourgates_events_appended_total", "Events appended to
 EVENTS_PUBLISHED = Counter("fourgates_relay_published_total", "Events the relay published (confirmed)", ["service"])
 CONSUMED = Counter("fourgates_consumer_messages_total", "Messages a consumer handled, by outcome",
                    ["consumer", "source", "outcome"])
+REWINDS = Counter("fourgates_consumer_rewinds_total", "Times a consumer found its cursor moved past events it never"
+                  " applied (a message the source never sent) and read the source's feed again", ["consumer", "source"])
 RPC_SECONDS = Histogram("fourgates_rpc_seconds", "RPC calls this process served, by method and outcome (ok or error)",
                         ["service", "method", "outcome"])
 CONSUMER_LAG = Histogram("fourgates_consumer_lag_seconds", "From an event's commit at its source to its application"

@@ -186,9 +186,13 @@ def apply_batch(conn: psycopg.Connection, models: ReadModels, consumer: str, bat
                      (consumer, event.source, event.event_id, event.type, _body(event), repr(error)))
     for source, cursor in {event.source: event.cursor for event in batch}.items():
         conn.execute(sql.SQL(
-            "INSERT INTO {}.consumer_cursor (consumer, source, era, tx_id, position) VALUES (%s, %s, %s, %s, %s)"
+            # The load records no inbox: up to here, a redelivered event is known applied by its cursor alone.
+            "INSERT INTO {}.consumer_cursor (consumer, source, era, tx_id, position, inbox_era, inbox_tx_id,"
+            " inbox_position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (consumer, source) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
-            " position = EXCLUDED.position, updated_at = now()").format(schema), (consumer, source, *cursor))
+            " position = EXCLUDED.position, inbox_era = EXCLUDED.inbox_era, inbox_tx_id = EXCLUDED.inbox_tx_id,"
+            " inbox_position = EXCLUDED.inbox_position, updated_at = now()").format(schema),
+            (consumer, source, *cursor, *cursor))
     return len(batch)
 
 

@@ -151,3 +151,48 @@ def test_a_message_of_another_source_cannot_be_replayed(db_url: str, pool: Conne
         with pytest.raises(StepOrderError, match="not an event of ledger: dismiss"):
             mirror.consumer.replay_parked(parked["id"], "ops.he")
         assert mirror.mirrored() == []
+
+
+def test_a_forged_sequence_far_ahead_does_not_make_the_consumer_drop_the_real_events(
+        db_url: str, pool: ConnectionPool, schema: str) -> None:
+    """A message the source never sent, claiming a place far ahead in its feed, moves the cursor; the next real
+    event then arrives behind the cursor yet missing from the inbox: the consumer rewinds and reads the feed,
+    and every real event is applied, once."""
+    from services.backbone.metrics import REWINDS
+
+    ledger, bodies, previous = EventStore(pool, schema), [], None
+    for n in range(4):
+        event = ledger.append(f"l-{n}", [new_event("ledger.Happened", {"n": n})])[0]
+        bodies.append(to_cloudevent(event, previous))
+        previous = event.cursor
+    forged = {**bodies[0], "id": "8d3c6f0e-0000-4000-8000-00000000f0f0", "data": {"n": 99},
+              "sequence": f"{previous.era}.{previous.tx_id + 10_000}.{previous.position + 10_000}",
+              "previoussequence": bodies[0]["sequence"]}
+    with migrated_schema(db_url) as own:
+        mirror = Mirror(pool, own, ledger)
+        before = REWINDS.labels("mirror", "ledger")._value.get()
+        assert mirror.consumer.receive("ledger", bodies[0]) == "applied"
+        assert mirror.consumer.receive("ledger", forged) == "applied"  # nothing here can tell it from a real one
+        assert mirror.consumer.receive("ledger", bodies[1]) == "caught_up"
+        assert mirror.mirrored() == [0, 1, 2, 3, 99]
+        assert REWINDS.labels("mirror", "ledger")._value.get() == before + 1
+        assert [mirror.consumer.receive("ledger", body) for body in bodies] == ["duplicate"] * 4
+        assert mirror.mirrored() == [0, 1, 2, 3, 99]
+
+
+def test_behind_a_rebuilds_cursor_an_event_missing_from_the_inbox_counts_as_applied(
+        db_url: str, pool: ConnectionPool, schema: str) -> None:
+    ledger, bodies, previous = EventStore(pool, schema), [], None
+    for n in range(3):
+        event = ledger.append(f"l-{n}", [new_event("ledger.Happened", {"n": n})])[0]
+        bodies.append(to_cloudevent(event, previous))
+        previous = event.cursor
+    with migrated_schema(db_url) as own, psycopg.connect(db_url, autocommit=True) as conn:
+        # As a rebuild leaves it: the read models hold events 0 and 1, the inbox nothing.
+        cursor = ledger.read_feed(FEED_START, 2)[-1].cursor
+        conn.execute(f'INSERT INTO "{own}".consumer_cursor (consumer, source, era, tx_id, position, inbox_era,'
+                     " inbox_tx_id, inbox_position) VALUES ('mirror', 'ledger', %s, %s, %s, %s, %s, %s)",
+                     (*cursor, *cursor))
+        mirror = Mirror(pool, own, ledger)
+        assert [mirror.consumer.receive("ledger", body) for body in bodies] == ["duplicate", "duplicate", "applied"]
+        assert mirror.mirrored() == [2]
