@@ -36,10 +36,43 @@ class FeedQuery(Schema):
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
 
 
+class FeedOut(Schema):
+    events = fields.List(fields.Dict(), metadata={
+        "description": "CloudEvents 1.0 structured events in feed order (docs/asyncapi.json, CloudEvent); each"
+                       " names the one before it in `previoussequence`"})
+    next = fields.String(metadata={"description": "the cursor to ask `after` next time (unchanged when no event came)"})
+
+
 class ParkedQuery(Strict):
     include_resolved = fields.Boolean(load_default=False, metadata={"description": "also the replayed and dismissed"})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000_000))
+
+
+class ParkedItemOut(Schema):
+    id = fields.Integer(metadata={"description": "the handle to replay or dismiss it by"})
+    source = fields.String(allow_none=True)
+    event_id = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    error = fields.String(metadata={"description": "why it was parked (a traceback when a handler failed)"})
+    error_summary = fields.String(metadata={"description": "the error's last line"})
+    parked_at = fields.String()
+    resolved_at = fields.String(allow_none=True)
+    resolution = fields.String(allow_none=True, metadata={"description": "replayed or dismissed; null while open"})
+    resolved_by = fields.String(allow_none=True)
+    resolution_note = fields.String(allow_none=True)
+
+
+class ParkedOut(Schema):
+    items = fields.List(fields.Nested(ParkedItemOut))
+    total = fields.Integer()
+
+
+class ResolutionOut(Schema):
+    id = fields.Integer()
+    resolution = fields.String(metadata={"description": "replayed or dismissed"})
+    event_id = fields.String(metadata={"description": "replayed only"})
+    type = fields.String(metadata={"description": "replayed only"})
 
 
 class ReplayBody(Strict):
@@ -101,7 +134,7 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
             return _document(request, "asyncapi.json")
 
         @endpoint(table, "GET", "/feed", summary="Read this service's events after a cursor, as CloudEvents",
-                  query=FeedQuery, roles=feed_roles)
+                  query=FeedQuery, response=FeedOut, roles=feed_roles)
         def http_feed(self, call: Call) -> dict[str, Any]:
             cursor = FeedCursor.parse(call.payload["after"])
             events = self.store.read_feed(cursor, call.payload["limit"])
@@ -112,19 +145,20 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
             return {"events": bodies, "next": bodies[-1]["sequence"] if bodies else call.payload["after"]}
 
         @endpoint(table, "GET", "/parked", summary="Events and messages this service's consumer parked (could not"
-                  " apply), oldest first", query=ParkedQuery, roles=PARKED_READERS)
+                  " apply), oldest first", query=ParkedQuery, response=ParkedOut, roles=PARKED_READERS)
         def parked(self, call: Call) -> dict[str, Any]:
             items, total = _consumer(self).parked(call.payload["include_resolved"], call.payload["limit"],
                                                   call.payload["offset"])
             return {"items": [_parked_view(item) for item in items], "total": total}
 
         @endpoint(table, "POST", "/parked/{parked_id}/replay", summary="Apply a parked event again, once its cause"
-                  " is fixed; it stays parked (409) if it fails again", body=ReplayBody, roles=("operator",))
+                  " is fixed; it stays parked (409) if it fails again", body=ReplayBody, response=ResolutionOut,
+                  roles=("operator",))
         def replay_parked(self, call: Call, parked_id: str) -> dict[str, Any]:
             return _consumer(self).replay_parked(_parked_id(parked_id), call.actor.principal, call.payload["reason"])
 
         @endpoint(table, "POST", "/parked/{parked_id}/dismiss", summary="Close a parked message without applying it",
-                  body=DismissBody, roles=("operator",))
+                  body=DismissBody, response=ResolutionOut, roles=("operator",))
         def dismiss_parked(self, call: Call, parked_id: str) -> dict[str, Any]:
             return _consumer(self).dismiss_parked(_parked_id(parked_id), call.actor.principal, call.payload["reason"])
 

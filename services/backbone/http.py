@@ -317,8 +317,17 @@ def problem_for(exc: Exception) -> Problem:
 
 def _validation_problem(exc: marshmallow.ValidationError) -> Problem:
     messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    parts = [f"{name}: {'; '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}" for name, msgs in messages.items()]
+    parts = [f"{name}: {'; '.join(msgs)}" for name, msgs in _flat(messages)]
     return Problem(422, "Invalid request", "; ".join(parts), rule="validation", errors=messages)
+
+
+def _flat(messages: Any, where: str = "") -> list[tuple[str, list[str]]]:
+    """marshmallow's nested messages as (dotted field, messages): `cadres.0.fit_for_duty: Not a valid boolean.`"""
+    if isinstance(messages, dict):
+        return [pair for key, value in messages.items() for pair in _flat(value, f"{where}.{key}" if where else str(key))]
+    if isinstance(messages, list) and not all(isinstance(m, str) for m in messages):
+        return [pair for i, value in enumerate(messages) for pair in _flat(value, f"{where}.{i}")]
+    return [(where or "_schema", [str(m) for m in messages] if isinstance(messages, list) else [str(messages)])]
 
 
 def _plain(details: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,19 @@ class CadreBulkIn(Strict):
     cadres = fields.List(fields.Nested(CadreIn), required=True, validate=validate.Length(min=1, max=1000))
 
 
+class CadreBulkResultOut(Schema):
+    cadre_id = fields.String()
+    stream = fields.String()
+    version = fields.Integer()
+    replayed = fields.Boolean()
+    events = fields.List(fields.Dict(), metadata={"description": "as in a command's result; empty when unchanged"})
+
+
+class CadreBulkOut(Schema):
+    results = fields.List(fields.Nested(CadreBulkResultOut), metadata={"description": "one per cadre, in order"})
+    changed = fields.Integer(metadata={"description": "cadres registered or updated by this request"})
+
+
 class CadreCsvIn(Strict):
     csv = fields.String(required=True, validate=validate.Length(min=1, max=1_000_000), metadata={
         "description": "the CSV file: a header naming the CadreIn columns (cadre_id, name, rank, home_unit, birth_date, "

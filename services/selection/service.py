@@ -63,7 +63,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return h.register_cadre(self.aggregates, call.meta, call.payload).to_json()
 
     @endpoint(ROUTES, "POST", "/cadres/bulk", summary="Register or update many cadres", body=s.CadreBulkIn,
-              roles=REGISTRARS)
+              response=s.CadreBulkOut, roles=REGISTRARS)
     def register_cadres(self, call: Call) -> Any:
         results = []
         for i, cadre in enumerate(call.payload["cadres"]):

@@ -349,6 +349,8 @@ def test_metrics_show_rpcs_relay_lag_consumer_lag_parked_messages_and_the_chain_
     assert listed["total"] == 1 and "malformed message" in listed["items"][0]["error_summary"]
     parked_id = listed["items"][0]["id"]
     assert api.get("/posting/parked", "od").status_code == 403
+    too_far = api.get("/posting/parked", "operator", offset="99999999999999999999")
+    assert too_far.status_code == 422 and "offset" in too_far.json()["errors"]
     replay = api.post(f"/posting/parked/{parked_id}/replay", {}, "operator")
     assert replay.status_code == 409 and replay.json()["rule"] == "parked.not_an_event"
     assert api.post(f"/posting/parked/{parked_id}/dismiss", {"reason": "test"}, "od").status_code == 403

@@ -212,6 +212,15 @@ def test_an_idempotency_key_is_no_pass_for_another_principal(api: Api) -> None:
     assert api.post("/selection/nominations", body, "finance", **key).json()["replayed"] is True
 
 
+def test_a_bad_cadre_in_a_bulk_registration_is_named_by_its_place(api: Api) -> None:
+    good = {"cadre_id": uid("c"), "name": "李明", "rank": "deputy_section", "home_unit": "county-finance",
+            "birth_date": "1992-05-01", "grassroots_experience": False, "fit_for_duty": True}
+    refused = api.post("/selection/cadres/bulk", {"cadres": [good, {**good, "cadre_id": uid("c"), "fit_for_duty": "yes"}]},
+                       "hr")
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "cadres.1.fit_for_duty: Not a valid boolean."
+
+
 def test_a_stale_if_match_is_refused(api: Api) -> None:
     nomination_id, _ = recommend(api, cadre(api))
     stale = api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od",

@@ -1185,6 +1185,16 @@ def test_training_before_the_start_is_recorded() -> None:
     assert d.decide_record_training(given(*ACTIVE), command, ctx(ORG)).events
 
 
+def test_training_after_the_term_ended_is_refused() -> None:
+    """ACTIVE's term ended on 2026-03-01: the secondment's training ends with it (an extension moves the end)."""
+    command = d.RecordTraining("pl-1", "乡村振兴专题", "县委党校", 16, date(2026, 3, 2))
+    error = refused(DomainError, "training_after_term_end", d.decide_record_training, given(*ACTIVE), command,
+                    ctx(ORG, ENDED))
+    assert "2026-03-01" in error.message
+    on_the_last_day = d.RecordTraining("pl-1", "乡村振兴专题", "县委党校", 16, date(2026, 3, 1))
+    assert d.decide_record_training(given(*ACTIVE), on_the_last_day, ctx(ORG, ENDED)).events
+
+
 @pytest.mark.parametrize(
     ("decide", "command", "rule"),
     [

@@ -55,8 +55,15 @@ def decide_record_training(
             f"training lasts a positive number of hours; got {command.hours}",
         )
     # Not bounded by the start: the domain sets no time for Gate 4's targeted training, and
-    # pre-departure training (岗前培训) comes before the start.
+    # pre-departure training (岗前培训) comes before the start. But training of the secondment ends with it.
     require_not_in_future(command.completed_on, "a completed training", "training_in_future", ctx)
+    if s.ends_on is not None and command.completed_on > s.ends_on:
+        raise DomainError(
+            "training_after_term_end",
+            f"a training completed on {command.completed_on} is after the placement's term ended on {s.ends_on}; "
+            "an extension moves the end of the term",
+            ends_on=s.ends_on.isoformat(),
+        )
     c = command
     return Decision(
         [
