@@ -445,8 +445,8 @@ class IdempotentConsumer:
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
                 if not recorded and self._in_inbox(conn, event):
                     raise StepOrderError("parked.applied_already", f"event {event.event_id} of parked message {parked_id}"
-                                         f" came through {source}'s feed after it was parked and was applied then:"
-                                         " dismiss the message", parked_id=parked_id)
+                                         f" was applied already (it came through {source}'s feed, or in another"
+                                         " message): dismiss this one", parked_id=parked_id)
                 try:
                     self._check_version(source, event)
                     error = self._apply(conn, source, event) if self._interprets(source, event) or (
