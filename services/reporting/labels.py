@@ -75,3 +75,9 @@ def labelled(row: dict[str, Any], status: dict[str, str] | None = None) -> dict[
     if status is not None and row.get("status") is not None:
         out["status_label"] = label(status, row["status"])
     return out
+
+
+def labelled_columns(columns: list[str], status: dict[str, str] | None = None) -> list[str]:
+    """The columns of rows with these columns once `labelled`: the row's own, then each code's `_label`."""
+    labels = [f"{column}_label" for column in COLUMN_LABELS if column in columns]
+    return [*columns, *labels, *(["status_label"] if status is not None and "status" in columns else [])]

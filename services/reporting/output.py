@@ -4,14 +4,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 from werkzeug.wrappers import Response
 
 from services.backbone.http import Problem, json_response
-from services.reporting.labels import labelled
+from services.reporting.labels import labelled, labelled_columns
+from services.reporting.queries import Rows
 
 JSON_PAGE, JSON_MAX, CSV_MAX = 100, 1000, 100_000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet program runs as a formula (OWASP)
@@ -24,8 +25,10 @@ def plain(value: Any) -> Any:
     return value
 
 
-def shown(rows: Iterable[Mapping[str, Any]], status: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    return [{k: plain(v) for k, v in labelled(dict(row), status).items()} for row in rows]
+def shown(rows: Rows, status: dict[str, str] | None = None) -> Rows:
+    """The rows as users see them: codes with their labels, dates as JSON shows them."""
+    return Rows(({k: plain(v) for k, v in labelled(dict(row), status).items()} for row in rows),
+                labelled_columns(rows.columns, status))
 
 
 def page_limit(query: Mapping[str, Any]) -> int:
@@ -39,7 +42,7 @@ def page_limit(query: Mapping[str, Any]) -> int:
     return int(limit or JSON_PAGE)
 
 
-def respond(query: Mapping[str, Any], name: str, items: list[dict[str, Any]], **extra: Any) -> Response:
+def respond(query: Mapping[str, Any], name: str, items: Rows, **extra: Any) -> Response:
     """JSON `{items, ...extra}` or, with format=csv, the items as `<name>.csv`."""
     if query.get("format") == "csv":
         return csv_response(name, items)
@@ -47,20 +50,21 @@ def respond(query: Mapping[str, Any], name: str, items: list[dict[str, Any]], **
     return json_response({"items": items, **extra, "as_of": as_of.isoformat() if as_of else None})
 
 
-def csv_response(name: str, items: list[dict[str, Any]]) -> Response:
-    columns: list[str] = []
+def csv_response(name: str, items: Rows) -> Response:
+    """The rows as `<name>.csv`, headed by the columns their view declares, so that an empty export has its header too."""
+    columns = list(items.columns)
     for item in items:
         columns += [k for k in item if k not in columns]
     out = io.StringIO()
     out.write("\ufeff")  # a BOM, so spreadsheet programs read the Chinese labels as UTF-8
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({k: _cell(v) for k, v in item.items()} for item in items)
+    writer.writerows({k: cell(v) for k, v in item.items()} for item in items)
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
     """A value as a CSV cell, written as selection's exports write it: `true`/`false`, text never a formula."""
     if value is None:
         return ""

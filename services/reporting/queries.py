@@ -6,12 +6,12 @@ view's filters, order and page.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg import sql
+from psycopg import Cursor, sql
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -28,6 +28,14 @@ class View:
     query: str
     filters: Mapping[str, str] = field(default_factory=dict)
     order: str = "1"
+
+
+class Rows(list[dict[str, Any]]):
+    """A view's rows as dicts, and the columns its query declares: an empty answer still knows its header."""
+
+    def __init__(self, items: Iterable[dict[str, Any]] = (), columns: Sequence[str] = ()) -> None:
+        super().__init__(items)
+        self.columns = list(columns)
 
 
 def version_condition(alias: str, as_of: datetime | None) -> sql.Composable:
@@ -53,14 +61,14 @@ class Reader:
         as_of = values.get("as_of")
         return {**values, "at": as_of or datetime.now(UTC)}
 
-    def rows(self, query: str, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def rows(self, query: str, values: Mapping[str, Any]) -> Rows:
         """All rows of a query (with `{cur_x}` and `{s}` filled in) as dicts."""
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(self.compose(query, values.get("as_of")), self.params(values))
-            return list(cur.fetchall())
+            return Rows(cur.fetchall(), declared(cur))
 
     def page(self, view: View, values: Mapping[str, Any], limit: int, offset: int,
-             order: str | None = None) -> tuple[list[dict[str, Any]], int]:
+             order: str | None = None) -> tuple[Rows, int]:
         """One page of a view's rows matching the given filters, and how many match in all."""
         inner = filtered(view, values)
         params = {**self.params(values), "limit": limit, "offset": offset}
@@ -69,7 +77,12 @@ class Reader:
             cur.execute(self.compose(f"SELECT count(*) AS n FROM ({inner}) AS counted", as_of), params)
             total = int(cur.fetchone()["n"])  # type: ignore[index]
             cur.execute(self.compose(f"{inner} ORDER BY {order or view.order} LIMIT %(limit)s OFFSET %(offset)s", as_of), params)
-            return list(cur.fetchall()), total
+            return Rows(cur.fetchall(), declared(cur)), total
+
+
+def declared(cur: Cursor[Any]) -> list[str]:
+    """The columns a query declares, known from its description even when it returns no rows."""
+    return [column.name for column in cur.description or ()]
 
 
 def filtered(view: View, values: Mapping[str, Any]) -> str:

@@ -6,16 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.reporting.queries import Reader, filtered
+from services.reporting.queries import Reader, Rows, filtered
 from services.reporting.views import PLACEMENTS, RUNNING
 
 PLACEMENT_DIMENSIONS = ("placement_type", "host_unit", "sending_unit", "status", "year")
 TYPES = ("gap_filling", "strength", "docking")
 GRADES = ("excellent", "competent", "basically_competent", "incompetent")
 TEAM_GRADES = ("excellent", "good", "average", "poor")
+GAP_FILLING_COLUMNS = ("year", "gap_filling", "total", "gap_filling_share", "gap_filling_main",
+                       "plan_requires_gap_filling_main", "planned_gap_filling", "planned_total", "compliant")
 
 
-def placement_counts(reader: Reader, values: Mapping[str, Any], by: list[str]) -> list[dict[str, Any]]:
+def placement_counts(reader: Reader, values: Mapping[str, Any], by: list[str]) -> Rows:
     """How many placements per combination of the `by` dimensions (each one of PLACEMENT_DIMENSIONS)."""
     dims = ", ".join(f"v.{d}" for d in by if d in PLACEMENT_DIMENSIONS)
     return reader.rows(f"SELECT {dims}, count(*) AS placements FROM ({filtered(PLACEMENTS, values)}) AS v"
@@ -38,20 +40,21 @@ PLAN_VS_ACTUAL = f"""
     ORDER BY y.year, t.ord"""
 
 
-def plan_vs_actual(reader: Reader, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+def plan_vs_actual(reader: Reader, values: Mapping[str, Any]) -> Rows:
     """Per year and placement type: planned, actual (placements starting that year), and the difference."""
     rows = reader.rows(PLAN_VS_ACTUAL, {"year": None, **values})
+    rows.columns.append("difference")
     for row in rows:
         row["difference"] = None if row["planned"] is None else row["actual"] - row["planned"]
     return rows
 
 
-def gap_filling_check(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def gap_filling_check(rows: list[dict[str, Any]]) -> Rows:
     """Per year: is gap-filling (补短型) the main type, as the plan requires?"""
     years: dict[int, dict[str, dict[str, Any]]] = {}
     for row in rows:
         years.setdefault(row["year"], {})[row["placement_type"]] = row
-    return [_gap_filling_year(year, by_type) for year, by_type in sorted(years.items())]
+    return Rows((_gap_filling_year(year, by_type) for year, by_type in sorted(years.items())), GAP_FILLING_COLUMNS)
 
 
 def _gap_filling_year(year: int, by_type: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -92,7 +95,7 @@ GRADE_DISTRIBUTION = """
     ORDER BY f.year, f.unit, f.kind"""
 
 
-def grade_distribution(reader: Reader, values: Mapping[str, Any], by: str = "host_unit") -> list[dict[str, Any]]:
+def grade_distribution(reader: Reader, values: Mapping[str, Any], by: str = "host_unit") -> Rows:
     """Final grades and democratic-evaluation ballots per unit, year and kind; a rater group's ballots count
     only when the group reached its assessment's minimum (groups below it are counted as withheld)."""
     unit_column = "home_unit" if by == "sending_unit" else "host_unit"
@@ -103,12 +106,13 @@ def grade_distribution(reader: Reader, values: Mapping[str, Any], by: str = "hos
         shown_sums=_grade_sums("ballots_", "g", "FILTER (WHERE g.ballots >= a.min_group_count)"),
         ballot_columns=", ".join(f"coalesce(s.ballots_{g}, 0)::int AS ballots_{g}" for g in GRADES))
     rows = reader.rows(query, {"year": None, "kind": None, "unit": None, **values})
+    rows.columns.append("excellent_share")
     for row in rows:
         row["excellent_share"] = round(row["excellent"] / row["finalised"], 4) if row["finalised"] else None
     return rows
 
 
-def team_grades(reader: Reader, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+def team_grades(reader: Reader, values: Mapping[str, Any]) -> Rows:
     return reader.rows("""
         SELECT coalesce(tr.year, k.year) AS year, tr.team_grade, count(*)::int AS teams
         FROM {s}.team_results tr LEFT JOIN {s}.campaigns k ON k.campaign_id = tr.campaign_id AND {cur_k}

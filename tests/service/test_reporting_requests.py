@@ -67,6 +67,42 @@ def test_the_csv_export_shows_a_formula_as_text_and_booleans_as_selection_writes
     assert (row["fit_for_duty"], row["reserve_cadre"]) == ("true", "false")
 
 
+def header_and_rows(api: Api, path: str, **params: Any) -> tuple[list[str], list[list[str]]]:
+    exported = api.get(path, format="csv", **params)
+    assert exported.status_code == 200, (path, exported.text)
+    header, *rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig")))) or [[]]
+    return header, rows
+
+
+def test_a_csv_export_that_matches_nothing_still_has_its_header_row(api: Api) -> None:
+    header, rows = header_and_rows(api, "/reporting/cadres", q="nothingmatches")
+
+    assert rows == []
+    assert header == header_and_rows(api, "/reporting/cadres")[0]
+    assert {"cadre_id", "name", "rank", "rank_label", "reserve_cadre"} <= set(header)
+
+
+@pytest.mark.parametrize("path, nothing", [
+    ("/reporting/placements", {"cadre_id": "nobody"}), ("/reporting/nominations", {"cadre_id": "nobody"}),
+    ("/reporting/timeline", {"cadre_id": "nobody"}), ("/reporting/placements/summary", {"cadre_id": "nobody"}),
+    ("/reporting/placements/plan", {"year": 1991}), ("/reporting/compliance/gap-filling", {"year": 1991}),
+    ("/reporting/assessments/grades", {"year": 1991}), ("/reporting/teams/grades", {"year": 1991}),
+    ("/reporting/compliance/missing-assessments", {"year": 1991, "host_unit": "nowhere"}),
+])
+def test_every_empty_csv_export_has_the_header_a_full_one_has(api: Api, path: str, nothing: dict[str, Any]) -> None:
+    header, rows = header_and_rows(api, path, **nothing)
+    full_header, _ = header_and_rows(api, path)
+
+    assert rows == [] and header == full_header and header, path
+
+
+def test_an_empty_placement_export_names_every_code_with_its_label_column(api: Api) -> None:
+    header, _ = header_and_rows(api, "/reporting/placements", cadre_id="nobody")
+
+    for code in ("placement_type", "status", "cadre_rank", "post_level", "posting_mode", "outcome"):
+        assert header.index(f"{code}_label") > header.index(code), code
+
+
 def test_json_shows_the_name_as_it_is(api: Api) -> None:
     [cadre] = api.get("/reporting/cadres", cadre_id="c-formula").json()["items"]
 
