@@ -9,16 +9,22 @@ Reads the sources through their `read_feed` RPC (AMQP_URI) and writes to FOURGAT
 """
 from __future__ import annotations
 
-import time
-from typing import Any
+import warnings
 
-import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+# Importing nameko imports eventlet, which warns on stderr that it is deprecated: nothing an operator can act on.
+# Here, before the imports, so that the load's worker processes (which import this module first) are quiet too.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
-from services.backbone.config import amqp_uri, database_url
-from services.reporting.model import SOURCES
-from services.reporting.rebuilder import Rebuild, new_schema_name
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+
+from services.backbone.config import amqp_uri, database_url  # noqa: E402
+from services.reporting.model import SOURCES  # noqa: E402
+from services.reporting.rebuilder import Rebuild, new_schema_name  # noqa: E402
 
 console = Console()
 

@@ -2,10 +2,13 @@
 row for row, and switching it in loses nothing while the service keeps answering."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -92,3 +95,11 @@ def test_a_rebuild_switches_in_while_the_service_answers_and_events_keep_arrivin
     assert timeline == (run.sources.total - 1, run.sources.total - 1)  # every event once; the malformed one parked
     p1 = next(p for p in run.api.get("/reporting/placements").json()["items"] if p["placement_id"] == ids["P1"])
     assert p1["trainings"] == 2 and p1["check_ins"] == 1 + len(statuses)
+
+
+def test_the_rebuild_command_prints_no_eventlet_deprecation_warning() -> None:
+    done = subprocess.run([sys.executable, "-m", "services.reporting.rebuild", "--help"], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+
+    assert done.returncode == 0 and "--keep-old" in done.stdout
+    assert done.stderr == ""
