@@ -28,7 +28,17 @@ from services.backbone.config import database_url
 from services.backbone.providers import DEFAULT_HEAD_DIR
 from services.backbone.vault import MasterKeyMissingError
 
-console = Console()
+UNCUT = 100_000  # columns: more than any line holds, so rich cuts nothing; tables stay as wide as their cells
+
+
+def standard_output() -> Console:
+    """Rich's console on standard output: as wide as the terminal, or, written to a file or a pipe, uncut (rich
+    would otherwise fit every table into 80 columns there and shorten its cells: "CadreRegi…")."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=UNCUT)
+
+
+console = standard_output()
 
 
 class AuditorGroup(click.Group):
