@@ -25,6 +25,7 @@ from services.backbone.migrations import migrate
 from services.backbone.store import EventStore
 from services.reporting.feeds import from_cloudevent
 from services.reporting.model import SOURCES, SourceEvent
+from services.reporting.output import cell
 from services.reporting.queries import version_condition
 from services.reporting.readmodel import TABLES, ReadModels
 from services.reporting.rebuilder import apply_batch
@@ -133,7 +134,8 @@ def record_counts(conninfo: str, schema: str, as_of: datetime) -> dict[str, int]
 
 def export_tables(conninfo: str, schema: str, folder: Path) -> list[Path]:
     """Every read-model table of the scratch schema as a CSV file (UTF-8 with BOM, for spreadsheets), with all
-    its row versions (valid_from, valid_to) so that a spreadsheet can follow each record's changes."""
+    its row versions (valid_from, valid_to) so that a spreadsheet can follow each record's changes; cells written
+    as reporting's exports write them (`true`/`false`, text never a formula)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     with psycopg.connect(conninfo) as conn:
@@ -143,6 +145,6 @@ def export_tables(conninfo: str, schema: str, folder: Path) -> list[Path]:
             with open(path, "w", encoding="utf-8-sig", newline="") as out:
                 writer = csv.writer(out)
                 writer.writerow([c.name for c in cur.description or []])
-                writer.writerows(cur)
+                writer.writerows([cell(value) for value in row] for row in cur)
             written.append(path)
     return written

@@ -1,6 +1,7 @@
 """`auditor replay` against a real database: what was known at a moment, written only into a scratch schema."""
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -74,6 +75,16 @@ def test_replay_as_of_a_moment_shows_what_was_known_then(between: str, tmp_path:
         cadres = conn.execute("SELECT DISTINCT cadre_id, name FROM replay_test.cadres").fetchall()
     assert cadres == [("early", "王early")]
     assert (tmp_path / "out" / "cadres.csv").exists() and not (tmp_path / "out" / "schema_migrations.csv").exists()
+
+
+def test_replay_exports_write_yes_and_no_as_every_other_csv_does(between: str, tmp_path: Path) -> None:
+    code, output = run("replay", "--as-of", between, "--into", "replay_test", "--export", str(tmp_path / "out"))
+
+    assert code == 0, output
+    with open(tmp_path / "out" / "cadres.csv", encoding="utf-8-sig", newline="") as exported:
+        rows = list(csv.DictReader(exported))
+    assert {(r["fit_for_duty"], r["grassroots_experience"]) for r in rows} == {("true", "false")}
+    assert sorted(r["reserve_cadre"] for r in rows) == ["false", "true"]  # its two versions
 
 
 def test_replay_reports_the_records_of_each_read_model_as_of_the_moment(between: str) -> None:
