@@ -39,6 +39,8 @@ def run_rebuild(conninfo: str, feed_config: dict[str, Any], target: str, *,
     try:
         estimate = rebuild.estimate()
         rebuild.create()
+        if switch:
+            rebuild.keep_resolved()
         with _progress(show) as progress:
             tasks = {s: progress.add_task(s, total=max(estimate[s], 1)) for s in SOURCES}
 

@@ -26,6 +26,9 @@ from services.reporting.model import SOURCES, SourceEvent
 from services.reporting.readmodel import ReadModels
 
 Progress = Callable[[str, int], None]
+# What a resolved parked message keeps across a rebuild: the message, its error and who resolved it, how and why.
+PARKED_COLUMNS = ("id", "consumer", "source", "event_id", "type", "body", "error", "parked_at", "recorded",
+                  "resolved_at", "resolution", "resolved_by", "resolution_note")
 
 
 class RebuildError(RuntimeError):
@@ -53,6 +56,7 @@ class Rebuild:
         self.models = ReadModels(target)
         self.pool = ConnectionPool(conninfo, min_size=1, max_size=2, open=True, name=f"rebuild-{target}")
         self._deferred: list[str] = []
+        self._kept_below = 0  # parked ids below this one are the live schema's, kept by `keep_resolved`
 
     def close(self) -> None:
         self.pool.close()
@@ -69,6 +73,22 @@ class Rebuild:
             for name in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'timeline'"
                                      " AND indexname <> 'timeline_pkey'", (self.target,)).fetchall():
                 conn.execute(sql.SQL("DROP INDEX {}.{}").format(sql.Identifier(self.target), sql.Identifier(name[0])))
+
+    def keep_resolved(self) -> None:
+        """Copy the live schema's resolved parked messages, with their ids, into the target before the load, and
+        start its ids after the live ones: the audit trail of who resolved what survives the switch.
+
+        Open ones are not copied: the load applies their events again (and parks again what still fails).
+        """
+        if not self._schema_exists(self.live):
+            return
+        with self.pool.connection() as conn:
+            row = conn.execute(sql.SQL("SELECT coalesce(max(id), 0) + 1 FROM {}.parked_messages").format(
+                sql.Identifier(self.live))).fetchone()
+            self._kept_below = int(row[0]) if row else 1
+            copy_resolved(conn, self.live, self.target, sql.SQL("l.id < {}").format(self._kept_below))
+            conn.execute(sql.SQL("ALTER TABLE {}.parked_messages ALTER COLUMN id RESTART WITH {}").format(
+                sql.Identifier(self.target), self._kept_below))
 
     def estimate(self) -> dict[str, int]:
         """Roughly how many events each source has: what the live timeline holds (0 without a live schema)."""
@@ -133,10 +153,21 @@ class Rebuild:
                         progress(source, applied)
             had_live = self._schema_exists(self.live, conn)
             if had_live:
+                self._keep_resolved_meanwhile(conn)
                 conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(self.live), sql.Identifier(old)))
             conn.execute(sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(sql.Identifier(self.target),
                                                                           sql.Identifier(self.live)))
         return old if had_live else None
+
+    def _keep_resolved_meanwhile(self, conn: psycopg.Connection) -> None:
+        """Messages resolved in the live schema since `keep_resolved`: one of an id below its mark keeps its id (no
+        other message has it there); one parked during the load gets a new one (the load may have used its id)."""
+        live = sql.Identifier(self.live)
+        conn.execute(sql.SQL("LOCK TABLE {}.parked_messages IN SHARE ROW EXCLUSIVE MODE").format(live))  # no resolving now
+        kept = sql.SQL("l.id < {} AND NOT EXISTS (SELECT 1 FROM {}.parked_messages t WHERE t.id = l.id)").format(
+            self._kept_below, sql.Identifier(self.target))
+        copy_resolved(conn, self.live, self.target, kept)
+        copy_resolved(conn, self.live, self.target, sql.SQL("l.id >= {}").format(self._kept_below), new_ids=True)
 
     def drop(self, schema: str) -> None:
         with self.pool.connection() as conn:
@@ -175,6 +206,18 @@ def load_source(conninfo: str, feed_config: dict[str, Any], target: str, consume
         reports.put((source, f"{exc!r}"))
         return
     reports.put((source, None))
+
+
+def copy_resolved(conn: psycopg.Connection, source: str, target: str, which: sql.Composable, new_ids: bool = False) -> None:
+    """Copy the resolved parked messages of `source` (alias `l`) that `which` selects into `target`, with their ids
+    or (`new_ids`) with the target's next ones."""
+    columns = PARKED_COLUMNS[1:] if new_ids else PARKED_COLUMNS
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    conn.execute(sql.SQL("INSERT INTO {t}.parked_messages ({names}) {overriding} SELECT {l_names}"
+                         " FROM {s}.parked_messages l WHERE l.resolved_at IS NOT NULL AND {which} ORDER BY l.id").format(
+        t=sql.Identifier(target), s=sql.Identifier(source), names=names, which=which,
+        overriding=sql.SQL("" if new_ids else "OVERRIDING SYSTEM VALUE"),
+        l_names=sql.SQL(", ").join(sql.Identifier("l", c) for c in columns)))
 
 
 def apply_batch(conn: psycopg.Connection, models: ReadModels, consumer: str, batch: Sequence[SourceEvent]) -> int:

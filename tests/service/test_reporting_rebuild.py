@@ -13,7 +13,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from kombu import Connection
 
+from services.backbone.relay import events_exchange
 from services.reporting.readmodel import TABLES
 from services.reporting.rebuild import run_rebuild
 from tests.support import reporting_scenario as scenario
@@ -95,6 +97,48 @@ def test_a_rebuild_switches_in_while_the_service_answers_and_events_keep_arrivin
     assert timeline == (run.sources.total - 1, run.sources.total - 1)  # every event once; the malformed one parked
     p1 = next(p for p in run.api.get("/reporting/placements").json()["items"] if p["placement_id"] == ids["P1"])
     assert p1["trainings"] == 2 and p1["check_ins"] == 1 + len(statuses)
+
+
+def park_a_test_message(run: Running) -> int:
+    """Publish a message that is no event on posting's exchange, as a stray tool would; returns its parked id."""
+    known = {p["id"] for p in run.api.get("/reporting/parked", as_="operator", include_resolved="true").json()["items"]}
+    with Connection(run.amqp_uri) as broker:
+        broker.Producer().publish({"note": "test message"}, exchange=events_exchange("posting"),
+                                  routing_key="posting.Test", serializer="json", declare=[events_exchange("posting")])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        parked = run.api.get("/reporting/parked", as_="operator").json()["items"]
+        if found := [p["id"] for p in parked if p["id"] not in known]:
+            return int(found[0])
+        time.sleep(0.1)
+    raise TimeoutError("the test message was not parked")
+
+
+def stored_parked(run: Running, parked_id: int) -> tuple[Any, ...] | None:
+    with psycopg.connect(run.db) as conn:
+        return conn.execute("SELECT * FROM reporting.parked_messages WHERE id = %s", (parked_id,)).fetchone()
+
+
+def test_a_rebuild_keeps_who_resolved_a_parked_message_how_and_why(county: tuple[Running, dict[str, Any]]) -> None:
+    run, _ = county
+    test_message = park_a_test_message(run)
+    dismissed = run.api.post(f"/reporting/parked/{test_message}/dismiss", {"reason": "test message, not an event"},
+                             as_="operator")
+    assert dismissed.status_code == 200, dismissed.text
+    before = run.api.get("/reporting/parked", as_="operator", include_resolved="true").json()["items"]
+    stored_before = stored_parked(run, test_message)
+
+    rebuild(run, f"rb_{uuid.uuid4().hex[:8]}", switch=True)
+
+    after = run.api.get("/reporting/parked", as_="operator", include_resolved="true").json()["items"]
+    [kept] = [p for p in after if p["id"] == test_message]
+    assert kept == next(p for p in before if p["id"] == test_message)
+    assert stored_parked(run, test_message) == stored_before  # its body and every other column too
+    assert (kept["resolution"], kept["resolved_by"], kept["resolution_note"]) == (
+        "dismissed", "ops.he", "test message, not an event")
+    open_now = [p for p in after if p["resolution"] is None]
+    assert open_now and min(p["id"] for p in open_now) > max(p["id"] for p in before)  # parked again, new ids
+    assert len({p["id"] for p in after}) == len(after)
 
 
 def test_the_rebuild_command_prints_no_eventlet_deprecation_warning() -> None:
