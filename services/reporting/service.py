@@ -24,6 +24,7 @@ from services.backbone.http import Call, RouteTable, endpoint, http
 from services.backbone.providers import ConsumerProvider, EventStoreProvider
 from services.backbone.store import EventStore
 from services.reporting import gates, labels, summaries, views
+from services.reporting import responses as out
 from services.reporting import schemas as s
 from services.reporting.dashboard import asset
 from services.reporting.feeds import from_recorded
@@ -72,12 +73,13 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         rows, total = self.reader.page(view, query, limit, query.get("offset", 0))
         return respond(query, view.name, shown(rows, status), total=total, limit=limit, offset=query.get("offset", 0))
 
-    @endpoint(ROUTES, "GET", "/cadres", summary="List the cadres (干部) known from selection", query=s.CadreQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/cadres", summary="List the cadres (干部) known from selection", query=s.CadreQuery,
+              roles=READERS, response=out.ReportPageOut)
     def list_cadres(self, call: Call) -> Response:
         return self._table(call, views.CADRES)
 
     @endpoint(ROUTES, "GET", "/cadres/{cadre_id}/dossier", summary="Read a cadre's dossier: everything that happened, in order",
-              query=s.DossierQuery, roles=READERS)
+              query=s.DossierQuery, roles=READERS, response=out.DossierOut)
     def dossier(self, call: Call, cadre_id: str) -> Response:
         q = {**call.payload, "cadre_id": cadre_id, "offset": 0}
         cadre = self.reader.page(views.CADRES, q, 1, 0)[0]
@@ -92,28 +94,29 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
                        total=len(events))
 
     @endpoint(ROUTES, "GET", "/nominations", summary="List nominations and the step each waits at", query=s.NominationQuery,
-              roles=READERS)
+              roles=READERS, response=out.ReportPageOut)
     def list_nominations(self, call: Call) -> Response:
         return self._table(call, views.NOMINATIONS, labels.NOMINATION_STATUS)
 
     @endpoint(ROUTES, "GET", "/placements", summary="Read the placement register (挂职登记)", query=s.PlacementQuery,
-              roles=READERS)
+              roles=READERS, response=out.ReportPageOut)
     def list_placements(self, call: Call) -> Response:
         return self._table(call, views.PLACEMENTS, labels.PLACEMENT_STATUS)
 
     @endpoint(ROUTES, "GET", "/placements/summary", summary="Count placements by type, unit, status or year",
-              query=s.PlacementSummaryQuery, roles=READERS)
+              query=s.PlacementSummaryQuery, roles=READERS, response=out.PlacementSummaryOut)
     def placement_summary(self, call: Call) -> Response:
         by = call.payload["by"].split(",")
         rows = summaries.placement_counts(self.reader, call.payload, by)
         return respond(call.payload, "placements-summary", shown(rows, labels.PLACEMENT_STATUS), by=by)
 
     @endpoint(ROUTES, "GET", "/placements/plan", summary="Compare the plan with actual placements, per year and type",
-              query=s.YearQuery, roles=READERS)
+              query=s.YearQuery, roles=READERS, response=out.ReportRowsOut)
     def plan(self, call: Call) -> Response:
         return respond(call.payload, "plan-vs-actual", shown(summaries.plan_vs_actual(self.reader, call.payload)))
 
-    @endpoint(ROUTES, "GET", "/compliance", summary="See the four gates at a glance", query=s.GatesQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/compliance", summary="See the four gates at a glance", query=s.GatesQuery,
+              roles=READERS, response=out.GatesOut)
     def four_gates(self, call: Call) -> Any:
         q = call.payload
         at = q["as_of"] or datetime.now(UTC)
@@ -121,54 +124,56 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return {**result, "as_of": q["as_of"].isoformat() if q["as_of"] else None, "at": at.isoformat()}
 
     @endpoint(ROUTES, "GET", "/compliance/stuck-nominations", summary="List nominations waiting at a step too long",
-              query=s.StuckQuery, roles=READERS)
+              query=s.StuckQuery, roles=READERS, response=out.ReportPageOut)
     def stuck_nominations(self, call: Call) -> Response:
         return self._table(call, views.STUCK_NOMINATIONS, labels.NOMINATION_STATUS)
 
     @endpoint(ROUTES, "GET", "/compliance/unsigned-agreements", summary="List placements without a fully signed agreement",
-              query=s.PlacementQuery, roles=READERS)
+              query=s.PlacementQuery, roles=READERS, response=out.ReportPageOut)
     def unsigned_agreements(self, call: Call) -> Response:
         return self._table(call, views.UNSIGNED_AGREEMENTS, labels.PLACEMENT_STATUS)
 
     @endpoint(ROUTES, "GET", "/compliance/overdue-check-ins", summary="List running placements with an open overdue alert",
-              query=s.PlacementQuery, roles=READERS)
+              query=s.PlacementQuery, roles=READERS, response=out.ReportPageOut)
     def overdue_check_ins(self, call: Call) -> Response:
         return self._table(call, views.OVERDUE_CHECK_INS, labels.PLACEMENT_STATUS)
 
     @endpoint(ROUTES, "GET", "/compliance/missing-assessments", summary="List running placements without this year's assessment",
-              query=s.MissingQuery, roles=READERS)
+              query=s.MissingQuery, roles=READERS, response=out.ReportPageOut)
     def missing_assessments(self, call: Call) -> Response:
         year = call.payload["year"] or (call.payload["as_of"] or datetime.now(UTC)).year
         return self._table(call, views.MISSING_ASSESSMENTS, labels.PLACEMENT_STATUS, year=year)
 
     @endpoint(ROUTES, "GET", "/compliance/gap-filling", summary="Check that gap-filling (补短型) is the main type, as planned",
-              query=s.YearQuery, roles=READERS)
+              query=s.YearQuery, roles=READERS, response=out.ReportRowsOut)
     def gap_filling(self, call: Call) -> Response:
         rows = summaries.gap_filling_check(summaries.plan_vs_actual(self.reader, call.payload))
         return respond(call.payload, "gap-filling", shown(rows))
 
     @endpoint(ROUTES, "GET", "/assessments", summary="List the assessment results of seconded cadres", query=s.AssessmentQuery,
-              roles=READERS)
+              roles=READERS, response=out.ReportPageOut)
     def list_assessments(self, call: Call) -> Response:
         return self._table(call, views.ASSESSMENTS, labels.ASSESSMENT_STATUS)
 
     @endpoint(ROUTES, "GET", "/assessments/grades",
               summary="Count grades by unit and year (rater groups below the minimum count withheld)",
-              query=s.GradeQuery, roles=READERS)
+              query=s.GradeQuery, roles=READERS, response=out.GradesOut)
     def grades(self, call: Call) -> Response:
         rows = summaries.grade_distribution(self.reader, call.payload, call.payload["by"])
         return respond(call.payload, "grade-distribution", shown(rows), by=call.payload["by"])
 
-    @endpoint(ROUTES, "GET", "/teams", summary="List leadership-team assessment results", query=s.TeamQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/teams", summary="List leadership-team assessment results", query=s.TeamQuery,
+              roles=READERS, response=out.ReportPageOut)
     def list_teams(self, call: Call) -> Response:
         return self._table(call, views.TEAMS)
 
-    @endpoint(ROUTES, "GET", "/teams/grades", summary="Count team grades per year", query=s.YearQuery, roles=READERS)
+    @endpoint(ROUTES, "GET", "/teams/grades", summary="Count team grades per year", query=s.YearQuery,
+              roles=READERS, response=out.ReportRowsOut)
     def team_grades(self, call: Call) -> Response:
         return respond(call.payload, "team-grades", shown(summaries.team_grades(self.reader, call.payload)))
 
     @endpoint(ROUTES, "GET", "/timeline", summary="Read the audit timeline: every event of every service", query=s.TimelineQuery,
-              roles=READERS)
+              roles=READERS, response=out.ReportPageOut)
     def timeline(self, call: Call) -> Response:
         q = call.payload
         pattern = q["type"].replace("*", "%") if q.get("type") else None
@@ -178,7 +183,7 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return respond(q, "timeline", shown(rows), total=total, limit=limit, offset=q["offset"])
 
     @endpoint(ROUTES, "GET", "/status", summary="See how far each source's events are applied, and what is parked",
-              roles=READERS)
+              roles=READERS, response=out.StatusOut)
     def status(self, call: Call) -> Any:
         return consumer_status(self.store.pool, self.store.schema, self.name)
 

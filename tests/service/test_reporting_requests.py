@@ -173,3 +173,18 @@ def test_a_nul_in_a_filter_is_refused_naming_it(api: Api, path: str, name: str) 
 def test_a_nul_in_a_path_names_nothing(api: Api) -> None:
     response = api.get("/reporting/cadres/c%00x/dossier")
     assert response.status_code == 404 and response.json()["rule"] == "not_found"
+
+
+def test_every_reporting_list_declares_what_it_answers_so_a_client_can_be_generated(api: Api) -> None:
+    document = api.get("/reporting/openapi.json").json()
+    schemas = document["components"]["schemas"]
+
+    lists = [(path, ops["get"]) for path, ops in document["paths"].items() if "get" in ops]
+    assert len(lists) >= 18
+    for path, operation in lists:
+        ok = operation["responses"]["200"]
+        ref = ok["content"]["application/json"]["schema"]["$ref"]
+        declared = schemas[ref.rsplit("/", 1)[1]]["properties"]
+        assert declared, path
+        if path.removeprefix("/reporting") in {"/cadres", "/placements", "/timeline", "/compliance/stuck-nominations"}:
+            assert {"items", "total", "limit", "offset", "as_of"} <= set(declared), path
