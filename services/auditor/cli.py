@@ -19,11 +19,12 @@ from typing import Any
 import click
 import psycopg
 from rich.console import Console
+from rich.panel import Panel
 from rich.progress import Progress
 from rich.table import Table
 
 from services.auditor import logs
-from services.backbone.audit import heads_path, read_heads, verify_chain
+from services.backbone.audit import EarlierDatabase, heads_path, read_heads, verify_chain
 from services.backbone.config import database_url
 from services.backbone.providers import DEFAULT_HEAD_DIR
 from services.backbone.vault import MasterKeyMissingError
@@ -72,22 +73,58 @@ def main(ctx: click.Context, db: str | None) -> None:
 @click.option("--service", type=click.Choice(logs.SERVICES), default=None, help="verify one service only")
 @click.option("--heads", "head_dir", type=click.Path(path_type=Path), default=DEFAULT_HEAD_DIR, show_default=True,
               help="folder of exported chain heads (catches removal of the newest events)")
+@click.option("--strict", is_flag=True,
+              help="fail (exit 1) also when an earlier database of this name exported heads this chain does not continue")
 @click.pass_obj
-def verify(conninfo: str, service: str | None, head_dir: Path) -> None:
+def verify(conninfo: str, service: str | None, head_dir: Path, strict: bool) -> None:
     """Recompute each audit chain; report OK or the first audit number that was changed, inserted or removed."""
-    failed = False
+    failed, earlier = False, []
     table = Table("service", "events checked", "result")
     with logs.stores(conninfo, service) as stores, Progress(console=console, transient=True) as progress:
         for name, store in stores.items():
             task = progress.add_task(f"verifying {name}", total=None)
             result = verify_chain(store, read_heads(heads_path(head_dir, conninfo, name)),
                                   progress=lambda n, t=task: progress.advance(t, n))
-            failed |= not result.ok
+            departed = [e for e in result.earlier if e.departure]
+            failed |= not result.ok or (strict and bool(departed))
+            earlier += [(name, e) for e in result.earlier]
             verdict = "[green]OK[/]" if result.ok else (
                 f"[red]{(result.kind or 'failed').upper()} at audit no {result.audit_no}[/]: {result.detail}")
-            table.add_row(name, str(result.checked), verdict)
+            table.add_row(name, str(result.checked), verdict + (" [bold yellow](see the notice below)[/]" if departed else ""))
     console.print(table)
+    _report_earlier_databases(earlier, head_dir, conninfo)
     sys.exit(1 if failed else 0)
+
+
+def _report_earlier_databases(earlier: list[tuple[str, EarlierDatabase]], head_dir: Path, conninfo: str) -> None:
+    """Heads of another database of this name: a line if this chain continues them (a restored copy), else a
+    notice an auditor cannot miss, since dropping and recreating the database also hides tampering from them."""
+    for name, e in earlier:
+        if not e.departure:
+            console.print(f"[dim]{name}: continues the chain of an earlier database of this name"
+                          f" ({e.identity or 'its identity not recorded'}):"
+                          f" its {e.heads} heads agree (a restored or moved copy)[/]")
+    departed = [(name, e) for name, e in earlier if e.departure]
+    if not departed:
+        return
+    lines = [f"{name}: {e.heads} head(s) that an earlier database of this name ({e.identity or 'its identity not recorded'})"
+             f" exported up to {e.last_exported_at} were not compared, because this chain departs from them:"
+             f" {e.departure}. The database was recreated after {e.last_exported_at}"
+             + (f" and before {e.recreated_before}." if e.recreated_before else ".") for name, e in departed]
+    folders = sorted({str(_heads_of(head_dir, conninfo, name, e.identity)) for name, e in departed})
+    lines += ["", "Expected only after a planned reset, rebuild or restore of the database. Otherwise escalate: dropping"
+              " and recreating a database also hides altered or removed events from the heads it exported. Once the"
+              f" recreation is explained and recorded, archive (do not delete) {' and '.join(folders)}: see 'Recreating"
+              " or restoring the database' in docs/runbook.md."]
+    database = psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname") or "postgres"
+    console.print(Panel("\n".join(lines), title=f"[bold]NOTICE: database {database} was dropped and created again[/]",
+                        border_style="bold yellow", title_align="left", expand=False))
+
+
+def _heads_of(head_dir: Path, conninfo: str, service: str, identity: str | None) -> Path:
+    """What to archive: an earlier database's folder, or the service's file of heads without an identity."""
+    path = heads_path(head_dir, conninfo, service, identity)
+    return path.parent if identity else path
 
 
 @main.command()

@@ -2,6 +2,11 @@
 number and SHA-256(previous hash ‖ canonical bytes of the event); `verify_chain` recomputes it and
 names the first audit number where an event was changed, inserted or removed. The chain head is
 exported outside the database, so that removing the newest events (and their seals) shows too.
+
+Each exported head carries the identity of the database that sealed it (`database_identity`): a database
+dropped and created again under the same name is another database, and its chain is compared only with
+its own heads. Heads of another identity are reported (`EarlierDatabase`), never taken for tampering with
+this chain, and never silently dropped: a recreation is also a way to hide altered events from them.
 """
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ class ChainHead:
     audit_no: int
     hash: str
     exported_at: str
+    database: str | None = None  # the sealing database's identity; None: exported before identities were recorded
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -112,13 +118,14 @@ class Sequencer:
         with self.store.transaction() as conn:
             row = conn.execute(sql.SQL("SELECT audit_no, hash FROM {}.audit_chain ORDER BY audit_no DESC LIMIT 1")
                                .format(self._s)).fetchone()
-        return ChainHead(self.service, row[0], row[1], datetime.now(UTC).isoformat()) if row else None
+            identity = database_identity(conn)
+        return ChainHead(self.service, row[0], row[1], datetime.now(UTC).isoformat(), identity) if row else None
 
     def export_head(self) -> ChainHead | None:
-        """Append the current head to `<head_dir>/<database>/<service>.heads.jsonl` (outside the database)."""
+        """Append the current head to `<head_dir>/<database>/<identity>/<service>.heads.jsonl` (outside the database)."""
         head = self.head()
         if head is not None and self.head_dir is not None:
-            path = heads_path(self.head_dir, self.conninfo, self.service)
+            path = heads_path(self.head_dir, self.conninfo, self.service, head.database)
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a") as out:
                 out.write(head.to_json() + "\n")
@@ -129,6 +136,17 @@ Finding = Literal["changed", "inserted", "removed", "truncated"]
 
 
 @dataclass(frozen=True)
+class EarlierDatabase:
+    """The heads that another database of the same name exported (one dropped and created again, or the
+    original of a restored copy): compared with this chain only to say whether it continues theirs."""
+    identity: str | None  # None: exported before identities were recorded, and before this chain began
+    heads: int
+    last_exported_at: str
+    departure: str | None  # how this chain departs from their heads; None: it continues them (a restored copy)
+    recreated_before: str | None  # when this database first exported a head after theirs, if it has
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     schema: str
     checked: int
@@ -136,6 +154,8 @@ class VerifyResult:
     audit_no: int | None = None
     kind: Finding | None = None
     detail: str = ""
+    database: str | None = None  # the identity of the database verified
+    earlier: tuple[EarlierDatabase, ...] = ()
 
 
 def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = None,
@@ -190,28 +210,89 @@ def _first_unsealed_before(conn: psycopg.Connection, schema: sql.Identifier, cur
 
 def _against_exported(conn: psycopg.Connection, schema: sql.Identifier, name: str, checked: int,
                       heads: list[ChainHead]) -> VerifyResult:
-    """The chain must still reach every head exported outside the database, with the same hash."""
+    """The chain must still reach every head this database exported, with the same hash; another database's heads
+    are only reported (`EarlierDatabase`)."""
+    identity = database_identity(conn)
+    hashes: dict[int, str] = dict(conn.execute(
+        sql.SQL("SELECT audit_no, hash FROM {}.audit_chain WHERE audit_no = ANY(%s)").format(schema),
+        ([h.audit_no for h in heads if h.audit_no <= checked],)).fetchall())
+    began = conn.execute(sql.SQL("SELECT e.recorded_at FROM {s}.audit_chain a JOIN {s}.events e USING (event_id)"
+                                 " WHERE a.audit_no = 1").format(s=schema)).fetchone()
+    own, others = _own_and_others(identity, heads, began[0] if began else None)
+    earlier = tuple(EarlierDatabase(other, len(its), its[-1].exported_at, _departure_of(its, checked, hashes),
+                                    next((h.exported_at for h in own if h.exported_at > its[-1].exported_at), None))
+                    for other, its in others.items())
+    for head in own:
+        kind = _departure(head, checked, hashes)
+        if kind is not None:
+            return VerifyResult(name, checked, False, checked + 1 if kind == "truncated" else head.audit_no, kind,
+                                _own_departure(head, kind, checked), identity, earlier)
+    return VerifyResult(name, checked, True, database=identity, earlier=earlier)
+
+
+def _own_and_others(identity: str, heads: list[ChainHead],
+                    began: datetime | None) -> tuple[list[ChainHead], dict[str | None, list[ChainHead]]]:
+    """This database's heads, and those of other databases of its name by identity. A head without an identity
+    is taken for this database's, unless it was exported before this chain's first event was recorded."""
+    own: list[ChainHead] = []
+    others: dict[str | None, list[ChainHead]] = {}
     for head in heads:
-        if head.audit_no > checked:
-            return VerifyResult(name, checked, False, checked + 1, "truncated",
-                                f"the head exported at {head.exported_at} was audit no {head.audit_no}; the chain now"
-                                f" ends at {checked}: the newest events were removed")
-        row = conn.execute(sql.SQL("SELECT hash FROM {}.audit_chain WHERE audit_no = %s").format(schema),
-                           (head.audit_no,)).fetchone()
-        if row is None or row[0] != head.hash:
-            return VerifyResult(name, checked, False, head.audit_no, "changed",
-                                f"audit no {head.audit_no} no longer has the hash exported at {head.exported_at}")
-    return VerifyResult(name, checked, True)
+        unrecorded_but_ours = head.database is None and (began is None or datetime.fromisoformat(head.exported_at) >= began)
+        if head.database == identity or unrecorded_but_ours:
+            own.append(head)
+        else:
+            others.setdefault(head.database, []).append(head)
+    return own, others
 
 
-def heads_path(head_dir: Path, conninfo: str, service: str) -> Path:
-    """Where a service's exported heads live: one folder per database, so installations never mix."""
+def _own_departure(head: ChainHead, kind: Finding, checked: int) -> str:
+    detail = (f"the head exported at {head.exported_at} was audit no {head.audit_no}; the chain now ends at {checked}:"
+              " the newest events were removed") if kind == "truncated" else (
+              f"audit no {head.audit_no} no longer has the hash exported at {head.exported_at}")
+    if head.database is None:
+        detail += (" (a head exported before database identities were recorded: if this database was dropped and"
+                   " created again since, see 'Recreating or restoring the database' in docs/runbook.md)")
+    return detail
+
+
+def _departure(head: ChainHead, checked: int, hashes: dict[int, str]) -> Finding | None:
+    if head.audit_no > checked:
+        return "truncated"
+    return "changed" if hashes.get(head.audit_no) != head.hash else None
+
+
+def _departure_of(heads: list[ChainHead], checked: int, hashes: dict[int, str]) -> str | None:
+    for head in heads:
+        kind = _departure(head, checked, hashes)
+        if kind == "truncated":
+            return f"it had reached audit no {head.audit_no} (exported at {head.exported_at}); this chain ends at {checked}"
+        if kind == "changed":
+            return f"audit no {head.audit_no} has another hash here than it exported at {head.exported_at}"
+    return None
+
+
+def database_identity(conn: psycopg.Connection) -> str:
+    """Which database this is beyond its name: `<cluster's system identifier>-<database oid>`. Dropped and created
+    again, or restored into another cluster, it is another; a physical replica (or a promoted one) is the same."""
+    row = conn.execute("SELECT (SELECT system_identifier FROM pg_control_system()), oid FROM pg_database"
+                       " WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return f"{row[0]}-{row[1]}"
+
+
+def heads_path(head_dir: Path, conninfo: str, service: str, identity: str | None = None) -> Path:
+    """Where a service's heads are exported: one folder per database name, so installations never mix, and in
+    it one folder per database identity (without `identity`: the file of heads exported before identities were
+    recorded, beside those folders)."""
     database = psycopg.conninfo.conninfo_to_dict(conninfo).get("dbname") or "postgres"
-    return head_dir / str(database) / f"{service}.heads.jsonl"
+    folder = head_dir / str(database)
+    return (folder / identity if identity else folder) / f"{service}.heads.jsonl"
 
 
 def read_heads(path: Path) -> list[ChainHead]:
-    """Exported heads of one service, oldest first (missing file: none)."""
-    if not path.exists():
-        return []
-    return [ChainHead(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    """A service's exported heads under one database name, oldest first: the file at `path` (as `heads_path`
+    gives it without an identity) and that of every database identity beside it; none if there are none."""
+    files = [path, *sorted(path.parent.glob(f"*/{path.name}"))]
+    heads = [ChainHead(**json.loads(line)) for file in files if file.is_file()
+             for line in file.read_text().splitlines() if line.strip()]
+    return sorted(heads, key=lambda head: head.exported_at)

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from psycopg_pool import ConnectionPool
 
 from services.auditor.cli import main
-from services.backbone.audit import Sequencer
+from services.backbone.audit import Sequencer, heads_path
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.store import EventStore
 from services.backbone.vault import ERASED, Vault
@@ -98,6 +98,57 @@ def test_verify_reports_ok_then_names_an_altered_event(log: tuple) -> None:
 
     assert code == 1
     assert "CHANGED at audit no 2" in output
+
+
+def test_verify_passes_on_a_recreated_database_and_says_loudly_that_heads_of_the_earlier_one_were_not_compared(
+        log: tuple) -> None:
+    _, _, heads = log
+    with psycopg.connect(TEST_DB, autocommit=True) as conn:  # the operator's DROP DATABASE and make run again
+        conn.execute(f"DROP DATABASE {psycopg.conninfo.conninfo_to_dict(AUDIT_DB)['dbname']} WITH (FORCE)")
+    fresh_services()
+    migrate(AUDIT_DB, "selection", service="none")
+    with ConnectionPool(AUDIT_DB, min_size=1, max_size=2) as pool:
+        store = EventStore(pool, "selection")
+        for cadre in ("c7", "c8"):
+            store.append(f"cadre-{cadre}", [new_event("selection.CadreRegistered", {"cadre_id": cadre})])
+        seal_chain(store, 2, heads)
+
+    code, output = run("verify", "--heads", str(heads))
+
+    assert code == 0, output
+    assert "was dropped and created again" in output and "were not compared" in output
+    assert "escalate" in output and "archive" in output
+    assert run("verify", "--heads", str(heads), "--strict")[0] == 1
+
+    with psycopg.connect(AUDIT_DB, autocommit=True) as conn:  # the newest event of the new database, with its seal
+        conn.execute("DELETE FROM selection.audit_chain WHERE audit_no = 2")
+        conn.execute("DELETE FROM selection.events WHERE stream = 'cadre-c8'")
+    code, output = run("verify", "--heads", str(heads))
+    assert code == 1 and "TRUNCATED at audit no 2" in output
+
+
+def test_verify_passes_on_a_recreated_database_whose_earlier_heads_were_exported_without_an_identity(
+        log: tuple) -> None:
+    _, _, heads = log
+    unidentified = heads_path(heads, AUDIT_DB, "selection")  # where, and as, heads were exported before identities
+    lines = [json.loads(line) for written in heads.rglob("selection.heads.jsonl") for line in written.read_text().splitlines()]
+    for written in heads.rglob("selection.heads.jsonl"):
+        written.unlink()
+    unidentified.write_text("".join(json.dumps({k: v for k, v in line.items() if k != "database"}) + "\n" for line in lines))
+    with psycopg.connect(TEST_DB, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {psycopg.conninfo.conninfo_to_dict(AUDIT_DB)['dbname']} WITH (FORCE)")
+    fresh_services()
+    migrate(AUDIT_DB, "selection", service="none")
+    with ConnectionPool(AUDIT_DB, min_size=1, max_size=2) as pool:
+        store = EventStore(pool, "selection")
+        store.append("cadre-c7", [new_event("selection.CadreRegistered", {"cadre_id": "c7"})])
+        seal_chain(store, 1, heads)
+
+    code, output = run("verify", "--heads", str(heads))
+
+    assert code == 0, output
+    assert "was dropped and created again" in output and "its identity not recorded" in output
+    assert str(unidentified) in output
 
 
 def test_history_of_a_cadre_lists_its_events_with_actor_reason_and_policy(log: tuple) -> None:
