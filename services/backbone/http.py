@@ -14,20 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import marshmallow
-import psycopg
-import psycopg_pool
-from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.wrappers import Request, Response
 
-from services.backbone.auth import AuthenticationError, authenticate, load_tokens
-from services.backbone.commands import CommandMeta, PreconditionFailedError, utcnow
-from services.backbone.domain import Actor, Context, DomainError
-from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
+from services.backbone.auth import authenticate, load_tokens
+from services.backbone.commands import CommandMeta, utcnow
+from services.backbone.domain import Actor, Context
 from services.backbone.logs import correlation_id
 from services.backbone.metrics import HTTP_REQUESTS
-from services.backbone.vault import PersonErasedError
+from services.backbone.problems import Problem, problem_for
+from services.backbone.web import http
+
+__all__ = ["Call", "Problem", "Route", "RouteTable", "endpoint", "http", "json_response", "problem_for", "reload_tokens"]
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
@@ -62,64 +59,6 @@ class Call:
 class RouteTable:
     service: str
     routes: list[Route] = field(default_factory=list)
-
-
-class Problem(Exception):
-    """An RFC 9457 problem: status, title, detail naming the rule, optional per-field errors."""
-
-    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail, self.extra = status, title, detail, extra
-
-    def response(self, instance: str = "", headers: dict[str, str] | None = None) -> Response:
-        body = {"type": f"about:blank#{self.extra.get('rule', self.status)}", "title": self.title,
-                "status": self.status, "detail": self.detail, "instance": instance, **self.extra}
-        return Response(json.dumps(body, ensure_ascii=False, default=str), status=self.status,
-                        mimetype="application/problem+json", headers=headers)
-
-
-class _ProblemWsgiApp(WsgiApp):  # type: ignore[misc]
-    """nameko's WSGI app, except that what its router refuses (no such path, a method the path does not
-    take) is answered as a problem too, not as werkzeug's HTML page."""
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ, shallow=True)
-        try:
-            provider, values = self.url_map.bind_to_environ(environ).match()
-        except HTTPException as exc:
-            return _routing_problem(exc, request)(environ, start_response)
-        request.path_values = values  # type: ignore[attr-defined]
-        try:
-            response = provider.handle_request(request)
-        except HTTPException as exc:  # nameko's own handling may raise one too
-            response = _routing_problem(exc, request)
-        return response(environ, start_response)
-
-
-def _routing_problem(exc: HTTPException, request: Request) -> Response:
-    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-        allowed = ", ".join(sorted(exc.valid_methods))
-        return Problem(405, "Method not allowed", f"{request.method} is not allowed on {request.path}; allowed: {allowed}",
-                       rule="method_not_allowed").response(request.path, headers={"Allow": allowed})
-    status = exc.code or 400
-    if status == 404:
-        return Problem(404, "Not found", f"no resource at {request.path}: see /<service>/openapi.json for the routes",
-                       rule="not_found").response(request.path)
-    return Problem(status, exc.name, exc.description or exc.name, rule=f"http_{status}").response(request.path)
-
-
-class _ProblemWebServer(WebServer):  # type: ignore[misc]
-    def get_wsgi_app(self) -> _ProblemWsgiApp:
-        return _ProblemWsgiApp(self)
-
-
-class _HttpEntrypoint(HttpRequestHandler):  # type: ignore[misc]
-    server = _ProblemWebServer()
-
-
-# Every `@http` route of a service must come from here (one web server per service process): nameko's
-# `@http`, answering unknown paths and methods with problem details.
-http = _HttpEntrypoint.decorator
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -287,48 +226,3 @@ def _if_match(request: Request) -> int | None:
     except ValueError:
         raise Problem(400, "Invalid If-Match", "If-Match must be the version number the client saw, e.g. \"3\"",
                       rule="if_match") from None
-
-
-def problem_for(exc: Exception) -> Problem:
-    """The problem-details answer for any exception a handler raised."""
-    if isinstance(exc, Problem):
-        return exc
-    if isinstance(exc, AuthenticationError):
-        return Problem(401, "Authentication required", str(exc), rule="authentication")
-    if isinstance(exc, marshmallow.ValidationError):
-        return _validation_problem(exc)
-    if isinstance(exc, DomainError):
-        return Problem(exc.status, exc.title, exc.message, rule=exc.rule, **_plain(exc.details))
-    if isinstance(exc, ConcurrencyConflictError):
-        return Problem(409, "Conflicting change", str(exc), rule="concurrent_change")
-    if isinstance(exc, PreconditionFailedError):
-        return Problem(412, "Version mismatch", str(exc), rule="if_match")
-    if isinstance(exc, IdempotencyMismatchError):
-        return Problem(422, "Idempotency-Key reused", str(exc), rule="idempotency_key")
-    if isinstance(exc, PersonErasedError):
-        return Problem(409, "Personal data erased", str(exc), rule="personal_data_erased")
-    if isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout)):
-        return Problem(503, "Service unavailable", "the database is not reachable just now; retry shortly",
-                       rule="unavailable")
-    reference = uuid.uuid4().hex[:12]
-    log.exception("unhandled error, reference %s", reference)
-    return Problem(500, "Internal error", f"an unexpected error occurred; quote reference {reference}", rule="internal")
-
-
-def _validation_problem(exc: marshmallow.ValidationError) -> Problem:
-    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    parts = [f"{name}: {'; '.join(msgs)}" for name, msgs in _flat(messages)]
-    return Problem(422, "Invalid request", "; ".join(parts), rule="validation", errors=messages)
-
-
-def _flat(messages: Any, where: str = "") -> list[tuple[str, list[str]]]:
-    """marshmallow's nested messages as (dotted field, messages): `cadres.0.fit_for_duty: Not a valid boolean.`"""
-    if isinstance(messages, dict):
-        return [pair for key, value in messages.items() for pair in _flat(value, f"{where}.{key}" if where else str(key))]
-    if isinstance(messages, list) and not all(isinstance(m, str) for m in messages):
-        return [pair for i, value in enumerate(messages) for pair in _flat(value, f"{where}.{i}")]
-    return [(where or "_schema", [str(m) for m in messages] if isinstance(messages, list) else [str(messages)])]
-
-
-def _plain(details: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in details.items() if k not in {"type", "title", "status", "detail", "instance"}}
