@@ -196,7 +196,8 @@ def audit(db: str | None, heads: Path | None, timeout: float = 30) -> dict[str, 
                 verified = verify_chain(store, read_heads(heads_path(head_dir, conninfo, name)))
                 result[name] = {"events": now.get(name, (0, 0))[0], "checked": verified.checked, "ok": verified.ok,
                                 "finding": verified.kind, "detail": verified.detail, "audit_no": verified.audit_no,
-                                "heads": str(heads_path(head_dir, conninfo, name))}
+                                "heads": str(heads_path(head_dir, conninfo, name)),
+                                "recreated": sum(e.heads for e in verified.earlier if e.departure)}
         return result
     except Exception as exc:  # noqa: BLE001  (the summary says the chain could not be verified, and why)
         return {"error": f"{type(exc).__name__}: {exc}"}
@@ -309,6 +310,10 @@ def show(summary: dict[str, Any]) -> None:
                 verdict += f" [dim](compared with the heads exported to {v['heads']}: heads of another database?)[/]"
         elif v["checked"] == v["events"]:
             verdict = "[green]verified[/]" if v["events"] else "[dim]no events of its own[/]"
+            if v.get("recreated"):
+                verdict += (f" [yellow]— NOTICE: {v['recreated']} head(s) an earlier database of this name exported"
+                            " were not compared (the database was dropped and created again): run"
+                            " `python -m services.auditor verify` and see docs/runbook.md[/]")
         else:
             verdict = f"[yellow]verified what is sealed; {v['events'] - v['checked']} event(s) not sealed[/]"
         chain.add_row(service, str(v["events"]), str(v["checked"]), verdict)
