@@ -13,7 +13,6 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc, rpc
-from nameko.standalone.rpc import ClusterRpcProxy
 from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
@@ -27,6 +26,7 @@ from services.backbone.metrics import RPC_SECONDS
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.relay import Relay
 from services.backbone.resilience import harden_nameko
+from services.backbone.rpcclient import ReusedRpc
 from services.backbone.store import EventStore
 from services.backbone.vault import Vault
 
@@ -157,6 +157,17 @@ class ConsumerProvider(DependencyProvider):
         self.handlers, self.versions, self.batch_handlers = handlers, versions, batch_handlers
         self.store_attr = store_provider_attr
         self.consumer: IdempotentConsumer | None = None
+        self.feeds: ReusedRpc | None = None
+
+    def setup(self) -> None:
+        self.feeds = ReusedRpc(self.container.config, timeout=5)
+
+    def stop(self) -> None:
+        if self.feeds is not None:
+            self.feeds.close()
+
+    def kill(self) -> None:
+        self.stop()
 
     def _build(self) -> IdempotentConsumer:
         # Built on first use: nameko sets providers up concurrently, so the pool may not exist in setup().
@@ -171,8 +182,8 @@ class ConsumerProvider(DependencyProvider):
         return self.consumer
 
     def _fetch_feed(self, source: str, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
-        with ClusterRpcProxy(self.container.config, timeout=5) as cluster:
-            return getattr(cluster, source).read_feed(after.token, limit)  # type: ignore[no-any-return]
+        assert self.feeds is not None
+        return self.feeds.call(lambda cluster: getattr(cluster, source).read_feed(after.token, limit))
 
     def get_dependency(self, worker_ctx: Any) -> IdempotentConsumer:
         return self._build()

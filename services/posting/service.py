@@ -6,6 +6,7 @@ nominations arrive from `selection.events` through the idempotent consumer, neve
 """
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, cast
@@ -13,7 +14,6 @@ from typing import Any, cast
 import psycopg
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.backbone.commands import Aggregates, CommandMeta, utcnow
 from services.backbone.config import amqp_uri, setting
@@ -22,6 +22,7 @@ from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
+from services.backbone.rpcclient import ReusedRpc
 from services.backbone.schemas import page_body
 from services.backbone.scope import may_read, require_read, unit_of
 from services.backbone.store import EventStore
@@ -58,11 +59,16 @@ def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store:
 
 def _rank_from_selection(cadre_id: str) -> str:
     """Approvals recorded before selection carried the rank: ask selection (a query, so RPC is allowed)."""
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri()}, timeout=30) as cluster:
-        rank = cluster.selection.get_cadre_rank(cadre_id)
+    rank = _selection_rpc().call(lambda cluster: cluster.selection.get_cadre_rank(cadre_id))
     if not rank:
         raise LookupError(f"selection knows no rank for cadre {cadre_id!r}")  # the consumer parks the event
     return str(rank)
+
+
+@functools.cache
+def _selection_rpc() -> ReusedRpc:
+    """One RPC connection to selection for the process (its reply queue is kept, not one left per lookup)."""
+    return ReusedRpc({"AMQP_URI": amqp_uri()}, timeout=30)
 
 
 def _placement_step(step: str, path: str, summary: str, body: type[s.CommandIn],
