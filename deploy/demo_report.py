@@ -8,6 +8,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,7 @@ def collect(api: Client, played: Played, db: str | None, heads: Path | None) -> 
         "seconds": played.seconds,
     }
     summary["reporting"] = reporting_view(api, summary)
+    summary["as_of"] = as_of_example(api) if summary["reporting"] and "error" not in summary["reporting"] else None
     summary["audit"] = audit(db, heads)
     summary["parked"] = parked(api)
     dashboard = api.probe("reporting", "/reporting/dashboard")
@@ -147,6 +149,24 @@ def reporting_view(api: Client, summary: dict[str, Any]) -> dict[str, Any] | Non
         except DemoError:
             view = read() or {"error": "reporting had not caught up with the scenario after 30s"}
     return view
+
+
+def as_of_example(api: Client) -> dict[str, Any] | None:
+    """The record as it stood once Gate 1 was done (the last approval recorded), read with `as_of`.
+
+    `as_of` is a moment of recording, and the demo records its two-year story in a few minutes: the moment
+    is found in the audit timeline, so a second run (which records nothing) shows the same one.
+    """
+    last = api.probe("reporting", "/reporting/timeline", type="selection.NominationApproved", limit=1)
+    if last is None or last.status_code != 200 or not last.json()["items"]:
+        return None
+    moment = last.json()["items"][0]["recorded_at"]
+    gates = api.probe("reporting", "/reporting/compliance", year=data.YEAR, as_of=moment)
+    if gates is None or gates.status_code != 200:
+        return None
+    answer = gates.json()
+    placed = sum(int(row.get("actual") or 0) for row in answer.get("method", {}).get("by_type", []))
+    return {"moment": moment, "approved": answer.get("selection", {}).get("approved"), "placed": placed}
 
 
 def audit(db: str | None, heads: Path | None, timeout: float = 30) -> dict[str, Any]:
@@ -337,5 +357,12 @@ def show(summary: dict[str, Any]) -> None:
         console.print(f"[yellow]reporting: {r['error']}[/]")
     if summary["dashboard"]:
         console.print(f"Dashboard: [link={summary['dashboard']}]{summary['dashboard']}[/link]")
+        then = summary.get("as_of")
+        if then:
+            moment = datetime.fromisoformat(then["moment"]).astimezone(UTC)
+            link = f"{summary['dashboard']}?as_of={moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
+            console.print(f"As of {moment:%Y-%m-%d %H:%M:%S} UTC 截至, when the last approval was recorded: "
+                          f"{then['approved']} approved, {then['placed']} placed. The record as it stood then: "
+                          f"[link={link}]{link}[/link]")
     else:
         console.print("Dashboard: reporting does not serve one here.")

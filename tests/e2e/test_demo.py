@@ -118,6 +118,9 @@ def test_the_demo_plays_the_whole_scenario_and_summarises_it(system: dict[str, A
         assert "error" not in summary["reporting"], summary["reporting"]
         assert summary["reporting"]["by_type"] == placements["by_type"]
         assert summary["dashboard"] == system["urls"]["reporting"] + "/reporting/dashboard"
+        # As recorded when the last approval was: Gate 1 done, nobody placed yet — and a link to that moment.
+        assert summary["as_of"]["approved"] == 27 and summary["as_of"]["placed"] == 0, summary["as_of"]
+        assert "/reporting/dashboard?as_of=" in printed
     assert summary["parked"] == dict.fromkeys(system["urls"], 0)  # every consumer applied every event
     for words in ("四关", "补短型", "扬长型", "对接型", "优秀", "Audit chain", "Commands sent", "Parked messages 搁置消息: none"):
         assert words in printed
@@ -150,7 +153,7 @@ def test_a_second_run_changes_nothing(system: dict[str, Any]) -> None:
     assert again["commands"]["sent"] == first["commands"]["sent"]
     assert again["commands"]["replayed"] == again["commands"]["sent"]
     assert again["commands"]["new"] == again["commands"]["unchanged"] == again["commands"]["ballots"] == 0
-    for key in ("cadres", "nominations", "placements", "assessments", "teams"):
+    for key in ("cadres", "nominations", "placements", "assessments", "teams", "as_of"):
         assert again[key] == first[key], key
     assert "Nothing new" in printed
 

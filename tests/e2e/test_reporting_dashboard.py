@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -157,3 +158,26 @@ def test_the_dashboard_answers_as_of_a_chosen_moment(page: Any, county: tuple[Ru
     page.click("#as-of-now")
     ready(page, "gates")
     assert metric(page, "responsibility.overdue_check_ins") == "1"
+
+
+def test_a_link_with_as_of_opens_the_dashboard_at_that_moment(browser: Any, county: tuple[Running, dict[str, Any]]) -> None:
+    context = browser.new_context(timezone_id="Asia/Shanghai", viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    moment = county[1]["between"] + "Z"
+    page.goto(county[0].api.base + f"/reporting/dashboard?token=dev-auditor&as_of={moment}")
+    ready(page, "gates")
+
+    assert metric(page, "responsibility.overdue_check_ins") == "0"  # as the record stood then
+    assert metric(page, "safeguards.promoted") == "0"
+    shown = datetime.fromisoformat(county[1]["between"]).replace(tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert page.input_value("#as-of") == shown.strftime("%Y-%m-%dT%H:%M:%S")  # in the reader's own time zone
+    assert "token=" not in page.url and "as_of=" in page.url
+
+    page.click("#as-of-now")
+    ready(page, "gates")
+    assert metric(page, "responsibility.overdue_check_ins") == "1"
+    assert "as_of=" not in page.url  # the address always names what is shown
+    context.close()
+    assert problems == [], problems

@@ -332,6 +332,7 @@ async function start() {
     url.searchParams.delete("token");
     history.replaceState(null, "", url.toString());
   }
+  setAsOf(url.searchParams.get("as_of"));
   state.token = sessionStorage.getItem("reporting-token");
   if (!state.token) return askForToken();
   try {
@@ -354,14 +355,27 @@ function wireShell() {
   document.getElementById("as-of-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const value = document.getElementById("as-of").value;
-    state.asOf = value ? new Date(value).toISOString() : null;
-    document.getElementById("as-of-label").textContent = state.asOf ? `截至 as of ${value.replace("T", " ")}` : "当前 now";
+    setAsOf(value ? new Date(value).toISOString() : null);
+    const url = new URL(window.location.href);  // the address names the moment: a link shows the same view
+    if (state.asOf) url.searchParams.set("as_of", state.asOf);
+    else url.searchParams.delete("as_of");
+    history.replaceState(null, "", url.toString());
     show(state.view);
   });
   document.getElementById("as-of-now").addEventListener("click", () => {
     document.getElementById("as-of").value = "";
     document.getElementById("as-of-form").requestSubmit();
   });
+}
+
+// The moment every view describes: null for now, else an ISO time (from the form or the page's ?as_of=).
+function setAsOf(iso) {
+  const moment = iso ? new Date(iso) : null;
+  const valid = moment && !Number.isNaN(moment.getTime());
+  state.asOf = valid ? moment.toISOString() : null;
+  const local = valid ? new Date(moment.getTime() - moment.getTimezoneOffset() * 60000).toISOString().slice(0, 19) : "";
+  document.getElementById("as-of").value = local;
+  document.getElementById("as-of-label").textContent = valid ? `截至 as of ${local.replace("T", " ")}` : "当前 now";
 }
 
 wireShell();
