@@ -16,7 +16,7 @@ from typing import Any
 
 from psycopg import sql
 
-from services.backbone.envelope import FeedCursor, dumps, loads
+from services.backbone.envelope import FeedCursor, dumps, loads, to_cloudevent
 from services.backbone.store import EventStore
 from services.backbone.vault import MARKER, TEXT_PREFIX
 
@@ -41,13 +41,29 @@ def _page_query(schema: str) -> sql.Composed:
         ORDER BY era, tx_id, position""").format(s=sql.Identifier(schema))
 
 
-def feed_page(store: EventStore, after: FeedCursor, limit: int, first_previous: str = "") -> str:
+def cloudevents_after(store: EventStore, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` committed events after `after`, as CloudEvents dicts, revealed (`read_feed`, `/feed`).
+
+    Each names the event before it in the feed as its `previoussequence` — for the first, the event at or
+    before the reader's cursor, so a made-up cursor does not pass a reader's gap check."""
+    events = store.read_feed(after, limit)
+    previous = store.predecessor(after) if events else None
+    bodies = []
+    for event in events:
+        bodies.append(to_cloudevent(store.revealed(event), previous))
+        previous = event.cursor
+    return bodies
+
+
+def feed_page(store: EventStore, after: FeedCursor, limit: int) -> str:
     """Up to `limit` committed events after `after`, one CloudEvent per line, revealed; '' at the end.
 
-    `first_previous` is the first line's `previoussequence` (the cursor's token when the reader gave one).
+    The first line's `previoussequence` is the event before it in the feed, whatever cursor the reader gave.
     """
     with store.transaction() as conn:
         conn.execute("SET LOCAL timezone = 'UTC'")
+        before = store.predecessor(after, conn)
+        first_previous = before.token if before else ""
         horizon = store.horizon(conn)  # a statement of its own, before the page's
         rows = conn.execute(_page_query(store.schema), (first_previous, *after, horizon, min(limit, MAX_PAGE))).fetchall()
     return "\n".join(_revealed(store, line) if any(s in line for s in _SEALED) else line for (line,) in rows)

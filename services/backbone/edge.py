@@ -14,8 +14,9 @@ from werkzeug.wrappers import Request, Response
 
 from services.backbone.config import amqp_uri
 from services.backbone.consumer import IdempotentConsumer
+from services.backbone.bulkfeed import cloudevents_after
 from services.backbone.domain import NotFoundError
-from services.backbone.envelope import FeedCursor, to_cloudevent
+from services.backbone.envelope import FeedCursor
 from services.backbone.http import Call, Problem, RouteTable, endpoint, http, json_response, reload_tokens
 from services.backbone.metrics import ServiceState, exposition
 from services.backbone.openapi import build_spec
@@ -136,12 +137,7 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
         @endpoint(table, "GET", "/feed", summary="Read this service's events after a cursor, as CloudEvents",
                   query=FeedQuery, response=FeedOut, roles=feed_roles)
         def http_feed(self, call: Call) -> dict[str, Any]:
-            cursor = FeedCursor.parse(call.payload["after"])
-            events = self.store.read_feed(cursor, call.payload["limit"])
-            bodies, previous = [], (cursor if call.payload["after"] else None)
-            for event in events:
-                bodies.append(to_cloudevent(self.store.revealed(event), previous))
-                previous = event.cursor
+            bodies = cloudevents_after(self.store, FeedCursor.parse(call.payload["after"]), call.payload["limit"])
             return {"events": bodies, "next": bodies[-1]["sequence"] if bodies else call.payload["after"]}
 
         @endpoint(table, "GET", "/parked", summary="Events and messages this service's consumer parked (could not"

@@ -17,11 +17,11 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.audit import Sequencer
-from services.backbone.bulkfeed import MAX_PAGE, feed_page, pack_page
+from services.backbone.bulkfeed import MAX_PAGE, cloudevents_after, feed_page, pack_page
 from services.backbone.config import amqp_uri, database_url, setting
 from services.backbone.consumer import BatchHandler, Handler, IdempotentConsumer
 from services.backbone.cooperative import assert_cooperative
-from services.backbone.envelope import FeedCursor, to_cloudevent
+from services.backbone.envelope import FeedCursor
 from services.backbone.metrics import RPC_SECONDS
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.relay import Relay
@@ -221,20 +221,13 @@ class FeedEndpoints:
     @rpc
     def read_feed(self, after: str = "", limit: int = 200) -> list[dict[str, Any]]:
         """Up to `limit` committed events after the cursor token, as CloudEvents, in feed order."""
-        cursor = FeedCursor.parse(after)
-        events = self.store.read_feed(cursor, min(int(limit), 1000))
-        previous: FeedCursor | None = cursor if after else None
-        bodies = []
-        for event in events:
-            bodies.append(to_cloudevent(self.store.revealed(event), previous))
-            previous = event.cursor
-        return bodies
+        return cloudevents_after(self.store, FeedCursor.parse(after), min(int(limit), 1000))
 
     @rpc
     def read_feed_page(self, after: str = "", limit: int = 2000, packed: bool = False) -> str:
         """The bulk form of read_feed, for rebuilds: up to `limit` (at most 5,000) events after the cursor
         token, one CloudEvent per line in feed order; '' at the end of the feed. `packed`: compressed, in
         base64 (`bulkfeed.unpack_page` gives the text back)."""
-        text = feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE), first_previous=after)
+        text = feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE))
         return pack_page(text) if packed else text
 

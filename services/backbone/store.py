@@ -23,7 +23,7 @@ from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
-from services.backbone.envelope import FEED_START, FeedCursor, Metadata, NewEvent, RecordedEvent
+from services.backbone.envelope import FEED_START, AlreadyStored, FeedCursor, Metadata, NewEvent, RecordedEvent
 from services.backbone.errors import AppendNotFirstWriteError, ConcurrencyConflictError, IdempotencyMismatchError
 from services.backbone.metrics import EVENTS_APPENDED
 
@@ -185,7 +185,7 @@ class EventStore:
             generated = {(stream, version): rest for stream, version, *rest in cur.fetchall()}
         return [generated[(row[0], row[1])] for row in rows]
 
-    def _existing(self, conn: psycopg.Connection, ids: list[Any], found: int, principal: str) -> list[RecordedEvent]:
+    def _existing(self, conn: psycopg.Connection, ids: list[Any], found: int, principal: str) -> AlreadyStored:
         """The stored events of a retried append: the same ids, appended by the same principal."""
         if found != len(ids):
             raise IdempotencyMismatchError(
@@ -195,7 +195,7 @@ class EventStore:
         if stored[0].metadata.actor.principal != principal:
             raise IdempotencyMismatchError(
                 "an earlier request with this Idempotency-Key came from another principal: use a new key")
-        return stored
+        return AlreadyStored(stored)
 
     def read_stream(
         self, stream: str, until: datetime | None = None, conn: psycopg.Connection | None = None
@@ -231,6 +231,15 @@ class EventStore:
         with self._using(conn) as c:
             rows = c.execute(self._q.feed, (*after, self.horizon(c), limit)).fetchall()
         return [_row_to_event(r) for r in rows]
+
+    def predecessor(self, after: FeedCursor, conn: psycopg.Connection | None = None) -> FeedCursor | None:
+        """The last event at or before `after` in feed order (None: none), which the first event read after
+        `after` names as its `previoussequence` — the cursor a reader gave need not be an event's."""
+        if after == FEED_START:
+            return None
+        with self._using(conn) as c:
+            row = c.execute(self._q.predecessor, tuple(after)).fetchone()
+        return FeedCursor(int(row[0]), int(row[1]), int(row[2])) if row else None
 
     def horizon(self, conn: psycopg.Connection) -> int:
         """The feed's horizon now (a transaction id): read it in a statement of its own, *before* the
@@ -405,6 +414,9 @@ class _Queries:
             " AND (era < (SELECT era FROM {s}.feed_era) OR tx_id < %s::text::xid8)"
             " ORDER BY events.era, events.tx_id, events.position LIMIT %s"
         ).format(s=s, cols=cols).as_string(None)
+        self.predecessor = sql.SQL(
+            "SELECT era, tx_id::text::bigint, position FROM {s}.events WHERE (era, tx_id, position) <= (%s, %s::text::xid8, %s)"
+            " ORDER BY era DESC, tx_id DESC, position DESC LIMIT 1").format(s=s).as_string(None)
         self.horizon = sql.SQL("SELECT {s}.feed_horizon({events}::regclass)::text::bigint").format(
             s=s, events=sql.Literal(sql.Identifier(schema, "events").as_string(None))).as_string(None)
         self.backlog_after = sql.SQL(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from services.backbone.bulkfeed import feed_page, pack_page, parse_page, unpack_page
-from services.backbone.envelope import FEED_START, FeedCursor, to_cloudevent
+from services.backbone.bulkfeed import cloudevents_after, feed_page, pack_page, parse_page, unpack_page
+from services.backbone.envelope import FEED_START, FeedCursor
 from services.backbone.store import EventStore
 from services.backbone.vault import Vault
 from tests.conftest import new_event
@@ -25,13 +25,8 @@ def store(db_url: str, schema: str) -> Iterator[EventStore]:
 
 
 def per_event_feed(store: EventStore, after: FeedCursor, limit: int) -> list[dict[str, Any]]:
-    """What the `read_feed` RPC returns (services/backbone/providers.py)."""
-    previous = after if after != FEED_START else None
-    bodies = []
-    for event in store.read_feed(after, limit):
-        bodies.append(to_cloudevent(store.revealed(event), previous))
-        previous = event.cursor
-    return bodies
+    """What the `read_feed` RPC and `GET /<service>/feed` return (services/backbone/providers.py, edge.py)."""
+    return cloudevents_after(store, after, limit)
 
 
 def wait_for_feed(store: EventStore, events: int) -> None:
@@ -59,7 +54,7 @@ def test_a_bulk_page_holds_the_same_cloudevents_as_the_per_event_feed(store: Eve
 
     first = parse_page(feed_page(store, FEED_START, 4))
     after = FeedCursor.parse(first[-1]["sequence"])
-    rest = parse_page(feed_page(store, after, 100, first_previous=after.token))
+    rest = parse_page(feed_page(store, after, 100))
 
     expected = per_event_feed(store, FEED_START, 4) + per_event_feed(store, after, 100)
     assert [comparable(b) for b in first + rest] == [comparable(b) for b in expected]
@@ -87,3 +82,19 @@ def test_a_page_with_what_orjson_refuses_is_still_read() -> None:
     page = "\n".join([json.dumps({"id": "a", "data": {"n": huge}}), json.dumps({"id": "b", "data": {"x": 1.5}})])
 
     assert parse_page(page) == [{"id": "a", "data": {"n": huge}}, {"id": "b", "data": {"x": 1.5}}]
+
+
+def test_a_page_after_any_cursor_names_the_event_really_before_it(store: EventStore) -> None:
+    for n in range(4):  # four transactions: the feed's cursors are far apart
+        store.append(f"unit-{n}", [new_event("test.Happened", {"n": n})])
+    wait_for_feed(store, 4)
+    events = store.read_feed(FEED_START, 10)
+    second, third = events[1].cursor, events[2].cursor
+    made_up = FeedCursor(second.era, second.tx_id, second.position + 1_000_000)  # between the second and third
+    assert second < made_up < third
+
+    for after in (second, made_up):
+        assert [b["previoussequence"] for b in per_event_feed(store, after, 10)] == [second.token, third.token]
+        assert [b["previoussequence"] for b in parse_page(feed_page(store, after, 10))] == [second.token, third.token]
+    assert per_event_feed(store, FeedCursor(0, 0, 1), 1)[0]["previoussequence"] == ""  # nothing before the first
+    assert per_event_feed(store, events[-1].cursor, 10) == []

@@ -68,7 +68,7 @@ class LegacyPosting(FakePosting):
 
     @rpc
     def read_feed_page(self, after: str = "", limit: int = 2000) -> str:  # type: ignore[override]
-        return feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE), first_previous=after)
+        return feed_page(self.store, FeedCursor.parse(after), min(int(limit), MAX_PAGE))
 
 
 @dataclass
