@@ -53,7 +53,7 @@ def event_catalogue() -> str:
              "`<service>.events` with routing key = type. The envelope carries `id`, `source`, `type`, "
              "`subject` (the stream), `time`, `sequence` (feed cursor), `previoussequence`, `streamversion`, "
              "`correlationid`, `causationid`, `dataschema` (`urn:fourgates:<type>:v<version>`) and "
-             "`fourgatesmetadata` (actor principal/role/unit, reason, command id, occurred-at, policy version).", ""]
+             "`fourgatesmetadata` (actor principal/role/unit, reason, command id, occurred-at, policy version; `request_hash`, an opaque digest of the HTTP request, on events of commands sent over HTTP).", ""]
     for service, registry in registries().items():
         lines += [f"## {service}", ""]
         for name in registry.names():
@@ -222,6 +222,9 @@ def _cloudevent_schema(roles: tuple[str, ...]) -> dict[str, Any]:
                     "reason": {**optional_text, "description": "why, in words (may speak of the person: " + ERASED_NOTE + ")"},
                     "policy_version": optional_text,
                     "occurred_at": {"type": "string", "format": "date-time"},
+                    "request_hash": {"type": "string", "description": "on events of a command sent over HTTP: a"
+                                     " digest of the request's method, path and body (a retry of its Idempotency-Key"
+                                     " with another body is refused); opaque"},
                 },
             },
             "data": {"type": "object", "description": "the event's payload; see the message's own schema"},

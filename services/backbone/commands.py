@@ -12,7 +12,7 @@ from typing import Any
 
 from services.backbone.cooperative import pause
 from services.backbone.domain import Context, Decision, Event
-from services.backbone.envelope import Metadata, NewEvent, RecordedEvent, deterministic_event_id
+from services.backbone.envelope import AlreadyStored, Metadata, NewEvent, RecordedEvent, deterministic_event_id
 from services.backbone.errors import IdempotencyMismatchError
 from services.backbone.registry import EventRegistry
 
@@ -52,6 +52,16 @@ class CommandResult:
     version: int
     events: list[RecordedEvent]
     replayed: bool = False
+
+    @classmethod
+    def appended(cls, stream: str, version: int, recorded: list[RecordedEvent], meta: CommandMeta) -> CommandResult:
+        """The result of an append that leaves `stream` at `version`. When its events were already stored — a
+        retry that ran alongside the first request — it is that request's result, `replayed`, and only if
+        the retry is the same request from the same principal (else IdempotencyMismatchError)."""
+        if isinstance(recorded, AlreadyStored):
+            check_retry(recorded[0], meta)
+            return cls(recorded[-1].stream, recorded[-1].version, list(recorded), replayed=True)
+        return cls(stream, version, recorded)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,14 +122,14 @@ class Aggregates:
             raise PreconditionFailedError(stream, if_match, version)
         decision = decide(state)
         recorded = self.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-        return CommandResult(stream, version + len(recorded), recorded)
+        return CommandResult.appended(stream, version + len(recorded), recorded, meta)
 
     def append(
         self, stream: str, events: Sequence[Event], expected: int | None, meta: CommandMeta,
         policy_version: str | None = None, conn: Any = None, first_index: int = 0,
     ) -> list[RecordedEvent]:
         new = self.new_events(events, meta, policy_version, first_index)
-        return list(self.store.append(stream, new, expected_version=expected, conn=conn))
+        return self.store.append(stream, new, expected_version=expected, conn=conn)  # type: ignore[no-any-return]
 
     def new_events(
         self, events: Sequence[Event], meta: CommandMeta, policy_version: str | None = None, first_index: int = 0

@@ -195,3 +195,8 @@ def register_wire_format() -> None:
 
 
 register_wire_format()
+
+
+class AlreadyStored(list[RecordedEvent]):
+    """What an append answers when every one of its events was stored before (by a retry of the same
+    command, perhaps running at the same moment): the stored events; nothing was written."""

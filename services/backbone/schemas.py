@@ -1,15 +1,17 @@
 """Request and response pieces every service's HTTP API shares (marshmallow)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
 TEXT = validate.Length(min=1, max=4000)
 SHORT = validate.Length(min=1, max=200)
+ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # Dates of the work itself (decisions, terms, check-ins): far-past and far-future dates are typing errors.
 WORK_DATE = validate.Range(min=date(1980, 1, 1), max=date(2100, 12, 31),
                            error="must lie between {min} and {max}")
@@ -30,10 +32,20 @@ def JsonInteger(**kwargs: Any) -> fields.Integer:  # noqa: N802  (a field, named
 
 
 class Strict(Schema):
-    """A request body or query: unknown fields are refused, never silently dropped."""
+    """A request body or query: unknown fields are refused, never silently dropped; dates are written
+    YYYY-MM-DD (ISO 8601's other forms, "20261127" or "2026-W48-5", are refused rather than read)."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _dates_as_written(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            wrong = [key for name, field in self.load_fields.items() if isinstance(field, fields.Date)
+                     and isinstance(data.get(key := field.data_key or name), str) and not ISO_DAY.match(data[key])]
+            if wrong:
+                raise ValidationError({key: ["Not a valid date: write it YYYY-MM-DD."] for key in wrong})
+        return data
 
 
 class AsOfQuery(Strict):

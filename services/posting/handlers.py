@@ -96,7 +96,7 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
             (n_stream, [n for e, n in zip(decision.events, new, strict=True) if _nomination_event(e)], n_version),
         ]
         recorded = agg.store.append_streams(batches, conn=conn)
-    return CommandResult(p_stream, p_version + len(batches[0][1]), recorded)
+    return CommandResult.appended(p_stream, p_version + len(batches[0][1]), recorded, meta)
 
 
 def _nomination_event(event: Event) -> bool:
@@ -122,7 +122,7 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
             raise PreconditionFailedError(stream, if_match, version)
         decision = decide(state, command, meta.context)
         recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-        return CommandResult(stream, version + len(recorded), recorded)
+        return CommandResult.appended(stream, version + len(recorded), recorded, meta)
 
 
 def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:

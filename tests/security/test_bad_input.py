@@ -138,7 +138,8 @@ def test_bad_bodies_are_refused_with_a_problem_and_write_nothing(system: System,
         if not may_be_empty(schema, name):  # e.g. notes may be left empty
             batch.expect(f"empty {name}", 422, name, json_body=with_value(body, name, "", schema))
     for name in date_fields(schema):
-        for value in ("2025-02-31", "2025-13-01", "２０２５-０３-０１", "2025/03/01", "yesterday"):
+        for value in ("2025-02-31", "2025-13-01", "２０２５-０３-０１", "2025/03/01", "yesterday",
+                      "20250301", "2025-W09-6", "2025-3-1"):  # ISO 8601's other forms: the API writes YYYY-MM-DD
             batch.expect(f"{name}={value}", 422, name, json_body={**body, name: value})
     # A number or a yes/no in the wrong JSON type is a typing error: refused, never rounded or guessed.
     for name in typed_fields(schema, marshmallow.fields.Integer):
@@ -301,6 +302,33 @@ def test_a_reused_idempotency_key_with_a_different_body_is_refused_and_appends_n
     failures += [f"another endpoint: {w}" for w in problem(elsewhere, 422)]
     assert system.quiet(still=0.3) == before, "a reused key appended"
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("route", ["POST /selection/nominations/{nomination_id}/inspection",
+                                   "POST /posting/placements/{placement_id}/check-ins", "POST /posting/placements"])
+def test_ten_concurrent_sends_of_one_request_record_it_once_and_nine_say_replayed(system: System, route: str) -> None:
+    case = BY_ROUTE[route]
+    path, body = case.prepare(system)
+    key, barrier, results = new_key(), threading.Barrier(10), []
+    lock = threading.Lock()
+
+    def send_it() -> None:
+        barrier.wait()
+        response, _ = send(system, path, case.owner, json_body=body, key=key)
+        with lock:
+            results.append(response)
+
+    threads = [threading.Thread(target=send_it) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    answers = [r.json() for r in results]
+    assert all(r.status_code < 300 for r in results), [r.text for r in results]
+    assert sorted(a["replayed"] for a in answers) == [False] + [True] * 9  # the retries are told so
+    assert all(a["events"] == answers[0]["events"] for a in answers)
+    assert len(system.events_of_commands([key])) == len(answers[0]["events"])
 
 
 def test_fifty_concurrent_approvals_of_one_nomination_one_succeeds_the_rest_conflict(system: System) -> None:
