@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from services.assessment import domain as d
@@ -63,26 +64,42 @@ def campaign_step(agg: Aggregates, meta: CommandMeta, campaign_id: str, step: st
                        lambda s: decide(s, command, meta.context), meta, if_match)
 
 
-def load(agg: Aggregates, campaign_id: str) -> tuple[d.Campaign, list[RecordedEvent]]:
-    recorded = agg.store.read_stream(campaign_stream(campaign_id))
+def load(agg: Aggregates, campaign_id: str, until: datetime | None = None) -> tuple[d.Campaign, list[RecordedEvent]]:
+    """The campaign and its recorded events (as recorded at `until`, if given), or NotFoundError."""
+    recorded = agg.store.read_stream(campaign_stream(campaign_id), until=until)
     state = d.fold_campaign(REGISTRY.load(r) for r in recorded)
     if state is None:
         raise NotFoundError("campaign_not_found", f"no campaign {campaign_id}")
     return state, recorded
 
 
-def all_campaigns(agg: Aggregates) -> list[d.Campaign]:
-    by_stream: dict[str, list[Any]] = {}
-    for recorded in agg.store.read_streams_prefix("campaign-"):
-        by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
-    return [c for c in (d.fold_campaign(events) for events in by_stream.values()) if c is not None]
+OPENED_WITH = ("units", "agency")  # fixed when a campaign opens: who may read it, so a list pages by them
+
+
+def campaign_page(agg: Aggregates, offset: int, limit: int, readable: Callable[[Sequence[str], str], bool],
+                  until: datetime | None = None) -> tuple[list[d.Campaign], int]:
+    """One page (by id) of the campaigns `readable` admits (given the units and agency they were opened with),
+    as recorded at `until` (if given), and how many it admits: only the page is folded."""
+    opened = agg.store.opening_data("campaign-", d.CampaignOpened.TYPE, OPENED_WITH, until)
+    streams = [stream for stream, keys in opened.items() if readable(keys["units"], keys["agency"])]
+    folded = agg.fold_streams(streams[offset:offset + limit], d.fold_campaign, until)
+    return [c for _, c in folded.values() if c is not None], len(streams)
 
 
 def may_read(actor: Actor | None, c: d.Campaign) -> bool:
     """Overseers, the appointed agency, and the assessed units themselves."""
+    return may_read_opened(actor, c.units, c.agency)
+
+
+def may_read_opened(actor: Actor | None, units: Sequence[str], agency: str) -> bool:
+    """`may_read` for a campaign opened for these units with this agency."""
     if actor is None or actor.role in CAMPAIGN_READERS:
         return True
-    return actor.unit == c.agency or actor.unit in c.units
+    return actor.unit == agency or actor.unit in units
+
+
+def campaign_summary(c: d.Campaign) -> dict[str, Any]:
+    return {"campaign_id": c.campaign_id, "year": c.year, "units": list(c.units), "finals": dict(c.finals)}
 
 
 def campaign_view(c: d.Campaign, recorded: list[RecordedEvent]) -> dict[str, Any]:

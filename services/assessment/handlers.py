@@ -51,14 +51,22 @@ def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) ->
                        lambda adopted: d.decide_adopt_policy(adopted, d.AdoptPolicy(policy), meta.context), meta)
 
 
-def policies(agg: Aggregates, conn: Any = None) -> tuple[d.AssessmentPolicy, ...]:
-    """The built-in default followed by every adopted version."""
-    return (d.DEFAULT_POLICY, *d.fold_policies(agg.history(POLICY_STREAM, conn=conn)))
+def policies(agg: Aggregates, conn: Any = None, until: datetime | None = None) -> tuple[d.AssessmentPolicy, ...]:
+    """The built-in default followed by every adopted version (adopted by `until`, if given)."""
+    return (d.DEFAULT_POLICY, *d.fold_policies(agg.history(POLICY_STREAM, until=until, conn=conn)))
 
 
-def roster_for(agg: Aggregates, placement_id: str, conn: Any = None) -> d.PlacementRoster:
-    """What this service knows of one placement, from the posting events it noted."""
-    return d.fold_roster(agg.history(roster_stream(placement_id), conn=conn))
+def roster_for(agg: Aggregates, placement_id: str, conn: Any = None, until: datetime | None = None) -> d.PlacementRoster:
+    """What this service knows of one placement, from the posting events it noted (by `until`, if given)."""
+    return d.fold_roster(agg.history(roster_stream(placement_id), until=until, conn=conn))
+
+
+def placement_status(agg: Aggregates, placement_id: str, until: datetime | None = None) -> dict[str, Any]:
+    """The placement's status on the roster and its details as posting announced them (both None: not known)."""
+    roster = roster_for(agg, placement_id, until=until)
+    placement = roster.find(placement_id)
+    return {"placement_id": placement_id, "status": roster.status_of(placement_id),
+            "placement": dataclasses.asdict(placement) if placement else None}
 
 
 def note_posting_event(agg: Aggregates, conn: psycopg.Connection, meta: CommandMeta, event: RecordedEvent) -> None:
@@ -209,28 +217,30 @@ FOLD_CANDIDATES = 200  # a status filter over more candidates than this reads th
 
 
 def assessment_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[dict[str, Any]], bool],
-                    **filters: Any) -> tuple[list[d.Assessment], int]:
-    """One page (by id) of the assessments that match `filters` and that `readable` admits, and how many match.
+                    until: datetime | None = None, **filters: Any) -> tuple[list[d.Assessment], int]:
+    """One page (by id) of the assessments that match `filters` and that `readable` admits, and how many match,
+    as recorded at `until` (if given).
 
     `readable` and every filter but `status` are judged on what the assessment was opened for (`OPENED_FOR`,
     read from the opening events alone), so only the page is folded; `status` changes, so when it is asked
-    for, a few candidates are folded and many are judged by the folds the service keeps (`ASSESSMENTS`).
+    for, a few candidates are folded and many are judged by the folds the service keeps (`ASSESSMENTS`, which
+    hold the present: as of a past moment, every candidate is folded up to it).
     """
     wanted = {k: v for k, v in filters.items() if v is not None}
     status = wanted.pop("status", None)
-    opened = agg.store.opening_data("assessment-", d.AssessmentOpened.TYPE, OPENED_FOR)
+    opened = agg.store.opening_data("assessment-", d.AssessmentOpened.TYPE, OPENED_FOR, until)
     streams = [stream for stream, keys in opened.items()
                if readable(keys) and all(keys[k] == v for k, v in wanted.items())]
     end = None if limit is None else offset + limit
     if status is None:
-        return _folded(agg, streams[offset:end]), len(streams)
-    if len(streams) > FOLD_CANDIDATES:  # many: their statuses from the folds kept for commands, refreshed
+        return _folded(agg, streams[offset:end], until), len(streams)
+    if len(streams) > FOLD_CANDIDATES and until is None:  # many: their statuses from the kept folds, refreshed
         kept = ASSESSMENTS.states(agg.store, "assessment-")
         streams = [stream for stream in streams if getattr(kept.get(stream, (0, None))[1], "status", None) == status]
         return _folded(agg, streams[offset:end]), len(streams)
-    matching = [a for a in _folded(agg, streams) if a.status == status]
+    matching = [a for a in _folded(agg, streams, until) if a.status == status]
     return matching[offset:end], len(matching)
 
 
-def _folded(agg: Aggregates, streams: list[str]) -> list[d.Assessment]:
-    return [a for _, a in agg.fold_streams(streams, d.fold).values() if a is not None]
+def _folded(agg: Aggregates, streams: list[str], until: datetime | None = None) -> list[d.Assessment]:
+    return [a for _, a in agg.fold_streams(streams, d.fold, until).values() if a is not None]

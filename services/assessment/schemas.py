@@ -15,6 +15,7 @@ from services.assessment.domain import (
 from services.backbone.schemas import ID, TEXT, WORK_DATE, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
+from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
 
 SCORE = validate.Range(0, 100)
 ENTRY = validate.Regexp(r"^E[0-9]{1,9}$", error="an entry id such as 'E3'")
@@ -56,6 +57,7 @@ class OpenAssessmentIn(Strict):
 
 class SelfEvaluationIn(Strict):
     text = fields.String(required=True, validate=TEXT)
+    reason = _reason()
 
 
 class SelfEvaluationCorrectionIn(Strict):
@@ -190,12 +192,10 @@ class ResultUseIn(Strict):
     note = fields.String(required=True, validate=TEXT)
 
 
-class AssessmentListQuery(Strict):
+class AssessmentListQuery(ListQuery):
     host_unit = fields.String(load_default=None, validate=ID)
     cadre_id = fields.String(load_default=None, validate=ID)
     year = fields.Integer(load_default=None, validate=validate.Range(2000, 2100))
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "finalised"]))
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000_000))
 
 

@@ -6,7 +6,6 @@ who is placed where from `posting.events`.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
@@ -16,15 +15,17 @@ from nameko.rpc import rpc
 from services.assessment import ballots as b
 from services.assessment import campaigns as c
 from services.assessment import handlers as h
+from services.assessment import responses as r
 from services.assessment import schemas as s
 from services.assessment import views as v
 from services.assessment.domain import ROSTER_EVENT_TYPES
 from services.backbone.commands import Aggregates, CommandMeta
-from services.backbone.domain import Actor, Context, ForbiddenError
+from services.backbone.domain import Actor, Context, ForbiddenError, NotFoundError
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
+from services.backbone.schemas import page_body
 from services.backbone.scope import require_read
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
@@ -86,15 +87,21 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     def adopt_policy(self, call: Call) -> Any:
         return h.adopt_policy(self.aggregates, call.meta, call.payload).to_json()
 
-    @endpoint(ROUTES, "GET", "/policies", summary="Every policy version, the default first")
+    @endpoint(ROUTES, "GET", "/policies", summary="Every policy version, the default first", query=s.ListQuery,
+              response=r.PolicyPageOut)
     def list_policies(self, call: Call) -> Any:
-        return {"items": [p.as_dict() for p in h.policies(self.aggregates)]}
+        q = call.payload
+        found = h.policies(self.aggregates, until=q["as_of"])
+        return page_body([p.as_dict() for p in found[q["offset"]:q["offset"] + q["limit"]]], len(found), q)
 
-    @endpoint(ROUTES, "GET", "/placements/{placement_id}", summary="What this service knows of a placement")
+    @endpoint(ROUTES, "GET", "/placements/{placement_id}", summary="What this service knows of a placement",
+              query=s.AsOfQuery, response=r.PlacementStatusOut)
     def show_placement(self, call: Call, placement_id: str) -> Any:
-        status = self.placement_status(placement_id)
-        if (placement := status["placement"]) is not None:  # not known (yet): nothing to hide
-            require_read(call.actor, f"placement {placement_id}", placement.get("home_unit"), placement.get("host_unit"))
+        status = h.placement_status(self.aggregates, placement_id, call.payload["as_of"])
+        if (placement := status["placement"]) is None:
+            raise NotFoundError("placement_not_found", f"no placement {placement_id} has reached assessment from posting"
+                                " (a placement planned a moment ago may not have yet)")
+        require_read(call.actor, f"placement {placement_id}", placement["home_unit"], placement["host_unit"])
         return status
 
     @endpoint(ROUTES, "POST", "/assessments", summary="Open an annual assessment or end-of-term appraisal",
@@ -102,23 +109,26 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     def open_assessment(self, call: Call) -> Any:
         return h.open_assessment(self.aggregates, call.meta, call.payload).to_json()
 
-    @endpoint(ROUTES, "GET", "/assessments", summary="List assessments the caller may read", query=s.AssessmentListQuery)
+    @endpoint(ROUTES, "GET", "/assessments", summary="List assessments the caller may read", query=s.AssessmentListQuery,
+              response=r.AssessmentPageOut)
     def browse_assessments(self, call: Call) -> Any:
         q = call.payload
         page, total = h.assessment_page(self.aggregates, q["offset"], q["limit"],
                                         lambda opened: v.may_read_units(call.actor, opened["host_unit"], opened["home_unit"]),
-                                        **{k: q[k] for k in ("host_unit", "year", "cadre_id", "status")})
-        return {"items": [v.summary_view(a) for a in page], "total": total}
+                                        q["as_of"], **{k: q[k] for k in ("host_unit", "year", "cadre_id", "status")})
+        return page_body([v.summary_view(a) for a in page], total, q)
 
-    @endpoint(ROUTES, "GET", ONE, summary="One assessment; rater groups below the minimum count withheld", query=s.AsOfQuery)
+    @endpoint(ROUTES, "GET", ONE, summary="One assessment; rater groups below the minimum count withheld", query=s.AsOfQuery,
+              response=r.AssessmentOut)
     def show_assessment(self, call: Call, placement_id: str, period: str) -> Any:
         a, _ = h.load(self.aggregates, h.period_assessment_id(placement_id, period), call.payload["as_of"])
         v.require_reader(call.actor, a)
         return v.assessment_view(a)
 
-    @endpoint(ROUTES, "GET", ONE + "/history", summary="Every entry, correction and adjustment, with who and why")
+    @endpoint(ROUTES, "GET", ONE + "/history", summary="Every entry, correction and adjustment, with who and why",
+              query=s.AsOfQuery, response=r.HistoryOut)
     def get_history(self, call: Call, placement_id: str, period: str) -> Any:
-        a, recorded = h.load(self.aggregates, h.period_assessment_id(placement_id, period))
+        a, recorded = h.load(self.aggregates, h.period_assessment_id(placement_id, period), call.payload["as_of"])
         v.require_reader(call.actor, a)
         return {"events": v.history_view(a, recorded)}
 
@@ -133,14 +143,14 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
         return self._step(call, placement_id, period, "self_evaluation_correction")
 
     @endpoint(ROUTES, "POST", ONE + "/ballot-tokens", summary="Issue one-time ballot tokens to a rater group",
-              body=s.BallotTokensIn, roles=HOST, status=201)
+              body=s.BallotTokensIn, response=r.BallotTokensOut, roles=HOST, status=201)
     def issue_ballot_tokens(self, call: Call, placement_id: str, period: str) -> Any:
         assessment_id = h.period_assessment_id(placement_id, period)
         result, tokens = b.issue_tokens(self.aggregates, call.meta, assessment_id, call.payload)
         return {**result.to_json(), "rater_group": call.payload["rater_group"], "tokens": tokens}
 
     @endpoint(ROUTES, "POST", "/ballots", summary="Cast an anonymous ballot with a one-time token",
-              body=s.TokenBallotIn, public=True, status=201)
+              body=s.TokenBallotIn, response=r.BallotAcceptedOut, public=True, status=201)
     def cast_ballot(self, call: Call) -> Any:
         b.cast(self.aggregates, call.payload["ballot_token"], call.payload["grade"])
         return {"accepted": True}
@@ -191,14 +201,18 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     def open_campaign(self, call: Call) -> Any:
         return c.open_campaign(self.aggregates, call.meta, call.payload).to_json()
 
-    @endpoint(ROUTES, "GET", "/campaigns", summary="List campaigns the caller may read")
+    @endpoint(ROUTES, "GET", "/campaigns", summary="List campaigns the caller may read", query=s.ListQuery,
+              response=r.CampaignPageOut)
     def list_campaigns(self, call: Call) -> Any:
-        return {"items": [{"campaign_id": x.campaign_id, "year": x.year, "units": list(x.units), "finals": dict(x.finals)}
-                          for x in c.all_campaigns(self.aggregates) if c.may_read(call.actor, x)]}
+        q = call.payload
+        page, total = c.campaign_page(self.aggregates, q["offset"], q["limit"],
+                                      lambda units, agency: c.may_read_opened(call.actor, units, agency), q["as_of"])
+        return page_body([c.campaign_summary(x) for x in page], total, q)
 
-    @endpoint(ROUTES, "GET", CAMPAIGN, summary="One campaign: every unit's sources, grade and recorded uses")
+    @endpoint(ROUTES, "GET", CAMPAIGN, summary="One campaign: every unit's sources, grade and recorded uses",
+              query=s.AsOfQuery, response=r.CampaignOut)
     def show_campaign(self, call: Call, campaign_id: str) -> Any:
-        campaign, recorded = c.load(self.aggregates, campaign_id)
+        campaign, recorded = c.load(self.aggregates, campaign_id, call.payload["as_of"])
         if not c.may_read(call.actor, campaign):
             raise ForbiddenError("not_campaign_reader", f"{call.actor.role} {call.actor.unit} may not read {campaign_id}")
         return c.campaign_view(campaign, recorded)
@@ -258,11 +272,8 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
 
     @rpc
     def placement_status(self, placement_id: str) -> dict[str, Any]:
-        """'planned', 'active', 'completed' or None, with the placement's details as posting announced them."""
-        roster = h.roster_for(self.aggregates, placement_id)
-        placement = roster.find(placement_id)
-        return {"placement_id": placement_id, "status": roster.status_of(placement_id),
-                "placement": dataclasses.asdict(placement) if placement else None}
+        """'planned', 'active', 'completed', 'recalled' or None, with the placement's details as posting announced them."""
+        return h.placement_status(self.aggregates, placement_id)
 
     @subscribe("posting")
     def on_posting_event(self, body: dict[str, Any]) -> None:

@@ -10,13 +10,14 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
 import requests
 from kombu import Connection, Queue
+from openapi_schema_validator import OAS30Validator
 from psycopg_pool import ConnectionPool
 
 from services.backbone.domain import Actor
@@ -26,7 +27,7 @@ from services.backbone.registry import EventRegistry
 from services.backbone.relay import events_exchange
 from services.backbone.store import EventStore
 from services.posting.domain import EVENT_TYPES as POSTING_EVENT_TYPES
-from services.posting.domain import PlacementCompleted, PlacementPlanned, PlacementStarted
+from services.posting.domain import PlacementCompleted, PlacementPlanned, PlacementRecalled, PlacementStarted
 from tests.support.api import Api, free_port, uid
 from tests.support.processes import ServiceProcess, throwaway_vhost
 
@@ -368,3 +369,154 @@ def test_openapi_documents_the_assessment_routes(api: Api) -> None:
     assert "/assessment/placements/{placement_id}/assessments/{period}/finalisation" in spec["paths"]
     assert "security" not in spec["paths"]["/assessment/ballots"]["post"]
     assert "auditor" in spec["paths"]["/assessment/feed"]["get"]["description"]
+    undocumented = [f"{method.upper()} {path}" for path, operations in spec["paths"].items()
+                    for method, operation in operations.items()
+                    for status, answer in operation["responses"].items() if status < "300" and "content" not in answer]
+    assert undocumented == []
+
+
+ONE = "/assessment/placements/{placement_id}/assessments/{period}"
+
+
+class Documented:
+    """What the running service documents at /assessment/openapi.json, to check its answers against."""
+
+    def __init__(self, api: Api) -> None:
+        self.spec = requests.get(api.base + "/assessment/openapi.json", timeout=10).json()
+
+    def check(self, response: requests.Response, method: str, route: str) -> Any:
+        """The answer's JSON, once it is shown to be exactly what the route documents for its status."""
+        assert response.status_code < 300, response.text
+        answer = self.spec["paths"][route][method]["responses"].get(str(response.status_code), {})
+        assert "content" in answer, f"{method.upper()} {route} answers {response.status_code} with no documented schema"
+        schema = {**answer["content"]["application/json"]["schema"], "components": self.spec["components"]}
+        OAS30Validator(schema).validate(response.json())
+        return response.json()
+
+
+def test_every_answer_is_what_the_served_openapi_documents(running: dict[str, Any]) -> None:
+    api = running["api"]
+    documented = Documented(api)
+    placement_id, cadre_id = placement(running)
+    path = open_assessment(api, placement_id, 2021)
+    documented.check(api.get(path, HOST), "get", ONE)  # nothing entered: no self-evaluation, preview or final
+    issued = documented.check(api.post(path + "/ballot-tokens", {"rater_group": "leaders", "count": 5}, HOST),
+                              "post", ONE + "/ballot-tokens")
+    assert (issued["rater_group"], len(issued["tokens"])) == ("leaders", 5)
+    for token in issued["tokens"]:
+        cast = api.post("/assessment/ballots", {"ballot_token": token, "grade": "competent"}, HOST)
+        assert documented.check(cast, "post", "/assessment/ballots") == {"accepted": True}
+    enter_inputs(api, path, {"colleagues": {"competent": 5}, "public": {"excellent": 2}}, 80)
+    withheld = documented.check(api.get(path, HOST), "get", ONE)  # a group withheld, so no preview
+    assert withheld["democratic"]["suppressed"] == ["public"] and withheld["preview"] is None
+    ok(api.post(path + "/tallies", {"rater_group": "public", "counts": {"competent": 3}}, HOST))
+    ok(api.post(path + "/finalisation", {"final_grade": "competent"}, HOST))
+    final = documented.check(api.get(path, HOST), "get", ONE)
+    assert final["preview"] is not None and final["final"]["grade"] == "competent"
+    documented.check(api.get(path + "/history", HOST), "get", ONE + "/history")
+    assert documented.check(api.get("/assessment/assessments", HOST, cadre_id=cadre_id), "get",
+                            "/assessment/assessments")["items"][0]["final_grade"] == "competent"
+    documented.check(api.get(f"/assessment/placements/{placement_id}", HOST), "get", "/assessment/placements/{placement_id}")
+    documented.check(api.get("/assessment/policies", "od"), "get", "/assessment/policies")
+
+    campaign_id = uid("camp")
+    ok(api.post("/assessment/campaigns", {"campaign_id": campaign_id, "year": 2026, "units": ["county-finance", "c-2"],
+                                          "agency": "polling-co", "settings": {"version": "city-2026"}}, "od"))
+    campaign = f"/assessment/campaigns/{campaign_id}"
+    ok(api.post(campaign + "/survey-report", {"csv": "unit,score,summary\ncounty-finance,88,满意\nc-2,70,一般\n"},
+                "agency"))
+    focus = dict.fromkeys(("strategic_direction", "institutional_innovation", "internal_capacity", "service_function"), 75)
+    ok(api.post(campaign + "/democratic-scores", {"unit": "c-2", "focus_scores": focus, "respondents": 30}, "od"))
+    ok(api.post(campaign + "/interview-notes", {"unit": "c-2", "focus": "service_function", "note": "团结"}, "od"))
+    for source in ("performance", "qualitative"):
+        ok(api.post(campaign + "/team-scores", {"unit": "c-2", "source": source, "score": 72, "note": "考核"}, "od"))
+    ok(api.post(campaign + "/findings", {"unit": "c-2", "source": "audit", "summary": "资金管理不规范", "deduction": 1}, "od"))
+    ok(api.post(campaign + "/units/c-2/finalisation", {"team_grade": "average"}, "od"))
+    ok(api.post(campaign + "/units/c-2/result-uses", {"use": "civilised_unit_award", "note": "暂缓"}, "od"))
+    view = documented.check(api.get(campaign, "od"), "get", "/assessment/campaigns/{campaign_id}")
+    assert view["units"]["county-finance"]["sources"]["performance"] is None
+    listed = documented.check(api.get("/assessment/campaigns", "od", limit=1000), "get", "/assessment/campaigns")
+    assert campaign_id in [c["campaign_id"] for c in listed["items"]]
+
+
+def test_a_self_evaluation_may_say_why_and_the_reason_is_kept_with_the_entry(running: dict[str, Any]) -> None:
+    api = running["api"]
+    path = open_assessment(api, placement(running)[0], 2022)
+    ok(api.post(path + "/self-evaluation", {"text": "驻村两年，完成了产业帮扶任务。", "reason": "本人口述，组织代录"}, HOST))
+    history = ok(api.get(path + "/history", HOST))["events"]
+    assert [(e["type"], e["reason"]) for e in history[1:]] == [("assessment.SelfEvaluationEntered", "本人口述，组织代录")]
+
+
+def test_an_unknown_placement_is_not_found_and_a_recalled_one_is_still_known_to_its_readers(
+        running: dict[str, Any]) -> None:
+    api = running["api"]
+    for reader in (HOST, "od"):
+        missing = api.get("/assessment/placements/nope", reader)
+        assert missing.status_code == 404 and missing.json()["rule"] == "placement_not_found", missing.text
+        assert missing.headers["Content-Type"].startswith("application/problem+json")
+    assert api.get("/assessment/placements/nope").status_code == 404  # as the auditor, who reads everything
+
+    placement_id, cadre_id = placement(running)
+    running["posting"].record(placement_id, PlacementRecalled(placement_id, "健康原因", date(2016, 3, 1)))
+    eventually(lambda: api.get(f"/assessment/placements/{placement_id}").json().get("status") == "recalled")
+    assert ok(api.get(f"/assessment/placements/{placement_id}", "finance"))["placement"]["cadre_id"] == cadre_id
+    hidden = api.get(f"/assessment/placements/{placement_id}", "baima")
+    assert hidden.status_code == 403 and hidden.json()["rule"] == "not_own_record" and cadre_id not in hidden.text
+
+
+def test_assessments_page_like_every_list_and_answer_as_of_a_moment(running: dict[str, Any]) -> None:
+    api = running["api"]
+    placement_id, cadre_id = placement(running)
+    path = open_assessment(api, placement_id, 2023)
+    opened_at = datetime.fromisoformat(ok(api.get(path + "/history", HOST))["events"][0]["recorded_at"])
+    enter_inputs(api, path, {g: {"competent": 5} for g in GROUPS}, 80)
+    ok(api.post(path + "/finalisation", {"final_grade": "competent"}, HOST))
+
+    def listed(**query: Any) -> dict[str, Any]:
+        return ok(api.get("/assessment/assessments", HOST, cadre_id=cadre_id, **query))
+
+    assert {k: v for k, v in listed().items() if k != "items"} == {"total": 1, "limit": 100, "offset": 0}
+    assert listed(offset=1) == {"items": [], "total": 1, "limit": 100, "offset": 1}
+    then = listed(as_of=opened_at.isoformat(), limit=5)
+    assert ([a["status"] for a in then["items"]], then["limit"]) == (["open"], 5)
+    assert listed(as_of=opened_at.isoformat(), status="open")["total"] == 1
+    assert listed(as_of=opened_at.isoformat(), status="finalised")["total"] == 0
+    assert listed(status="finalised")["total"] == 1
+    assert listed(as_of=(opened_at - timedelta(milliseconds=1)).isoformat())["total"] == 0
+    assert listed(as_of="2999-01-01T00:00:00+00:00")["items"][0]["status"] == "finalised"  # the future: now
+    for refused in ({"limit": 0}, {"limit": 1001}, {"offset": -1}, {"as_of": "2026-01-01"}, {"sort": "year"}):
+        assert api.get("/assessment/assessments", HOST, **refused).status_code == 422, refused
+
+
+def test_campaigns_and_policies_page_like_every_list_and_answer_as_of_a_moment(running: dict[str, Any]) -> None:
+    api = running["api"]
+    first, second = uid("camp"), uid("camp")
+    ok(api.post("/assessment/campaigns", {"campaign_id": first, "year": 2026, "units": ["county-finance"],
+                                          "agency": "polling-co", "settings": {"version": "city-2026"}}, "od"))
+    path = open_assessment(api, placement(running)[0], 2024)  # a moment recorded between the two campaigns
+    between = ok(api.get(path + "/history", HOST))["events"][0]["recorded_at"]
+    ok(api.post("/assessment/campaigns", {"campaign_id": second, "year": 2026, "units": ["county-education"],
+                                          "agency": "polling-co", "settings": {"version": "city-2026"}}, "od"))
+
+    def campaigns(reader: str = "od", **query: Any) -> list[str]:
+        return [c["campaign_id"] for c in ok(api.get("/assessment/campaigns", reader, limit=1000, **query))["items"]]
+
+    one = ok(api.get("/assessment/campaigns", "od", limit=1))
+    assert (len(one["items"]), one["limit"], one["offset"]) == (1, 1, 0) and one["total"] >= 2
+    assert ok(api.get("/assessment/campaigns", "od", limit=1, offset=1))["items"] != one["items"]
+    assert {first, second} <= set(campaigns())
+    then = campaigns(as_of=between)
+    assert first in then and second not in then
+    assert campaigns(as_of="2000-01-01T00:00:00+00:00") == []
+    assert first in campaigns("finance") and second not in campaigns("finance")  # a unit reads its own campaigns
+    assert api.get(f"/assessment/campaigns/{second}", "od", as_of=between).status_code == 404
+
+    policies = ok(api.get("/assessment/policies", "od", limit=1))
+    assert [p["version"] for p in policies["items"]] == ["default-1"] and policies["total"] >= 2
+    assert "county-2026" in [p["version"] for p in ok(api.get("/assessment/policies", "od", offset=1))["items"]]
+    before = ok(api.get("/assessment/policies", "od", as_of="2000-01-01T00:00:00+00:00"))
+    assert ([p["version"] for p in before["items"]], before["total"]) == (["default-1"], 1)
+    for route in ("/assessment/campaigns", "/assessment/policies", path + "/history", f"/assessment/campaigns/{first}"):
+        assert api.get(route, "od", sort="year").status_code == 422, route
+        assert api.get(route, "od", as_of="yesterday").status_code == 422, route
+    assert api.get("/assessment/campaigns", "od", limit=1001).status_code == 422

@@ -225,9 +225,12 @@ def test_a_started_placement_is_active_and_a_completed_one_moves_to_completed() 
     assert "P1" not in roster.active and roster.completed["P1"].cadre_id == "C1"
 
 
-def test_a_recalled_placement_is_neither_active_nor_completed() -> None:
+def test_a_recalled_placement_is_neither_active_nor_completed_but_still_known() -> None:
     roster = apply_posting_event(ROSTER, PLACEMENT_RECALLED, {"placement_id": "P1"})
-    assert roster == PlacementRoster()
+    assert not roster.active and not roster.completed and roster.status_of("P1") == "recalled"
+    assert roster.find("P1") == ROSTER.active["P1"]  # what posting announced, for who may read it
+    assert apply_posting_event(roster, PLACEMENT_PLANNED, PLANNED) == roster  # a late planning changes nothing
+    assert apply_posting_event(PlacementRoster(), PLACEMENT_RECALLED, {"placement_id": "P1"}) == PlacementRoster()
 
 
 def test_an_extension_moves_the_end_of_an_active_placement() -> None:

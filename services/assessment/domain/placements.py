@@ -19,6 +19,7 @@ PLACEMENT_EXTENDED = "posting.PlacementExtended"
 PLACEMENT_COMPLETED = "posting.PlacementCompleted"
 PLACEMENT_RECALLED = "posting.PlacementRecalled"
 ROSTER_EVENT_TYPES = (PLACEMENT_PLANNED, PLACEMENT_STARTED, PLACEMENT_EXTENDED, PLACEMENT_COMPLETED, PLACEMENT_RECALLED)
+PLACEMENT_STATUSES = ("active", "completed", "planned", "recalled")  # what the roster says of a placement it knows
 
 # The posting fields the roster keeps; the rest (post, rank, mode…) is posting's business.
 _NOTED_FIELDS = ("placement_id", "cadre_id", "host_unit", "home_unit", "placement_type",
@@ -38,20 +39,24 @@ class ActivePlacement:
 
 @dataclass(frozen=True)
 class PlacementRoster:
-    """Placements planned but not started, now active, and completed at the end of their term."""
+    """Placements planned but not started, now active, completed at the end of their term, and recalled early."""
 
     active: Mapping[str, ActivePlacement] = field(default_factory=dict)
     completed: Mapping[str, ActivePlacement] = field(default_factory=dict)
     planned: Mapping[str, ActivePlacement] = field(default_factory=dict)
+    recalled: Mapping[str, ActivePlacement] = field(default_factory=dict)
 
     def status_of(self, placement_id: str) -> str | None:
-        for status in ("active", "completed", "planned"):
+        for status in PLACEMENT_STATUSES:
             if placement_id in getattr(self, status):
                 return status
         return None
 
     def find(self, placement_id: str) -> ActivePlacement | None:
-        return self.active.get(placement_id) or self.completed.get(placement_id) or self.planned.get(placement_id)
+        for placements in (self.active, self.completed, self.planned, self.recalled):
+            if placement_id in placements:
+                return placements[placement_id]
+        return None
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,8 @@ class PlacementEventNoted(Event):
 
 
 def placement_planned(roster: PlacementRoster, placement: ActivePlacement) -> PlacementRoster:
-    """Record a placement's details; a placement already started keeps its status."""
-    if roster.status_of(placement.placement_id) in ("active", "completed"):
+    """Record a placement's details; a placement already started (or recalled) keeps its status."""
+    if roster.status_of(placement.placement_id) in ("active", "completed", "recalled"):
         return roster
     return replace(roster, planned={**roster.planned, placement.placement_id: placement})
 
@@ -100,9 +105,14 @@ def placement_completed(roster: PlacementRoster, placement_id: str) -> Placement
 
 
 def placement_recalled(roster: PlacementRoster, placement_id: str) -> PlacementRoster:
-    """A recalled placement is no longer active and, not having completed, gets no end-of-term appraisal."""
+    """A recalled placement is no longer active and, not having completed, gets no end-of-term appraisal; it is
+    kept apart, so the service can still say what it knows of it (and who may read that)."""
+    placement = roster.active.get(placement_id) or roster.planned.get(placement_id)
+    if placement is None:
+        return roster
     return replace(roster, active={k: v for k, v in roster.active.items() if k != placement_id},
-                   planned={k: v for k, v in roster.planned.items() if k != placement_id})
+                   planned={k: v for k, v in roster.planned.items() if k != placement_id},
+                   recalled={**roster.recalled, placement_id: placement})
 
 
 def _optional(data: Mapping[str, Any], key: str) -> str | None:
