@@ -53,7 +53,8 @@ def event_catalogue() -> str:
              "`<service>.events` with routing key = type. The envelope carries `id`, `source`, `type`, "
              "`subject` (the stream), `time`, `sequence` (feed cursor), `previoussequence`, `streamversion`, "
              "`correlationid`, `causationid`, `dataschema` (`urn:fourgates:<type>:v<version>`) and "
-             "`fourgatesmetadata` (actor principal/role/unit, reason, command id, occurred-at, policy version; `request_hash`, an opaque digest of the HTTP request, on events of commands sent over HTTP).", ""]
+             "`fourgatesmetadata` (actor principal/role/unit, reason, command id, occurred-at, policy version; "
+             "`request_hash`, an opaque digest of the HTTP request, on events of commands sent over HTTP).", ""]
     for service, registry in registries().items():
         lines += [f"## {service}", ""]
         for name in registry.names():

@@ -12,9 +12,9 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.wrappers import Request, Response
 
+from services.backbone.bulkfeed import cloudevents_after
 from services.backbone.config import amqp_uri
 from services.backbone.consumer import IdempotentConsumer
-from services.backbone.bulkfeed import cloudevents_after
 from services.backbone.domain import NotFoundError
 from services.backbone.envelope import FeedCursor
 from services.backbone.http import Call, Problem, RouteTable, endpoint, http, json_response, reload_tokens
