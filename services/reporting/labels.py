@@ -62,14 +62,19 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# In the team views a proposed grade is a team grade (良好, 一般…), not a cadre's.
+TEAM_COLUMN_LABELS = {**COLUMN_LABELS, "proposed_grade": TEAM_GRADE}
+
+
 def label(table: dict[str, str], code: Any) -> Any:
     return table.get(code, code) if isinstance(code, str) else code
 
 
-def labelled(row: dict[str, Any], status: dict[str, str] | None = None) -> dict[str, Any]:
+def labelled(row: dict[str, Any], status: dict[str, str] | None = None,
+             tables: dict[str, dict[str, str]] = COLUMN_LABELS) -> dict[str, Any]:
     """The row with a `<column>_label` beside every coded column it has."""
     out = dict(row)
-    for column, table in COLUMN_LABELS.items():
+    for column, table in tables.items():
         if column in row and row[column] is not None:
             out[f"{column}_label"] = label(table, row[column])
     if status is not None and row.get("status") is not None:

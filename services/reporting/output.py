@@ -11,7 +11,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from services.backbone.http import Problem, json_response
-from services.reporting.labels import labelled, labelled_columns
+from services.reporting.labels import COLUMN_LABELS, labelled, labelled_columns
 from services.reporting.queries import Rows
 
 JSON_PAGE, JSON_MAX, CSV_MAX = 100, 1000, 100_000
@@ -25,9 +25,9 @@ def plain(value: Any) -> Any:
     return value
 
 
-def shown(rows: Rows, status: dict[str, str] | None = None) -> Rows:
+def shown(rows: Rows, status: dict[str, str] | None = None, tables: dict[str, dict[str, str]] = COLUMN_LABELS) -> Rows:
     """The rows as users see them: codes with their labels, dates as JSON shows them."""
-    return Rows(({k: plain(v) for k, v in labelled(dict(row), status).items()} for row in rows),
+    return Rows(({k: plain(v) for k, v in labelled(dict(row), status, tables).items()} for row in rows),
                 labelled_columns(rows.columns, status))
 
 

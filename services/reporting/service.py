@@ -67,11 +67,13 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def reader(self) -> Reader:
         return Reader(self.store.pool, self.store.schema)
 
-    def _table(self, call: Call, view: View, status: dict[str, str] | None = None, **fixed: Any) -> Response:
+    def _table(self, call: Call, view: View, status: dict[str, str] | None = None,
+               tables: dict[str, dict[str, str]] = labels.COLUMN_LABELS, **fixed: Any) -> Response:
         query = {**call.payload, **fixed}
         limit = page_limit(query)
         rows, total = self.reader.page(view, query, limit, query.get("offset", 0))
-        return respond(query, view.name, shown(rows, status), total=total, limit=limit, offset=query.get("offset", 0))
+        return respond(query, view.name, shown(rows, status, tables), total=total, limit=limit,
+                       offset=query.get("offset", 0))
 
     @endpoint(ROUTES, "GET", "/cadres", summary="List the cadres (干部) known from selection", query=s.CadreQuery,
               roles=READERS, response=out.ReportPageOut)
@@ -165,7 +167,7 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "GET", "/teams", summary="List leadership-team assessment results", query=s.TeamQuery,
               roles=READERS, response=out.ReportPageOut)
     def list_teams(self, call: Call) -> Response:
-        return self._table(call, views.TEAMS)
+        return self._table(call, views.TEAMS, tables=labels.TEAM_COLUMN_LABELS)
 
     @endpoint(ROUTES, "GET", "/teams/grades", summary="Count team grades per year", query=s.YearQuery,
               roles=READERS, response=out.ReportRowsOut)

@@ -126,6 +126,9 @@ def test_assessment_and_team_results(api: Api, ids: dict[str, Any]) -> None:
 
     assert [(a["assessment_id"], a["final_grade_label"], a["cadre_name"]) for a in finalised] == [(ids["A1"], "优秀", "李明")]
     assert teams["county-education"]["team_grade_label"] == "优秀" and teams["county-finance"]["team_grade"] == "good"
+    for team in teams.values():  # a team's proposed grade is a team grade: 良好, not "good"
+        assert team["proposed_grade_label"] == {"excellent": "优秀", "good": "良好", "average": "一般",
+                                                "poor": "较差"}[team["proposed_grade"]], team
     assert {(r["team_grade"], r["teams"]) for r in team_grades} == {("excellent", 1), ("good", 1)}
 
 
