@@ -146,7 +146,7 @@ def execute_on_assessment(agg: Aggregates, assessment_id: str, decide: Callable[
         raise PreconditionFailedError(stream, if_match, version)
     decision = decide(state)
     recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-    return CommandResult(stream, version + len(recorded), recorded)
+    return CommandResult.appended(stream, version + len(recorded), recorded, meta)
 
 
 def finalise(agg: Aggregates, meta: CommandMeta, assessment_id: str, payload: dict[str, Any],

@@ -203,7 +203,9 @@ def _text(raw: bytes, charset: str) -> str:
 
 
 def _parse_query(route: Route, request: Request) -> dict[str, Any]:
-    if route.query is None:
+    if route.query is None:  # a route that takes no parameter refuses one, as the others refuse an unknown one
+        if request.args:
+            raise marshmallow.ValidationError({name: ["Unknown field."] for name in request.args})
         return {}
     args = request.args.to_dict()
     _refuse_unstorable_text(args, "")

@@ -305,7 +305,8 @@ def test_a_reused_idempotency_key_with_a_different_body_is_refused_and_appends_n
 
 
 @pytest.mark.parametrize("route", ["POST /selection/nominations/{nomination_id}/inspection",
-                                   "POST /posting/placements/{placement_id}/check-ins", "POST /posting/placements"])
+                                   "POST /posting/placements/{placement_id}/check-ins", "POST /posting/placements",
+                                   "POST /assessment/placements/{placement_id}/assessments/{period}/performance-scores"])
 def test_ten_concurrent_sends_of_one_request_record_it_once_and_nine_say_replayed(system: System, route: str) -> None:
     case = BY_ROUTE[route]
     path, body = case.prepare(system)
@@ -385,6 +386,16 @@ def test_a_control_character_in_a_path_or_a_query_is_refused_never_a_server_erro
             if isinstance(f, marshmallow.fields.String):
                 response = system.service_of(path).get(path, "auditor", **{name: "a\x00b"})
                 failures += [f"{route.path}?{name}=NUL: {w}" for w in problem(response, 422, name)]
+    assert not failures, "\n".join(failures)
+
+
+def test_every_get_route_refuses_a_parameter_it_does_not_know_naming_it(system: System) -> None:
+    """A misspelt filter (`?hots_unit=`) must not answer as if it were not there — also where a route takes none."""
+    failures = []
+    for route in _every_get_route():
+        path = route.path.format(**{n: "x" for n in re.findall(r"{(\w+)}", route.path)})
+        response = system.service_of(path).get(path, "auditor", hots_unit="county-finance")
+        failures += [f"{route.path}?hots_unit=: {w}" for w in problem(response, 422, "hots_unit")]
     assert not failures, "\n".join(failures)
 
 
