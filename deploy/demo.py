@@ -60,7 +60,8 @@ def select(api: Client, c: Cadre) -> None:
     api.command("selection", "/selection/nominations", {
         "nomination_id": c.nomination_id, "cadre_id": c.cadre_id, "placement_type": c.placement_type,
         "host_unit": c.host_unit, "host_post": c.host_post, "post_level": c.post_level, "posting_mode": c.posting_mode,
-        "reason": data.RECOMMENDATION_REASONS[c.placement_type]}, data.SENDING_TOKENS[c.home_unit], f"{c.key}:recommend")
+        "reason": data.RECOMMENDATION_REASONS[c.placement_type],
+        "recommended_on": data.RECOMMENDED[c.placement_type].isoformat()}, data.SENDING_TOKENS[c.home_unit], f"{c.key}:recommend")
     api.command("selection", f"/selection/nominations/{c.nomination_id}/inspection",
                 {"findings": data.INSPECTION_FINDINGS, "passed": True}, data.OD, f"{c.key}:inspect")
     ref, decided_on = data.DECISIONS[c.placement_type]

@@ -62,7 +62,9 @@ STATUS_LABELS = {"planned": "已计划", "agreement_signed": "协议已签订", 
 
 PLAN = {"year": YEAR, "gap_filling": 19, "strength": 5, "docking": 3}
 TERM_MONTHS = 12
-# Party-committee decisions and start dates per placement type.
+# Recommendation dates (the sending units answer the year's plan in January), party-committee decisions and
+# start dates per placement type.
+RECOMMENDED = {"gap_filling": date(2025, 1, 6), "strength": date(2025, 1, 27), "docking": date(2025, 1, 27)}
 DECISIONS = {"gap_filling": ("县委〔2025〕7号", date(2025, 1, 24)),
              "strength": ("县委〔2025〕9号", date(2025, 2, 20)),
              "docking": ("县委〔2025〕9号", date(2025, 2, 20))}

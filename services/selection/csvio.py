@@ -201,13 +201,13 @@ def import_cadres(agg: Aggregates, meta: CommandMeta, rows: list[Row], reason: s
             history = agg.history(stream, conn=conn)
             state = d.fold_cadre(history)
             command = d.RegisterCadre(**row.cadre)
-            if state is not None and state.register_fields() == {k: getattr(command, k) for k in REGISTER_FIELDS}:
+            if state is not None and state.register_fields() == d.incoming_fields(command, state):
                 outcomes[row.line] = "unchanged"  # also for an erased cadre exported and imported again
                 continue
             try:
                 decision = d.decide_register_cadre(state, command, metas[row.line].context)
             except DomainError as exc:
-                errors.append(RowError(row.line, "cadre_id", exc.rule, exc.message))
+                errors.append(RowError(row.line, exc.details.get("field", "cadre_id"), exc.rule, exc.message))
                 continue
             outcomes[row.line] = "registered" if state is None else "updated"
             batches.append((stream, agg.new_events(decision.events, metas[row.line], decision.policy_version),

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
+from services.backbone.domain import DomainError
 from services.backbone.registry import EventRegistry
 from services.backbone.store import FoldCache
 from services.selection import domain as d
@@ -36,15 +37,29 @@ def nomination_stream(nomination_id: str) -> str:
     return f"nomination-{nomination_id}"
 
 
-def register_cadre(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], conn: Any = None) -> CommandResult:
+def register_cadre(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None) -> CommandResult:
     """Register or update one cadre; an identical repeat appends nothing."""
     command = d.RegisterCadre(**payload)
-    if conn is None:
-        _ensure_key(agg, command.cadre_id)  # the cadre's name is sealed under the cadre's own key
-        with agg.store.transaction() as own:
-            return register_cadre(agg, meta, payload, own)
-    return agg.execute(cadre_stream(command.cadre_id), d.fold_cadre,
-                       lambda s: d.decide_register_cadre(s, command, meta.context), meta, conn=conn)
+    _ensure_key(agg, command.cadre_id)  # the cadre's name is sealed under the cadre's own key
+    with agg.store.transaction() as conn:
+        return agg.execute(cadre_stream(command.cadre_id), d.fold_cadre,
+                           lambda s: d.decide_register_cadre(s, command, meta.context), meta, if_match, conn=conn)
+
+
+def register_cadres(agg: Aggregates, meta: CommandMeta, cadres: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Register or update many cadres, each its own command (`<command id>:<index>`); a cadre_id sent twice
+    refuses the whole request before anything is written (which of the two should win?)."""
+    first: dict[str, int] = {}
+    for i, cadre in enumerate(cadres):
+        if (j := first.setdefault(cadre["cadre_id"], i)) != i:
+            raise DomainError("duplicate", f"duplicate rule: cadres.{i}.cadre_id: cadre {cadre['cadre_id']} is already "
+                                           f"cadres.{j}; send each cadre once per request, nothing was applied",
+                              item=i, field="cadre_id", first_item=j)
+    results = []
+    for i, cadre in enumerate(cadres):
+        each = CommandMeta(meta.context, f"{meta.command_id}:{i}", meta.correlation_id, meta.source)
+        results.append({"cadre_id": cadre["cadre_id"], **register_cadre(agg, each, cadre).to_json()})
+    return results
 
 
 def change_reserve_pool(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str, add: bool,
@@ -58,18 +73,20 @@ def change_reserve_pool(agg: Aggregates, meta: CommandMeta, cadre_id: str, reaso
     return agg.execute(cadre_stream(cadre_id), d.fold_cadre, decide, meta, if_match)
 
 
-def require_retention(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str) -> CommandResult:
+def require_retention(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str,
+                      if_match: int | None = None) -> CommandResult:
     command = d.RequireRetention(cadre_id, reason)
     return agg.execute(cadre_stream(cadre_id), d.fold_cadre,
-                       lambda s: d.decide_require_retention(s, command, meta.context), meta)
+                       lambda s: d.decide_require_retention(s, command, meta.context), meta, if_match)
 
 
-def erase_personal_data(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str) -> CommandResult:
+def erase_personal_data(agg: Aggregates, meta: CommandMeta, cadre_id: str, reason: str,
+                        if_match: int | None = None) -> CommandResult:
     """Record the erasure, then destroy the cadre's key in the same transaction (after the append)."""
     command = d.ErasePersonalData(cadre_id, reason)
     with agg.store.transaction() as conn:
         result = agg.execute(cadre_stream(cadre_id), d.fold_cadre,
-                             lambda s: d.decide_erase_personal_data(s, command, meta.context), meta, conn=conn)
+                             lambda s: d.decide_erase_personal_data(s, command, meta.context), meta, if_match, conn=conn)
         agg.store.vault.erase(conn, cadre_id)
     return result
 
@@ -147,17 +164,26 @@ def nomination_step(agg: Aggregates, meta: CommandMeta, nomination_id: str, step
 
 
 def all_nominations(agg: Aggregates, until: datetime | None = None, conn: Any = None) -> list[d.Nomination]:
-    return [n for n in _fold_prefix(agg, "nomination-", d.fold_nomination, until, conn) if n is not None]
+    return [n for _, n in _fold_prefix(agg, "nomination-", d.fold_nomination, until, conn) if n is not None]
 
 
 def nomination_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[dict[str, Any]], bool],
                     until: datetime | None = None) -> tuple[list[d.Nomination], int]:
-    """One page (by id) of the nominations `readable` admits, and how many it admits: judged on the units a
-    nomination was recommended from and to (its opening event alone, one query), so only the page is folded."""
+    """`versioned_nomination_page` without the versions."""
+    page, total = versioned_nomination_page(agg, offset, limit, readable, until)
+    return [n for _, n in page], total
+
+
+def versioned_nomination_page(agg: Aggregates, offset: int, limit: int | None,
+                              readable: Callable[[dict[str, Any]], bool],
+                              until: datetime | None = None) -> tuple[list[tuple[int, d.Nomination]], int]:
+    """One page (by id) of the nominations `readable` admits, each with its stream's version (as of `until`), and
+    how many it admits: judged on the units a nomination was recommended from and to (its opening event alone,
+    one query), so only the page is folded."""
     opened = agg.store.opening_data("nomination-", d.NominationRecommended.TYPE, ("sending_unit", "host_unit"), until)
     streams = [stream for stream, units in opened.items() if readable(units)]
     page = agg.fold_streams(streams[offset:None if limit is None else offset + limit], d.fold_nomination, until)
-    return [n for _, n in page.values() if n is not None], len(streams)
+    return [(v, n) for v, n in page.values() if n is not None], len(streams)
 
 
 # Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
@@ -166,28 +192,38 @@ CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.repl
 
 def cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Cadre], bool],
                until: datetime | None = None) -> tuple[list[d.Cadre], int]:
-    """One page (by id) of the cadres `readable` admits, and how many it admits. Now: chosen among the folds
-    the service keeps (a cadre's unit can change, so its registration is not enough), only the page folded
-    in full; as of a past moment, every cadre folded up to it."""
+    """`versioned_cadre_page` without the versions."""
+    page, total = versioned_cadre_page(agg, offset, limit, readable, until)
+    return [c for _, c in page], total
+
+
+def versioned_cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Cadre], bool],
+                         until: datetime | None = None) -> tuple[list[tuple[int, d.Cadre]], int]:
+    """One page (by id) of the cadres `readable` admits, each with its stream's version (as of `until`), and how
+    many it admits. Now: chosen among the folds the service keeps (a cadre's unit can change, so its
+    registration is not enough), only the page folded in full; as of a past moment, every cadre folded up to it."""
     end = None if limit is None else offset + limit
     if until is not None:
-        matching = sorted((c for c in all_cadres(agg, until) if readable(c)), key=lambda c: c.cadre_id)
+        folded = _fold_prefix(agg, "cadre-", d.fold_cadre, until, None)
+        matching = sorted(((v, c) for v, c in folded if c is not None and readable(c)), key=lambda vc: vc[1].cadre_id)
         return matching[offset:end], len(matching)
     streams = [stream for stream, (_, cadre) in CADRES.states(agg.store, "cadre-").items()
                if cadre is not None and readable(cadre)]
-    return [c for _, c in agg.fold_streams(streams[offset:end], d.fold_cadre).values() if c is not None], len(streams)
+    page = agg.fold_streams(streams[offset:end], d.fold_cadre)
+    return [(v, c) for v, c in page.values() if c is not None], len(streams)
 
 
 def all_cadres(agg: Aggregates, until: datetime | None = None) -> list[d.Cadre]:
-    return [c for c in _fold_prefix(agg, "cadre-", d.fold_cadre, until, None) if c is not None]
+    return [c for _, c in _fold_prefix(agg, "cadre-", d.fold_cadre, until, None) if c is not None]
 
 
-def _fold_prefix(agg: Aggregates, prefix: str, fold: Any, until: datetime | None, conn: Any) -> list[Any]:
+def _fold_prefix(agg: Aggregates, prefix: str, fold: Any, until: datetime | None, conn: Any) -> list[tuple[int, Any]]:
+    """Every stream under `prefix` as (its version, its folded state), as of `until` if given."""
     by_stream: dict[str, list[Any]] = {}
     for recorded in agg.store.read_streams_prefix(prefix, conn=conn):
         if until is None or recorded.recorded_at <= until:
             by_stream.setdefault(recorded.stream, []).append(REGISTRY.load(recorded))
-    return [fold(events) for events in by_stream.values()]
+    return [(len(events), fold(events)) for events in by_stream.values()]
 
 
 def record_assessment_result(agg: Aggregates, conn: psycopg.Connection, meta: CommandMeta,

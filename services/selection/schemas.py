@@ -5,12 +5,11 @@ from datetime import date
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, JsonBoolean, JsonInteger, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, JsonBoolean, JsonInteger, PageOut, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
-from services.backbone.schemas import PageOut as PageOut  # re-exported for service.py
-from services.selection.domain import GRADE_LABELS, PLACEMENT_TYPE_LABELS, POSTING_MODE_LABELS, RANKS
+from services.selection.domain import ASSESSMENT_KIND_LABELS, GRADE_LABELS, PLACEMENT_TYPE_LABELS, POSTING_MODE_LABELS, RANKS
 
 
 class CadreIn(Strict):
@@ -21,12 +20,25 @@ class CadreIn(Strict):
     birth_date = fields.Date(required=True, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)))
     grassroots_experience = JsonBoolean(required=True)
     fit_for_duty = JsonBoolean(required=True, metadata={"description": "a yes/no attestation only, never health details"})
-    reserve_cadre = JsonBoolean(load_default=False)
-    open_disciplinary_matter = JsonBoolean(load_default=False)
+    reserve_cadre = JsonBoolean(metadata={"description": (
+        "left out: false when the cadre is first registered, the stored value on an update. An update may not "
+        "change it: the organisation department adds a cadre to or removes one from the reserve pool, with a "
+        "reason, at /selection/cadres/{cadre_id}/reserve-pool and /reserve-pool/removal")})
+    open_disciplinary_matter = JsonBoolean(metadata={
+        "description": "left out: false when the cadre is first registered, the stored value on an update"})
 
 
 class CadreBulkIn(Strict):
     cadres = fields.List(fields.Nested(CadreIn), required=True, validate=validate.Length(min=1, max=1000))
+
+
+class EventRefOut(Schema):
+    """An event a command appended (or, replayed, had appended)."""
+
+    id = fields.UUID()
+    type = fields.String()
+    stream = fields.String()
+    version = fields.Integer()
 
 
 class CadreBulkResultOut(Schema):
@@ -34,7 +46,7 @@ class CadreBulkResultOut(Schema):
     stream = fields.String()
     version = fields.Integer()
     replayed = fields.Boolean()
-    events = fields.List(fields.Dict(), metadata={"description": "as in a command's result; empty when unchanged"})
+    events = fields.List(fields.Nested(EventRefOut), metadata={"description": "empty when unchanged"})
 
 
 class CadreBulkOut(Schema):
@@ -75,6 +87,9 @@ class NominationIn(Strict):
     posting_mode = fields.String(required=True, validate=validate.OneOf(list(POSTING_MODE_LABELS)),
                                  metadata={"description": "lower_post 高职低挂 / same_level 平职挂 / assistant_one_up"})
     reason = fields.String(required=True, validate=TEXT)
+    recommended_on = fields.Date(validate=WORK_DATE, metadata={"description": (
+        "the day the unit recommended the cadre (default: today; not in the future). Eligibility is judged on it: "
+        "the policy in force and the cadre's age that day. Inspection and decision may not be dated before it.")})
 
 
 class InspectionIn(Strict):
@@ -86,7 +101,8 @@ class InspectionIn(Strict):
 class DecisionIn(Strict):
     approved = JsonBoolean(required=True)
     decision_ref = fields.String(required=True, validate=SHORT)
-    decision_date = fields.Date(required=True, validate=WORK_DATE)
+    decision_date = fields.Date(required=True, validate=WORK_DATE, metadata={
+        "description": "the day the committee decided: not in the future, not before the recommendation"})
     reason = fields.String(validate=TEXT)
 
 
@@ -108,7 +124,7 @@ class CsvImportOut(Schema):
     unchanged = fields.Integer()
     replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
     results = fields.List(fields.Nested(CsvRowOut))
-    events = fields.List(fields.Dict())
+    events = fields.List(fields.Nested(EventRefOut))
 
 
 class CriterionOut(Schema):
@@ -117,6 +133,14 @@ class CriterionOut(Schema):
     passed = fields.Boolean()
     hard = fields.Boolean()
     detail = fields.String()
+
+
+class AssessmentResultOut(Schema):
+    year = fields.Integer()
+    kind = fields.String(metadata={"description": " / ".join(ASSESSMENT_KIND_LABELS)})
+    grade = fields.String(metadata={"description": " / ".join(GRADE_LABELS)})
+    grade_label = fields.String()
+    source_event_id = fields.String(metadata={"description": "the assessment event it was recorded from"})
 
 
 class CadreOut(Schema):
@@ -130,13 +154,24 @@ class CadreOut(Schema):
     fit_for_duty = fields.Boolean()
     reserve_cadre = fields.Boolean()
     open_disciplinary_matter = fields.Boolean()
-    assessments = fields.List(fields.Dict())
+    assessments = fields.List(fields.Nested(AssessmentResultOut))
+    retention_reason = fields.String(allow_none=True, metadata={
+        "description": "why the law requires the records to be kept (erasure is refused meanwhile); null if not"})
+    erased = fields.Boolean(metadata={"description": "personal data erased: the name reads as a placeholder"})
     version = fields.Integer()
 
 
 class NominationOut(Schema):
     nomination_id = fields.String()
     cadre_id = fields.String()
+    cadre_rank = fields.String(metadata={"description": "the cadre's rank when recommended"})
+    sending_unit = fields.String()
+    recommended_on = fields.Date()
+    nominated_by = fields.String()
+    inspected_by = fields.String(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    override_reason = fields.String(allow_none=True, metadata={
+        "description": "the organisation department's reason for overriding failed hard criteria; null if none"})
     status = fields.String()
     status_label = fields.String()
     placement_type = fields.String()
@@ -146,10 +181,18 @@ class NominationOut(Schema):
     host_unit = fields.String()
     host_post = fields.String()
     post_level = fields.String()
-    policy_version = fields.String(allow_none=True)
+    policy_version = fields.String()
     criteria = fields.List(fields.Nested(CriterionOut))
     blocked = fields.Boolean()
     version = fields.Integer()
+
+
+class CadrePageOut(PageOut):
+    items = fields.List(fields.Nested(CadreOut))
+
+
+class NominationPageOut(PageOut):
+    items = fields.List(fields.Nested(NominationOut))
 
 
 GRADES = list(GRADE_LABELS)

@@ -60,22 +60,19 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "POST", "/cadres", summary="Register or update a cadre", body=s.CadreIn,
               response=s.CommandOut, roles=REGISTRARS)
     def register_cadre(self, call: Call) -> Any:
-        return h.register_cadre(self.aggregates, call.meta, call.payload).to_json()
+        return h.register_cadre(self.aggregates, call.meta, call.payload, call.if_match).to_json()
 
     @endpoint(ROUTES, "POST", "/cadres/bulk", summary="Register or update many cadres", body=s.CadreBulkIn,
               response=s.CadreBulkOut, roles=REGISTRARS)
     def register_cadres(self, call: Call) -> Any:
-        results = []
-        for i, cadre in enumerate(call.payload["cadres"]):
-            meta = CommandMeta(call.meta.context, f"{call.meta.command_id}:{i}", call.meta.correlation_id, "selection")
-            results.append({"cadre_id": cadre["cadre_id"], **h.register_cadre(self.aggregates, meta, cadre).to_json()})
+        results = h.register_cadres(self.aggregates, call.meta, call.payload["cadres"])
         return {"results": results, "changed": sum(1 for r in results if r["events"] and not r["replayed"])}
 
-    @endpoint(ROUTES, "GET", "/cadres", summary="List cadres", query=s.ListQuery, response=s.PageOut)
+    @endpoint(ROUTES, "GET", "/cadres", summary="List cadres", query=s.ListQuery, response=s.CadrePageOut)
     def list_cadres(self, call: Call) -> Any:
-        page, total = h.cadre_page(self.aggregates, call.payload["offset"], call.payload["limit"],
-                                   lambda c: may_read(call.actor, home_unit=c.home_unit), call.payload["as_of"])
-        return page_body([h.cadre_view(c, 0) for c in page], total, call.payload)
+        page, total = h.versioned_cadre_page(self.aggregates, call.payload["offset"], call.payload["limit"],
+                                             lambda c: may_read(call.actor, home_unit=c.home_unit), call.payload["as_of"])
+        return page_body([h.cadre_view(c, version) for version, c in page], total, call.payload)
 
     @endpoint(ROUTES, "POST", "/cadres/import", summary="Import cadres from a CSV file, all rows or none",
               body=s.CadreCsvIn, response=s.CsvImportOut, roles=REGISTRARS, text_body=("text/csv", "csv"))
@@ -110,12 +107,13 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/retention", summary="Require a cadre's records to be kept by law",
               body=s.ReasonIn, response=s.CommandOut, roles=OD)
     def require_retention(self, call: Call, cadre_id: str) -> Any:
-        return h.require_retention(self.aggregates, call.meta, cadre_id, call.payload["reason"]).to_json()
+        return h.require_retention(self.aggregates, call.meta, cadre_id, call.payload["reason"], call.if_match).to_json()
 
     @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/erasure", summary="Erase a cadre's personal data",
               body=s.ReasonIn, response=s.CommandOut, roles=OD)
     def erase_personal_data(self, call: Call, cadre_id: str) -> Any:
-        return h.erase_personal_data(self.aggregates, call.meta, cadre_id, call.payload["reason"]).to_json()
+        return h.erase_personal_data(self.aggregates, call.meta, cadre_id, call.payload["reason"],
+                                     call.if_match).to_json()
 
     @endpoint(ROUTES, "POST", "/policies", summary="Adopt an eligibility policy version", body=s.PolicyIn,
               response=s.CommandOut, roles=OD, status=201)
@@ -127,13 +125,14 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def recommend(self, call: Call) -> Any:
         return h.recommend(self.aggregates, call.meta, call.payload).to_json()
 
-    @endpoint(ROUTES, "GET", "/nominations", summary="List nominations", query=s.ListQuery, response=s.PageOut)
+    @endpoint(ROUTES, "GET", "/nominations", summary="List nominations", query=s.ListQuery,
+              response=s.NominationPageOut)
     def list_nominations(self, call: Call) -> Any:
-        page, total = h.nomination_page(
+        page, total = h.versioned_nomination_page(
             self.aggregates, call.payload["offset"], call.payload["limit"],
             lambda units: may_read(call.actor, home_unit=units["sending_unit"], host_unit=units["host_unit"]),
             call.payload["as_of"])
-        return page_body([h.nomination_view(n, 0) for n in page], total, call.payload)
+        return page_body([h.nomination_view(n, version) for version, n in page], total, call.payload)
 
     @endpoint(ROUTES, "GET", "/nominations/export.csv", summary="Export the nominations as CSV", query=s.AsOfQuery,
               roles=EXPORTERS)

@@ -44,10 +44,29 @@ def cadre(api: Api, **overrides: Any) -> str:
 
 
 def recommend(api: Api, cadre_id: str, **overrides: Any) -> tuple[str, Any]:
+    """Recommended on 1 Feb 2025 (unless overridden), so that the decisions dated March 2025 come after it."""
     body = {"nomination_id": uid("n"), "cadre_id": cadre_id, "placement_type": "gap_filling",
             "host_unit": "qingshui-township", "host_post": "副镇长", "post_level": "deputy_section",
-            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", **overrides}
+            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", "recommended_on": "2025-02-01", **overrides}
+    body = {k: v for k, v in body.items() if v is not None}
     return str(body["nomination_id"]), api.post("/selection/nominations", body, "finance")
+
+
+def full_cadre(cadre_id: str, **overrides: Any) -> dict[str, Any]:
+    """What `cadre()` registers, as an HR system sends it again (a field set to None is left out)."""
+    body = {"cadre_id": cadre_id, "name": "李明", "rank": "deputy_section", "home_unit": "county-finance",
+            "birth_date": "1992-05-01", "grassroots_experience": False, "fit_for_duty": True, "reserve_cadre": True,
+            **overrides}
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def metadata_of(stream: str, type_: str) -> dict[str, Any]:
+    from tests.conftest import TEST_DB
+
+    with psycopg.connect(TEST_DB) as conn:
+        row = conn.execute("SELECT metadata FROM selection.events WHERE stream = %s AND type = %s", (stream, type_)).fetchone()
+    assert row is not None, f"no {type_} in {stream}"
+    return dict(row[0])
 
 
 def event_count(api: Api) -> int:
@@ -260,7 +279,8 @@ def test_openapi_documents_every_route(api: Api) -> None:
     assert spec["paths"]["/selection/nominations"]["post"]["requestBody"]
 
 
-def test_a_finalised_assessment_is_recorded_on_the_cadre_exactly_once(running: dict[str, Any]) -> None:
+def assessment_finalised(running: dict[str, Any], cadre_id: str) -> Any:
+    """An assessment of the cadre finalised in the (stand-in) assessment service; returns once selection has it."""
     import time
 
     from psycopg_pool import ConnectionPool
@@ -268,19 +288,25 @@ def test_a_finalised_assessment_is_recorded_on_the_cadre_exactly_once(running: d
     from services.backbone.store import EventStore
     from tests.conftest import new_event
 
-    api = running["api"]
-    cadre_id = cadre(api)
     finalised = new_event("assessment.AssessmentFinalised", {
         "assessment_id": uid("a"), "cadre_id": cadre_id, "placement_id": uid("p"), "host_unit": "qingshui-township",
         "year": 2025, "kind": "annual", "final_grade": "excellent", "proposed_grade": "excellent",
         "composite": 93.5, "policy_version": "assessment-2025", "reason": None})
     with ConnectionPool(running["db"], min_size=1, max_size=1) as pool:
         EventStore(pool, "assessment").append(f"assessment-{cadre_id}", [finalised])
-
     deadline = time.monotonic() + 30
-    while not (assessments := api.get(f"/selection/cadres/{cadre_id}").json()["assessments"]):
+    while not running["api"].get(f"/selection/cadres/{cadre_id}").json()["assessments"]:
         assert time.monotonic() < deadline, "the finalised assessment never reached selection"
         time.sleep(0.3)
+    return finalised
+
+
+def test_a_finalised_assessment_is_recorded_on_the_cadre_exactly_once(running: dict[str, Any]) -> None:
+    import time
+
+    api = running["api"]
+    cadre_id = cadre(api)
+    finalised = assessment_finalised(running, cadre_id)
     time.sleep(1)  # let any redelivery or catch-up of the same event arrive: it must change nothing
 
     assessments = api.get(f"/selection/cadres/{cadre_id}").json()["assessments"]
@@ -349,3 +375,193 @@ def test_a_unit_reads_only_its_own_cadres_and_nominations(api: Api) -> None:
     assert api.get(f"/selection/nominations/{nomination_id}", as_="qingshui").status_code == 200
     assert api.get(f"/selection/nominations/{nomination_id}", as_="baima").status_code == 403
     assert api.get(f"/selection/cadres/{cadre_id}", as_="agency").status_code == 403
+
+
+# --- updates from an HR system: left-out fields, the reserve pool, If-Match ---------------------------------
+
+
+def test_an_update_leaving_out_the_optional_fields_keeps_what_the_organisation_department_set(api: Api) -> None:
+    cadre_id = cadre(api)  # in the reserve pool
+    assert api.post("/selection/cadres", full_cadre(cadre_id, open_disciplinary_matter=True), "od").status_code == 200
+
+    synced = api.post("/selection/cadres", full_cadre(cadre_id, rank="section_chief", reserve_cadre=None), "hr")
+
+    assert synced.status_code == 200, synced.text
+    assert [e["type"] for e in synced.json()["events"]] == ["selection.CadreUpdated"]
+    view = api.get(f"/selection/cadres/{cadre_id}").json()
+    assert (view["rank"], view["open_disciplinary_matter"], view["reserve_cadre"]) == ("section_chief", True, True)
+    assert api.post("/selection/cadres", full_cadre(cadre_id, rank="section_chief", reserve_cadre=None),
+                    "hr").json()["events"] == []
+
+
+def test_an_update_may_not_take_a_cadre_out_of_the_reserve_pool_without_the_reserve_pool_route(api: Api) -> None:
+    cadre_id = cadre(api)  # in the reserve pool
+    before = event_count(api)
+
+    refused = api.post("/selection/cadres", full_cadre(cadre_id, reserve_cadre=False), "hr")
+
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["rule"], refused.json()["field"]) == ("reserve_pool_change", "reserve_cadre")
+    assert f"/selection/cadres/{cadre_id}/reserve-pool/removal" in refused.json()["detail"]
+    assert event_count(api) == before
+    assert api.get(f"/selection/cadres/{cadre_id}").json()["reserve_cadre"] is True
+
+
+def test_a_cadre_update_with_a_stale_if_match_is_refused(api: Api) -> None:
+    cadre_id = cadre(api)
+    assert api.post("/selection/cadres", full_cadre(cadre_id, fit_for_duty=False), "hr").json()["version"] == 2
+    before = event_count(api)
+
+    for stale in ("1", "7"):
+        refused = api.post("/selection/cadres", full_cadre(cadre_id, rank="section_chief"), "hr", **{"If-Match": stale})
+        assert refused.status_code == 412 and refused.json()["rule"] == "if_match", refused.text
+    assert event_count(api) == before
+    current = api.post("/selection/cadres", full_cadre(cadre_id, rank="section_chief"), "hr", **{"If-Match": "2"})
+    assert current.status_code == 200 and current.json()["version"] == 3, current.text
+
+
+def test_the_same_cadre_twice_in_one_bulk_request_is_refused_and_nothing_is_written(api: Api) -> None:
+    first, second = full_cadre(uid("c")), full_cadre(uid("c"))
+    before = event_count(api)
+
+    refused = api.post("/selection/cadres/bulk", {"cadres": [first, second, {**first, "rank": "section_chief"}]}, "hr")
+
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["rule"], refused.json()["item"], refused.json()["first_item"]) == ("duplicate", 2, 0)
+    assert "cadres.2.cadre_id" in refused.json()["detail"]
+    assert event_count(api) == before
+
+
+# --- versions in lists ------------------------------------------------------------------------------------------
+
+
+def test_lists_show_each_item_at_the_version_a_client_may_send_as_if_match(api: Api) -> None:
+    import time
+
+    cadre_id = cadre(api)
+    api.post("/selection/cadres", full_cadre(cadre_id, name="李明明"), "hr")
+    nomination_id, _ = recommend(api, cadre_id)
+    inspected = api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
+    assert inspected.status_code == 200, inspected.text
+    time.sleep(0.01)
+    now = api.get(f"/selection/cadres/{cadre_id}").json()
+    as_of = {"as_of": now_iso()}
+
+    def listed(path: str, key: str, item_id: str, **params: Any) -> int:
+        items = api.get(path, limit=1000, **params).json()["items"]
+        return int(next(i for i in items if i[key] == item_id)["version"])
+
+    for params in ({}, as_of):
+        assert listed("/selection/cadres", "cadre_id", cadre_id, **params) == now["version"] == 2
+        assert listed("/selection/nominations", "nomination_id", nomination_id, **params) == 2
+    decided = api.post(f"/selection/nominations/{nomination_id}/decision",
+                       {"approved": True, "decision_ref": "县委〔2025〕12号", "decision_date": "2025-03-01"}, "pc",
+                       **{"If-Match": str(listed("/selection/nominations", "nomination_id", nomination_id))})
+    assert decided.status_code == 200, decided.text
+    assert listed("/selection/nominations", "nomination_id", nomination_id, **as_of) == 2  # as it was then
+
+
+def now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
+
+
+# --- dates of the nomination's steps ----------------------------------------------------------------------------
+
+
+def test_a_decision_dated_before_the_recommendation_is_refused_and_writes_nothing(api: Api) -> None:
+    nomination_id, _ = recommend(api, cadre(api), recommended_on="2025-02-01")
+    api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
+    before = event_count(api)
+
+    refused = api.post(f"/selection/nominations/{nomination_id}/decision",
+                       {"approved": True, "decision_ref": "x", "decision_date": "1990-01-01"}, "pc")
+
+    assert refused.status_code == 422, refused.text
+    assert (refused.json()["rule"], refused.json()["field"]) == ("decision_before_recommendation", "decision_date")
+    assert "1990-01-01" in refused.json()["detail"] and "2025-02-01" in refused.json()["detail"]
+    assert event_count(api) == before
+
+
+def test_a_nomination_recommended_without_a_date_is_recommended_today(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    nomination_id, response = recommend(api, cadre(api), recommended_on=None)
+    assert response.status_code == 201, response.text
+    assert api.get(f"/selection/nominations/{nomination_id}").json()["recommended_on"] == datetime.now(UTC).date().isoformat()
+    api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
+    refused = api.post(f"/selection/nominations/{nomination_id}/decision",
+                       {"approved": True, "decision_ref": "x", "decision_date": "2025-03-01"}, "pc")
+    assert refused.status_code == 422 and refused.json()["rule"] == "decision_before_recommendation"
+
+
+def test_a_recommendation_dated_in_the_future_is_refused(api: Api) -> None:
+    before = event_count(api)
+    _, refused = recommend(api, cadre(api), recommended_on="2099-01-01")
+    assert refused.status_code == 422 and refused.json()["rule"] == "recommended_on_in_future", refused.text
+    assert event_count(api) == before + 1  # the cadre's registration only
+
+
+def test_an_approval_carries_the_policy_version_the_nomination_was_recommended_under(api: Api) -> None:
+    nomination_id, _ = recommend(api, cadre(api))
+    api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
+    api.post(f"/selection/nominations/{nomination_id}/decision",
+             {"approved": True, "decision_ref": "x", "decision_date": "2025-03-01"}, "pc")
+    assert metadata_of(f"nomination-{nomination_id}", "selection.NominationApproved")["policy_version"] == "county-2025"
+
+
+# --- every answer as the served OpenAPI document declares it ----------------------------------------------------
+
+
+def exactly(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its references inlined and every declared property required: with the document's
+    `additionalProperties: false`, an answer then matches only if it has exactly the declared fields."""
+    if "$ref" in schema:
+        return exactly(spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]], spec)
+    out = dict(schema)
+    if "properties" in out:
+        out["properties"] = {k: exactly(v, spec) for k, v in out["properties"].items()}
+        out["required"] = sorted(out["properties"])
+    if isinstance(out.get("items"), dict):
+        out["items"] = exactly(out["items"], spec)
+    return out
+
+
+def test_every_selection_answer_has_exactly_the_fields_the_openapi_document_declares(running: dict[str, Any]) -> None:
+    import requests
+    from openapi_schema_validator import OAS30Validator
+
+    api = running["api"]
+    spec = requests.get(api.base + "/selection/openapi.json", timeout=10).json()
+
+    def check(method: str, route: str, response: Any) -> None:
+        assert response.status_code < 300, response.text
+        operation = spec["paths"][route][method]
+        schema = operation["responses"][str(response.status_code)]["content"]["application/json"]["schema"]
+        OAS30Validator(exactly(schema, spec), format_checker=OAS30Validator.FORMAT_CHECKER).validate(response.json())
+
+    plain, failing = cadre(api), cadre(api, grassroots_experience=True)
+    check("post", "/selection/cadres", api.post("/selection/cadres", full_cadre(uid("c")), "hr"))
+    check("post", "/selection/cadres/bulk", api.post("/selection/cadres/bulk", {"cadres": [full_cadre(plain)]}, "hr"))
+    csv = "cadre_id,name,rank,home_unit,birth_date,grassroots_experience,fit_for_duty\n" \
+          f"{uid('c')},王芳,clerk,county-finance,1995-01-01,false,true\n"
+    check("post", "/selection/cadres/import", api.post("/selection/cadres/import", {"csv": csv}, "hr"))
+    api.post(f"/selection/cadres/{plain}/retention", {"reason": "纪律审查期间依法保存"}, "od")
+    assessment_finalised(running, plain)
+    erased = cadre(api)
+    api.post(f"/selection/cadres/{erased}/erasure", {"reason": "本人依法申请删除"}, "od")
+    fresh, _ = recommend(api, plain)
+    overridden, _ = recommend(api, failing)
+    api.post(f"/selection/nominations/{overridden}/eligibility-override", {"reason": "急需"}, "od2")
+    api.post(f"/selection/nominations/{overridden}/inspection", {"findings": "ok", "passed": True}, "od")
+    check("post", "/selection/nominations/{nomination_id}/decision",
+          api.post(f"/selection/nominations/{overridden}/decision",
+                   {"approved": True, "decision_ref": "x", "decision_date": "2025-03-01"}, "pc"))
+    for cadre_id in (plain, erased):
+        check("get", "/selection/cadres/{cadre_id}", api.get(f"/selection/cadres/{cadre_id}"))
+    for nomination_id in (fresh, overridden):
+        check("get", "/selection/nominations/{nomination_id}", api.get(f"/selection/nominations/{nomination_id}"))
+    for params in ({}, {"as_of": now_iso()}):
+        check("get", "/selection/cadres", api.get("/selection/cadres", limit=1000, **params))
+        check("get", "/selection/nominations", api.get("/selection/nominations", limit=1000, **params))

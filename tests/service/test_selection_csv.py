@@ -166,6 +166,24 @@ def test_a_row_the_register_refuses_rejects_the_whole_file(running: dict[str, An
     assert api.get(f"/selection/cadres/{fresh}").status_code == 404
 
 
+def test_an_empty_cell_keeps_the_stored_value_and_a_changed_reserve_flag_is_refused(running: dict[str, Any]) -> None:
+    api, cadre_id = running["api"], uid("c")
+    assert post_csv(api, rows((cadre_id, "张三", "clerk", "county-finance", "1995-01-01", "false", "true", "false",
+                               "true"))).status_code == 200
+    assert api.post(f"/selection/cadres/{cadre_id}/reserve-pool", {"reason": "列入后备干部"}, "od").status_code == 200
+
+    kept = post_csv(api, rows((cadre_id, "张三", "clerk", "county-finance", "1995-01-01", "false", "true", "", "")))
+
+    assert kept.status_code == 200 and kept.json()["results"][0]["outcome"] == "unchanged", kept.text
+    view = api.get(f"/selection/cadres/{cadre_id}").json()
+    assert (view["reserve_cadre"], view["open_disciplinary_matter"]) == (True, True)
+    before = event_count(running)
+    refused = post_csv(api, rows((cadre_id, "张三", "clerk", "county-finance", "1995-01-01", "false", "true", "false", "")))
+    assert refused.status_code == 422, refused.text
+    assert [(e["line"], e["field"], e["rule"]) for e in refused.json()["errors"]] == [(2, "reserve_cadre", "reserve_pool_change")]
+    assert event_count(running) == before
+
+
 def test_only_registrars_may_import_and_only_csv_or_json_is_accepted(api: Api) -> None:
     text = rows((uid("c"), "李明", "clerk", "county-finance", "1995-01-01", "false", "true", "false", "false"))
     assert post_csv(api, text, as_="finance").status_code == 403

@@ -189,6 +189,34 @@ def test_registering_refuses_an_unknown_rank_and_a_blank_name() -> None:
         decide_register_cadre(None, register(name=" "), HR_SYSTEM)
 
 
+def test_a_new_cadre_registered_without_the_optional_fields_takes_their_defaults() -> None:
+    [event] = decide_register_cadre(None, register(reserve_cadre=None, open_disciplinary_matter=None), HR_SYSTEM).events
+    assert isinstance(event, CadreRegistered)
+    assert (event.reserve_cadre, event.open_disciplinary_matter) == (False, False)
+
+
+def test_an_update_leaving_out_the_optional_fields_keeps_their_stored_values() -> None:
+    given = [registered(reserve_cadre=False), CadreAddedToReservePool("c-001", "review"),
+             CadreUpdated("c-001", {"open_disciplinary_matter": {"old": False, "new": True}})]
+    partial = register(reserve_cadre=None, open_disciplinary_matter=None)
+    assert decide_register_cadre(fold_cadre(given), partial, HR_SYSTEM).events == []
+    decision = decide_register_cadre(fold_cadre(given), replace(partial, rank="deputy_division"), HR_SYSTEM)
+    assert decision.events == [CadreUpdated("c-001", {"rank": {"old": "section_chief", "new": "deputy_division"}})]
+    after = fold_cadre([*given, *decision.events])
+    assert after is not None and after.reserve_cadre and after.open_disciplinary_matter
+
+
+@pytest.mark.parametrize(("stored", "route"), [(False, "/reserve-pool"), (True, "/reserve-pool/removal")])
+def test_an_update_may_not_move_a_cadre_into_or_out_of_the_reserve_pool(stored: bool, route: str) -> None:
+    cadre = fold_cadre([registered(reserve_cadre=stored)])
+    with refused(DomainError, "reserve_pool_change") as refusal:
+        decide_register_cadre(cadre, register(reserve_cadre=not stored, rank="deputy_division"), HR_SYSTEM)
+    assert "reserve_cadre" in refusal.message and f"POST /selection/cadres/c-001{route}" in refusal.message
+    with refused(DomainError, "reserve_pool_change"):
+        decide_register_cadre(cadre, register(reserve_cadre=not stored), ORG)  # the reason-bearing route is the way
+    assert decide_register_cadre(cadre, register(reserve_cadre=stored), HR_SYSTEM).events == []
+
+
 # --- the reserve pool ---------------------------------------------------------------------------
 
 
@@ -503,6 +531,26 @@ def test_the_policy_in_force_on_the_recommendation_date_decides() -> None:
     assert decision.policy_version == "2024-01"
 
 
+def test_a_recommendation_dated_earlier_is_judged_on_its_own_date() -> None:
+    """41 on the day the command is recorded, 40 on the day the unit recommended: within the cap then."""
+    book = fold_policy_book([adopted("2023-01", date(2023, 1, 1)), adopted()])
+    old_enough = registered(birth_date=date(1983, 2, 15))
+    assert not recommended(old_enough, policies=book).eligible
+    event = recommended(old_enough, policies=book, recommended_on=date(2024, 2, 1))
+    assert event.eligible and event.recommended_on == date(2024, 2, 1)
+    assert criterion(event, "age_under_cap")["detail"].startswith("age 40 on 2024-02-01 is within the cap")
+    assert recommended(policies=book, recommended_on=date(2023, 12, 1)).policy_version == "2023-01"
+    folded = fold_nomination([event])
+    assert folded is not None and folded.recommended_on == date(2024, 2, 1)
+
+
+def test_a_recommendation_dated_in_the_future_is_refused() -> None:
+    assert recommended(recommended_on=date(2024, 3, 2)).recommended_on == date(2024, 3, 2)  # the county's today
+    with refused(DomainError, "recommended_on_in_future") as refusal:
+        when_recommending(recommended_on=date(2024, 3, 3))
+    assert "2024-03-03" in refusal.message
+
+
 def test_recommending_without_a_policy_in_force_is_refused() -> None:
     future = fold_policy_book([adopted(effective=date(2025, 1, 1))])
     with refused(DomainError, "no_policy_in_force"):
@@ -787,6 +835,33 @@ def test_a_decision_dated_tomorrow_utc_is_today_in_the_county_and_recorded() -> 
     assert decide_record_committee_decision(given, tomorrow, COMMITTEE).events
     with refused(DomainError, "decision_date_in_future"):
         decide_record_committee_decision(given, replace(tomorrow, decision_date=date(2024, 3, 3)), COMMITTEE)
+
+
+@pytest.mark.parametrize("approved", [True, False])
+def test_a_committee_decision_dated_before_the_recommendation_is_refused(approved: bool) -> None:
+    given = fold_nomination([recommended(recommended_on=date(2024, 2, 1)), inspected_by()])
+    early = replace(committee(approved), decision_date=date(2024, 1, 31))
+    with refused(DomainError, "decision_before_recommendation") as refusal:
+        decide_record_committee_decision(given, early, COMMITTEE)
+    assert "decision_date" in refusal.message and "2024-01-31" in refusal.message and "2024-02-01" in refusal.message
+    on_the_day = replace(early, decision_date=date(2024, 2, 1))
+    assert decide_record_committee_decision(given, on_the_day, COMMITTEE).events
+
+
+def test_an_inspection_cannot_be_recorded_before_the_recommendation_date() -> None:
+    """Its date is the day it is recorded: a recommendation dated the county's today is not yet inspectable
+    the day before (a clock behind the one that recorded the recommendation)."""
+    given = fold_nomination([recommended(recommended_on=date(2024, 3, 2))])
+    yesterday = Context(ORG.actor, datetime(2024, 2, 29, 9, 0, tzinfo=UTC))
+    with refused(DomainError, "inspection_before_recommendation") as refusal:
+        decide_inspect_nomination(given, inspect(), yesterday)
+    assert "2024-03-02" in refusal.message
+    assert decide_inspect_nomination(given, inspect(), ORG).events
+
+
+def test_an_approval_is_recorded_under_the_policy_the_nomination_was_recommended_under() -> None:
+    given = fold_nomination([recommended(), inspected_by()])
+    assert decide_record_committee_decision(given, committee(), COMMITTEE).policy_version == "2024-01"
 
 
 def test_a_decision_recorded_before_the_date_rule_still_folds() -> None:

@@ -70,6 +70,7 @@ from .register import (
     decide_record_assessment_result,
     decide_register_cadre,
     decide_remove_from_reserve_pool,
+    incoming_fields,
 )
 from .steps import (
     InspectNomination,
@@ -167,5 +168,6 @@ __all__ = [
     "fold_cadre",
     "fold_nomination",
     "fold_policy_book",
+    "incoming_fields",
     "rank_level",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import date
 
 from services.backbone.domain import Event
 
@@ -38,6 +39,7 @@ class Nomination:
     policy_version: str
     criteria: tuple[CriterionResult, ...]
     nominated_by: str
+    recommended_on: date
     cadre_rank: str = ""
     status: str = "recommended"
     override_reason: str | None = None
@@ -93,6 +95,7 @@ def _recommended(event: NominationRecommended) -> Nomination:
         policy_version=event.policy_version,
         criteria=tuple(CriterionResult.from_dict(c) for c in event.criteria),
         nominated_by=event.nominated_by,
+        recommended_on=event.recommended_on,
         cadre_rank=event.cadre_rank,
     )
 

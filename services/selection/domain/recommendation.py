@@ -22,7 +22,7 @@ from .nominations import Nomination
 from .policy import EligibilityPolicy, PolicyBook
 from .ranks import check_posting_level
 from .register import require_cadre
-from .rules import require_code, require_role, require_text
+from .rules import require_code, require_not_in_future, require_role, require_text
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class RecommendNomination:
     post_level: str
     posting_mode: str
     reason: str
+    recommended_on: date | None = None  # the day the unit recommended; None: today
 
 
 def decide_recommend_nomination(
@@ -46,7 +47,8 @@ def decide_recommend_nomination(
     policies: PolicyBook | None,
     cadre_nominations: Iterable[Nomination] = (),
 ) -> Decision:
-    """Recommend a cadre of the actor's own unit; records every criterion under the policy in force.
+    """Recommend a cadre of the actor's own unit; records every criterion under the policy in force on the
+    recommendation date (the command's `recommended_on`, a day already begun; by default today).
 
     `cadre_nominations` are the cadre's other nominations; an open one refuses a new recommendation.
     """
@@ -57,7 +59,8 @@ def decide_recommend_nomination(
     _require_home_unit(found, ctx)
     _require_no_open_nomination(found, cadre_nominations)
     _require_placement(command, found)
-    on = ctx.now.date()
+    on = command.recommended_on or ctx.now.date()
+    require_not_in_future(on, "the recommendation", "recommended_on_in_future", ctx)
     policy = _policy_in_force(policies, on)
     event = _recommended(command, found, policy, on, ctx.actor.principal)
     return Decision([event], policy_version=policy.version)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.backbone.domain import Context, Decision, NotFoundError, StepOrderError
+from services.backbone.domain import Context, Decision, DomainError, NotFoundError, StepOrderError
 
 from .cadres import (
     REGISTER_FIELDS,
@@ -31,8 +31,12 @@ class RegisterCadre:
     birth_date: date
     grassroots_experience: bool
     fit_for_duty: bool
-    reserve_cadre: bool = False
-    open_disciplinary_matter: bool = False
+    reserve_cadre: bool | None = None  # None: not sent (see `incoming_fields`)
+    open_disciplinary_matter: bool | None = None
+
+
+# What a field left out of a registration means for a cadre not yet in the register.
+REGISTRATION_DEFAULTS: dict[str, Any] = {"reserve_cadre": False, "open_disciplinary_matter": False}
 
 
 @dataclass(frozen=True)
@@ -62,14 +66,39 @@ def decide_register_cadre(state: Cadre | None, command: RegisterCadre, ctx: Cont
     for text in ("cadre_id", "name", "home_unit"):
         require_text(getattr(command, text), text)
     rank_level(command.rank)
-    incoming = {name: getattr(command, name) for name in REGISTER_FIELDS}
+    incoming = incoming_fields(command, state)
     if state is None:
         return Decision([CadreRegistered(cadre_id=command.cadre_id, **incoming)])
     if state.erased:
         raise StepOrderError("personal_data_erased",
                              f"the personal data of {command.cadre_id} was erased; the cadre cannot be updated again")
+    _require_same_reserve_pool(state, command)
     changes = _changes(state.register_fields(), incoming)
     return Decision([CadreUpdated(command.cadre_id, changes)] if changes else [])
+
+
+def incoming_fields(command: RegisterCadre, state: Cadre | None) -> dict[str, Any]:
+    """The register fields the command means: a field it leaves out keeps the stored value of a registered
+    cadre (an HR system that does not hold it must not erase it), and takes its default on registration."""
+    kept = state.register_fields() if state is not None else REGISTRATION_DEFAULTS
+    return {name: kept[name] if getattr(command, name) is None else getattr(command, name) for name in REGISTER_FIELDS}
+
+
+def _require_same_reserve_pool(cadre: Cadre, command: RegisterCadre) -> None:
+    # Entering or leaving the reserve pool is the organisation department's decision, with a reason;
+    # an update from the register may only repeat what is stored.
+    if command.reserve_cadre is None or command.reserve_cadre == cadre.reserve_cadre:
+        return
+    route = "reserve-pool" if command.reserve_cadre else "reserve-pool/removal"
+    raise DomainError(
+        "reserve_pool_change",
+        f"reserve pool rule: reserve_cadre of cadre {cadre.cadre_id} is {str(cadre.reserve_cadre).lower()}; "
+        "an update of the register may not change it (leave the field out or send the stored value); the "
+        f"organisation department {'adds the cadre to' if command.reserve_cadre else 'removes the cadre from'} "
+        f"the reserve pool with a reason: POST /selection/cadres/{cadre.cadre_id}/{route}",
+        field="reserve_cadre",
+        stored=cadre.reserve_cadre,
+    )
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:

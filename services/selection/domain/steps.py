@@ -12,6 +12,7 @@ from services.backbone.domain import (
     ForbiddenError,
     NotFoundError,
     StepOrderError,
+    latest_past_day,
 )
 
 from .nomination_events import NominationApproved, NominationInspected, NominationRejected, NominationWithdrawn
@@ -59,6 +60,22 @@ def require_status(nomination: Nomination, step: str, *statuses: str) -> None:
         )
 
 
+def require_not_before_recommendation(nomination: Nomination, day: date, what: str, rule: str,
+                                      field: str | None = None) -> None:
+    """Refuse with `rule` when `what`, dated `day` (the request's `field`, if it has one), would come before
+    the nomination's recommendation."""
+    if day < nomination.recommended_on:
+        named = {"field": field} if field else {}
+        raise DomainError(
+            rule,
+            f"date rule: {what} dated {day}{f' ({field})' if field else ''} cannot precede the recommendation "
+            f"of nomination {nomination.nomination_id} on {nomination.recommended_on}",
+            **named,
+            date=day.isoformat(),
+            recommended_on=nomination.recommended_on.isoformat(),
+        )
+
+
 def decide_inspect_nomination(state: Nomination | None, command: InspectNomination, ctx: Context) -> Decision:
     """Record the organisation department's inspection; a failed inspection ends the nomination."""
     require_role(ctx, "inspect nominations", "organisation_department")
@@ -74,6 +91,9 @@ def decide_inspect_nomination(state: Nomination | None, command: InspectNominati
             failed_criteria=nomination.failed_hard_criteria,
         )
     findings = require_text(command.findings, "findings")
+    # The inspection carries no date of its own: it happens as it is recorded, at the latest on the county's today.
+    require_not_before_recommendation(nomination, latest_past_day(ctx.now), "the inspection",
+                                      "inspection_before_recommendation")
     event = NominationInspected(
         nomination.nomination_id,
         nomination.cadre_id,
@@ -94,8 +114,12 @@ def decide_record_committee_decision(state: Nomination | None, command: RecordCo
     ref = require_text(command.decision_ref, "decision_ref")
     # A decision records a meeting already held, so its date cannot be ahead of today.
     require_not_in_future(command.decision_date, "the committee decision", "decision_date_in_future", ctx)
+    require_not_before_recommendation(nomination, command.decision_date, "the committee decision",
+                                      "decision_before_recommendation", "decision_date")
     if command.approved:
-        return Decision([_approved(nomination, ref, command.decision_date, ctx.actor.principal)])
+        # Approved as judged eligible under the policy it was recommended under (the inspection required it).
+        approved = _approved(nomination, ref, command.decision_date, ctx.actor.principal)
+        return Decision([approved], policy_version=nomination.policy_version)
     rejected = NominationRejected(
         nomination.nomination_id,
         nomination.cadre_id,
