@@ -155,7 +155,8 @@ def journey(prefix: str, n: int, today: date) -> list[Step]:
         Step("recommend", "selection", "/selection/nominations", sending, {
             "nomination_id": nomination, "cadre_id": cadre, "placement_type": "gap_filling", "host_unit": host_unit,
             "host_post": "副镇长", "post_level": "deputy_section", "posting_mode": "same_level",
-            "reason": "年轻干部缺少基层工作经历"}, f"{key}:recommend"),
+            "reason": "年轻干部缺少基层工作经历", "recommended_on": (start - timedelta(days=14)).isoformat()},
+             f"{key}:recommend"),
     ]
     if fails_inspection(n):
         return [*steps, Step("inspect", "selection", f"/selection/nominations/{nomination}/inspection", OD,

@@ -206,7 +206,8 @@ class System:
     def nomination(self, cadre_id: str | None = None, **overrides: Any) -> str:
         body = {"nomination_id": uid("n"), "cadre_id": cadre_id or self.cadre(), "placement_type": "gap_filling",
                 "host_unit": HOST_UNIT, "host_post": "副镇长", "post_level": "deputy_section",
-                "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", **overrides}
+                "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", "recommended_on": "2025-02-01",
+                **overrides}
         ok(self.selection.post("/selection/nominations", body, "finance"))
         return str(body["nomination_id"])
 

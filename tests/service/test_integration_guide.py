@@ -76,7 +76,8 @@ def approved_nomination(api: Api, cadre_id: str) -> list[dict[str, Any]]:
     steps = [
         ("/selection/nominations", {"nomination_id": nomination_id, "cadre_id": cadre_id, "placement_type": "gap_filling",
                                     "host_unit": "qingshui-township", "host_post": "副镇长", "post_level": "deputy_section",
-                                    "posting_mode": "same_level", "reason": "年轻干部缺少基层经历"}, "finance"),
+                                    "posting_mode": "same_level", "reason": "年轻干部缺少基层经历",
+                                    "recommended_on": "2025-02-01"}, "finance"),
         (f"/selection/nominations/{nomination_id}/inspection", {"findings": "德才兼备", "passed": True}, "od"),
         (f"/selection/nominations/{nomination_id}/decision",
          {"approved": True, "decision_ref": "县委〔2025〕12号", "decision_date": "2025-03-01"}, "pc"),

@@ -79,7 +79,7 @@ def recommended(running: dict[str, Any], **overrides: Any) -> str:
     assert selection.post("/selection/cadres", cadre, "hr").status_code == 200
     body = {"nomination_id": uid("n"), "cadre_id": cadre["cadre_id"], "placement_type": "gap_filling",
             "host_unit": "qingshui-township", "host_post": "副镇长", "post_level": "deputy_section",
-            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", **overrides}
+            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", "recommended_on": "2025-02-01", **overrides}
     response = selection.post("/selection/nominations", body, "finance")
     assert response.status_code == 201, response.text
     return str(body["nomination_id"])

@@ -7,6 +7,8 @@ from typing import Any
 
 import requests
 
+from tests.support.contract import check_answer
+
 TOKENS = {
     "od": "dev-od-zhang", "od2": "dev-od-wang", "pc": "dev-pc-chen", "hr": "dev-hr-sync", "auditor": "dev-auditor",
     "finance": "dev-send-finance", "education": "dev-send-education", "qingshui": "dev-host-qingshui",
@@ -26,10 +28,15 @@ class Api:
 
     def post(self, path: str, body: Any, as_: str, **headers: str) -> requests.Response:
         hdrs = {"Authorization": f"Bearer {TOKENS[as_]}", **headers}
-        return requests.post(self.base + path, json=body, headers=hdrs, timeout=30)
+        response = requests.post(self.base + path, json=body, headers=hdrs, timeout=30)
+        check_answer(self.base, "POST", path, response)
+        return response
 
     def get(self, path: str, as_: str = "auditor", **params: Any) -> requests.Response:
-        return requests.get(self.base + path, params=params, headers={"Authorization": f"Bearer {TOKENS[as_]}"}, timeout=30)
+        response = requests.get(self.base + path, params=params, headers={"Authorization": f"Bearer {TOKENS[as_]}"},
+                                timeout=30)
+        check_answer(self.base, "GET", path, response)
+        return response
 
 
 def uid(prefix: str) -> str:
