@@ -138,15 +138,16 @@ def execute_on_assessment(agg: Aggregates, assessment_id: str, decide: Callable[
                           meta: CommandMeta, if_match: int | None, conn: psycopg.Connection) -> CommandResult:
     """Aggregates.execute on one assessment, its state taken from the fold cache (see FoldCache)."""
     stream = assessment_stream(assessment_id)
-    previous = agg.previous_result(meta, conn=conn)
-    if previous is not None:
-        return previous
-    version, state = ASSESSMENTS.state(agg.store, stream, conn)
-    if if_match is not None and if_match != version:
-        raise PreconditionFailedError(stream, if_match, version)
-    decision = decide(state)
-    recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-    return CommandResult.appended(stream, version + len(recorded), recorded, meta)
+
+    def attempt() -> CommandResult:
+        version, state = ASSESSMENTS.state(agg.store, stream, conn)
+        if if_match is not None and if_match != version:
+            raise PreconditionFailedError(stream, if_match, version)
+        decision = decide(state)
+        recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
+        return CommandResult.appended(stream, version + len(recorded), recorded, meta)
+
+    return agg.run_once(meta, if_match, attempt, conn=conn)
 
 
 def finalise(agg: Aggregates, meta: CommandMeta, assessment_id: str, payload: dict[str, Any],

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.backbone.cooperative import pause
-from services.backbone.domain import Context, Decision, Event
+from services.backbone.domain import Context, Decision, DomainError, Event
 from services.backbone.envelope import AlreadyStored, Metadata, NewEvent, RecordedEvent, deterministic_event_id
-from services.backbone.errors import IdempotencyMismatchError
+from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
 from services.backbone.registry import EventRegistry
 
 MAX_EVENTS_PER_COMMAND = 64
+CONFLICT_RETRIES = 2  # decided again after another writer's change, when the caller sent no If-Match
 
 
 class PreconditionFailedError(Exception):
@@ -114,15 +115,43 @@ class Aggregates:
         meta: CommandMeta, if_match: int | None = None, conn: Any = None,
     ) -> CommandResult:
         """Decide on the current state and append the decision's events at the version read."""
+        def attempt() -> CommandResult:
+            state, version = self.load(stream, fold, conn=conn)
+            if if_match is not None and if_match != version:
+                raise PreconditionFailedError(stream, if_match, version)
+            decision = decide(state)
+            recorded = self.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
+            return CommandResult.appended(stream, version + len(recorded), recorded, meta)
+
+        return self.run_once(meta, if_match, attempt, conn=conn)
+
+    def run_once(self, meta: CommandMeta, if_match: int | None, attempt: Callable[[], CommandResult],
+                 conn: Any = None) -> CommandResult:
+        """Run `attempt` (load, decide, append) unless this command ran before, whose result is then answered.
+
+        A retry sent while the first request was still running may be refused (a step already taken, a
+        stream changed under it) because the first was recorded meanwhile: it answers the first's result,
+        `replayed`, instead. Without If-Match, another writer's change between the load and the append (the
+        overdue scan, another check-in) is not the caller's concern: the command is decided again on the
+        new state, at most CONFLICT_RETRIES times, so nothing is decided on a stale state; with If-Match the
+        caller named the version it decided on, and a conflict is theirs to see.
+        """
         previous = self.previous_result(meta, conn=conn)
         if previous is not None:
             return previous
-        state, version = self.load(stream, fold, conn=conn)
-        if if_match is not None and if_match != version:
-            raise PreconditionFailedError(stream, if_match, version)
-        decision = decide(state)
-        recorded = self.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-        return CommandResult.appended(stream, version + len(recorded), recorded, meta)
+        for tries_left in range(CONFLICT_RETRIES, -1, -1):
+            try:
+                return attempt()
+            except ConcurrencyConflictError:
+                if (previous := self.previous_result(meta, conn=conn)) is not None:
+                    return previous
+                if if_match is not None or not tries_left:
+                    raise
+            except (DomainError, PreconditionFailedError):
+                if (previous := self.previous_result(meta, conn=conn)) is not None:
+                    return previous
+                raise
+        raise AssertionError("unreachable: the last try returns or raises")
 
     def append(
         self, stream: str, events: Sequence[Event], expected: int | None, meta: CommandMeta,

@@ -44,7 +44,22 @@ def _service_spec(table: RouteTable) -> dict[str, Any]:
     spec.components.schema("Problem", PROBLEM)
     for route in table.routes:
         spec.path(path=route.path, operations={route.method.lower(): _operation(route, table.service)})
-    return spec.to_dict()
+    return _null_only(spec.to_dict())  # type: ignore[no-any-return]
+
+
+def _null_only(node: Any) -> Any:
+    """apispec writes a nullable nested schema as `anyOf: [{$ref}, {type: object, nullable: true}]`, whose second
+    branch admits any object at all; here it admits null and nothing else, so the shape is really checked."""
+    if isinstance(node, list):
+        return [_null_only(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _null_only(value) for key, value in node.items()}
+    branches = out.get("anyOf")
+    if isinstance(branches, list) and any("$ref" in b for b in branches):
+        out["anyOf"] = [{"nullable": True, "enum": [None]} if b == {"nullable": True, "type": "object"} else b
+                        for b in branches]
+    return out
 
 
 def _merge_into(merged: dict[str, Any], part: dict[str, Any], kind: str) -> None:

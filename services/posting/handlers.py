@@ -83,20 +83,21 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
     command = _command(d.PlanPlacement, payload)
     p_stream, n_stream = placement_stream(command.placement_id), nomination_stream(command.nomination_id)
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
-        previous = agg.previous_result(meta, conn=conn)
-        if previous is not None:
-            mine = [e for e in previous.events if e.stream == p_stream] or previous.events
-            return dataclasses.replace(previous, stream=mine[-1].stream, version=mine[-1].version)
-        placement, p_version = agg.load(p_stream, d.fold_placement, conn=conn)
-        nomination, n_version = agg.load(n_stream, d.fold_nomination, conn=conn)
-        decision = d.decide_plan_placement(placement, command, meta.context, nomination)
-        new = agg.new_events(decision.events, meta, decision.policy_version)
-        batches = [
-            (p_stream, [n for e, n in zip(decision.events, new, strict=True) if not _nomination_event(e)], p_version),
-            (n_stream, [n for e, n in zip(decision.events, new, strict=True) if _nomination_event(e)], n_version),
-        ]
-        recorded = agg.store.append_streams(batches, conn=conn)
-    return CommandResult.appended(p_stream, p_version + len(batches[0][1]), recorded, meta)
+        def attempt() -> CommandResult:
+            placement, p_version = agg.load(p_stream, d.fold_placement, conn=conn)
+            nomination, n_version = agg.load(n_stream, d.fold_nomination, conn=conn)
+            decision = d.decide_plan_placement(placement, command, meta.context, nomination)
+            new = agg.new_events(decision.events, meta, decision.policy_version)
+            batches = [
+                (p_stream, [n for e, n in zip(decision.events, new, strict=True) if not _nomination_event(e)], p_version),
+                (n_stream, [n for e, n in zip(decision.events, new, strict=True) if _nomination_event(e)], n_version),
+            ]
+            recorded = agg.store.append_streams(batches, conn=conn)
+            return CommandResult.appended(p_stream, p_version + len(batches[0][1]), recorded, meta)
+
+        result = agg.run_once(meta, None, attempt, conn=conn)
+    mine = [e for e in result.events if e.stream == p_stream] or result.events  # the placement's stream first
+    return dataclasses.replace(result, stream=mine[-1].stream, version=mine[-1].version)
 
 
 def _nomination_event(event: Event) -> bool:
@@ -114,15 +115,15 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         # Aggregates.execute, except that the state comes from the per-process fold cache: a placement's
         # stream grows with every check-in, and refolding it all on every command made each one dearer.
-        previous = agg.previous_result(meta, conn=conn)
-        if previous is not None:
-            return previous
-        version, state = placement_state(agg, stream, conn)
-        if if_match is not None and if_match != version:
-            raise PreconditionFailedError(stream, if_match, version)
-        decision = decide(state, command, meta.context)
-        recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-        return CommandResult.appended(stream, version + len(recorded), recorded, meta)
+        def attempt() -> CommandResult:
+            version, state = placement_state(agg, stream, conn)
+            if if_match is not None and if_match != version:
+                raise PreconditionFailedError(stream, if_match, version)
+            decision = decide(state, command, meta.context)
+            recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
+            return CommandResult.appended(stream, version + len(recorded), recorded, meta)
+
+        return agg.run_once(meta, if_match, attempt, conn=conn)
 
 
 def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
