@@ -82,7 +82,8 @@ def labelled(row: dict[str, Any], status: dict[str, str] | None = None,
     return out
 
 
-def labelled_columns(columns: list[str], status: dict[str, str] | None = None) -> list[str]:
+def labelled_columns(columns: list[str], status: dict[str, str] | None = None,
+                     tables: dict[str, dict[str, str]] = COLUMN_LABELS) -> list[str]:
     """The columns of rows with these columns once `labelled`: the row's own, then each code's `_label`."""
-    labels = [f"{column}_label" for column in COLUMN_LABELS if column in columns]
+    labels = [f"{column}_label" for column in tables if column in columns]
     return [*columns, *labels, *(["status_label"] if status is not None and "status" in columns else [])]

@@ -76,7 +76,7 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
                        offset=query.get("offset", 0))
 
     @endpoint(ROUTES, "GET", "/cadres", summary="List the cadres (干部) known from selection", query=s.CadreQuery,
-              roles=READERS, response=out.ReportPageOut)
+              roles=READERS, response=out.CadrePageOut)
     def list_cadres(self, call: Call) -> Response:
         return self._table(call, views.CADRES)
 
@@ -96,12 +96,12 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
                        total=len(events))
 
     @endpoint(ROUTES, "GET", "/nominations", summary="List nominations and the step each waits at", query=s.NominationQuery,
-              roles=READERS, response=out.ReportPageOut)
+              roles=READERS, response=out.NominationPageOut)
     def list_nominations(self, call: Call) -> Response:
         return self._table(call, views.NOMINATIONS, labels.NOMINATION_STATUS)
 
     @endpoint(ROUTES, "GET", "/placements", summary="Read the placement register (挂职登记)", query=s.PlacementQuery,
-              roles=READERS, response=out.ReportPageOut)
+              roles=READERS, response=out.PlacementPageOut)
     def list_placements(self, call: Call) -> Response:
         return self._table(call, views.PLACEMENTS, labels.PLACEMENT_STATUS)
 
@@ -113,7 +113,7 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return respond(call.payload, "placements-summary", shown(rows, labels.PLACEMENT_STATUS), by=by)
 
     @endpoint(ROUTES, "GET", "/placements/plan", summary="Compare the plan with actual placements, per year and type",
-              query=s.YearQuery, roles=READERS, response=out.ReportRowsOut)
+              query=s.YearQuery, roles=READERS, response=out.PlanOut)
     def plan(self, call: Call) -> Response:
         return respond(call.payload, "plan-vs-actual", shown(summaries.plan_vs_actual(self.reader, call.payload)))
 
@@ -126,34 +126,34 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return {**result, "as_of": q["as_of"].isoformat() if q["as_of"] else None, "at": at.isoformat()}
 
     @endpoint(ROUTES, "GET", "/compliance/stuck-nominations", summary="List nominations waiting at a step too long",
-              query=s.StuckQuery, roles=READERS, response=out.ReportPageOut)
+              query=s.StuckQuery, roles=READERS, response=out.NominationPageOut)
     def stuck_nominations(self, call: Call) -> Response:
         return self._table(call, views.STUCK_NOMINATIONS, labels.NOMINATION_STATUS)
 
     @endpoint(ROUTES, "GET", "/compliance/unsigned-agreements", summary="List placements without a fully signed agreement",
-              query=s.PlacementQuery, roles=READERS, response=out.ReportPageOut)
+              query=s.PlacementQuery, roles=READERS, response=out.PlacementPageOut)
     def unsigned_agreements(self, call: Call) -> Response:
         return self._table(call, views.UNSIGNED_AGREEMENTS, labels.PLACEMENT_STATUS)
 
     @endpoint(ROUTES, "GET", "/compliance/overdue-check-ins", summary="List running placements with an open overdue alert",
-              query=s.PlacementQuery, roles=READERS, response=out.ReportPageOut)
+              query=s.PlacementQuery, roles=READERS, response=out.PlacementPageOut)
     def overdue_check_ins(self, call: Call) -> Response:
         return self._table(call, views.OVERDUE_CHECK_INS, labels.PLACEMENT_STATUS)
 
     @endpoint(ROUTES, "GET", "/compliance/missing-assessments", summary="List running placements without this year's assessment",
-              query=s.MissingQuery, roles=READERS, response=out.ReportPageOut)
+              query=s.MissingQuery, roles=READERS, response=out.MissingAssessmentPageOut)
     def missing_assessments(self, call: Call) -> Response:
         year = call.payload["year"] or (call.payload["as_of"] or datetime.now(UTC)).year
         return self._table(call, views.MISSING_ASSESSMENTS, labels.PLACEMENT_STATUS, year=year)
 
     @endpoint(ROUTES, "GET", "/compliance/gap-filling", summary="Check that gap-filling (补短型) is the main type, as planned",
-              query=s.YearQuery, roles=READERS, response=out.ReportRowsOut)
+              query=s.YearQuery, roles=READERS, response=out.GapFillingOut)
     def gap_filling(self, call: Call) -> Response:
         rows = summaries.gap_filling_check(summaries.plan_vs_actual(self.reader, call.payload))
         return respond(call.payload, "gap-filling", shown(rows))
 
     @endpoint(ROUTES, "GET", "/assessments", summary="List the assessment results of seconded cadres", query=s.AssessmentQuery,
-              roles=READERS, response=out.ReportPageOut)
+              roles=READERS, response=out.AssessmentPageOut)
     def list_assessments(self, call: Call) -> Response:
         return self._table(call, views.ASSESSMENTS, labels.ASSESSMENT_STATUS)
 
@@ -165,17 +165,17 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return respond(call.payload, "grade-distribution", shown(rows), by=call.payload["by"])
 
     @endpoint(ROUTES, "GET", "/teams", summary="List leadership-team assessment results", query=s.TeamQuery,
-              roles=READERS, response=out.ReportPageOut)
+              roles=READERS, response=out.TeamPageOut)
     def list_teams(self, call: Call) -> Response:
         return self._table(call, views.TEAMS, tables=labels.TEAM_COLUMN_LABELS)
 
     @endpoint(ROUTES, "GET", "/teams/grades", summary="Count team grades per year", query=s.YearQuery,
-              roles=READERS, response=out.ReportRowsOut)
+              roles=READERS, response=out.TeamGradesOut)
     def team_grades(self, call: Call) -> Response:
         return respond(call.payload, "team-grades", shown(summaries.team_grades(self.reader, call.payload)))
 
     @endpoint(ROUTES, "GET", "/timeline", summary="Read the audit timeline: every event of every service", query=s.TimelineQuery,
-              roles=READERS, response=out.ReportPageOut)
+              roles=READERS, response=out.TimelinePageOut)
     def timeline(self, call: Call) -> Response:
         q = call.payload
         pattern = q["type"].replace("*", "%") if q.get("type") else None
