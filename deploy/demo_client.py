@@ -124,9 +124,21 @@ class Client:
                 problem = "409 concurrent_change"
                 continue  # someone else (a timer, another replica) moved the stream on: the same key again is safe
             if response.status_code >= 400:
+                if _rule(response) == "idempotency_key":
+                    raise DemoError(_describe(method, path, response) + STALE_DEMO)
                 raise DemoError(_describe(method, path, response))
             return response
         raise DemoError(f"{method} {path}: {problem} (after {RETRIES} attempts)")
+
+
+# A demo command's fixed key was first used for another body: this database holds the demo as an earlier
+# version of the scenario recorded it, and this version cannot be played over it.
+STALE_DEMO = (
+    "\n  This database already holds the demo as an earlier version of the scenario recorded it (the same"
+    " command, a different body), so this version cannot be played over it. Nothing was changed. To see this"
+    " version, play it into an empty database, e.g. `FOURGATES_DB='host=127.0.0.1 hostaddr=127.0.0.1 port=5432"
+    " user=postgres dbname=fourgates_demo2' make run`, or drop the old one (`dropdb fourgates`, with the"
+    " services stopped; docs/runbook.md says what to do about its exported chain heads).")
 
 
 def _rule(response: requests.Response) -> str:

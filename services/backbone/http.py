@@ -124,7 +124,7 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
         raise Problem(403, "Not allowed for this role",
                       f"role {actor.role!r} may not use {route.method} {route.path} ({route.summary[0].lower()}"
                       f"{route.summary[1:]}); allowed: {', '.join(route.roles)}", rule="role_not_allowed")
-    payload = _parse_body(route, request) if route.body else _parse_query(route, request)
+    payload, sent = _parse_body(route, request) if route.body else (_parse_query(route, request), None)
     command_id = request.headers.get("Idempotency-Key") or str(uuid.uuid4())
     if len(command_id) > 200:
         raise Problem(400, "Invalid Idempotency-Key", "the Idempotency-Key header is longer than 200 characters",
@@ -133,13 +133,16 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
     # Public (anonymous) routes, such as casting a ballot, are never tied to a client-chosen id in the logs.
     correlation_id.set(None if route.public else correlation)
     reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
+    # The request as sent, not as read: a later version's defaults for fields left out must not make a
+    # retry of the same request look like another one.
     request_hash = hashlib.sha256(
-        f"{request.method} {request.path} {json.dumps(payload, sort_keys=True, default=str)}".encode()).hexdigest()
+        f"{request.method} {request.path} {json.dumps(sent, sort_keys=True)}".encode()).hexdigest()
     meta = CommandMeta(Context(actor, utcnow(), reason), command_id, correlation, service, request_hash=request_hash)
     return Call(actor, payload, meta, _if_match(request), request)
 
 
-def _parse_body(route: Route, request: Request) -> dict[str, Any]:
+def _parse_body(route: Route, request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body as read through the route's schema, and as sent (JSON, or the text of a text body)."""
     if request.content_length and request.content_length > MAX_BODY_BYTES:
         raise Problem(413, "Body too large", f"the body is larger than {MAX_BODY_BYTES} bytes", rule="body_too_large")
     as_text = route.text_body is not None and request.mimetype == route.text_body[0]
@@ -156,7 +159,8 @@ def _parse_body(route: Route, request: Request) -> dict[str, Any]:
         assert route.body is not None and route.text_body is not None
         text = _text(raw, request.mimetype_params.get("charset", "utf-8"))
         _refuse_unstorable_text(text, route.text_body[1])
-        return _schema(route.body).load({route.text_body[1]: text})  # type: ignore[no-any-return]
+        sent = {route.text_body[1]: text}
+        return _schema(route.body).load(sent), sent
     if not raw.strip():
         raise Problem(400, "Malformed JSON", "the body is empty: send a JSON object", rule="malformed_json")
     try:
@@ -170,7 +174,7 @@ def _parse_body(route: Route, request: Request) -> dict[str, Any]:
         raise marshmallow.ValidationError({"_body": [f"must be a JSON object ({{...}}), not {kind}"]})
     _refuse_unstorable_text(data, "")
     assert route.body is not None
-    return _schema(route.body).load(data)  # type: ignore[no-any-return]
+    return _schema(route.body).load(data), data
 
 
 @functools.cache

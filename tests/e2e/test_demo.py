@@ -158,6 +158,21 @@ def test_a_second_run_changes_nothing(system: dict[str, Any]) -> None:
     assert "Nothing new" in printed
 
 
+def test_a_demo_recorded_by_another_version_of_the_scenario_is_refused_saying_what_to_do(system: dict[str, Any]) -> None:
+    from deploy.demo_client import Client, DemoError
+
+    if not system["runs"]:
+        play(system)
+    before = event_counts()
+    c = data.CADRES[0]
+    changed = {"cadre_id": c.cadre_id, "name": c.name, "rank": c.rank, "home_unit": c.home_unit,
+               "birth_date": c.birth_date.isoformat(), "grassroots_experience": True, "fit_for_duty": True}
+    with pytest.raises(DemoError, match="earlier version of the scenario") as refused:
+        Client(system["urls"], 10).command("selection", "/selection/cadres", changed, data.HR, f"{c.key}:register")
+    assert "idempotency_key" in str(refused.value) and "empty database" in str(refused.value)
+    assert event_counts() == before
+
+
 def test_the_run_command_plays_the_demo_once_the_services_are_up() -> None:
     makefile = (Path(ROOT) / "Makefile").read_text()
     run = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
