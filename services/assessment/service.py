@@ -45,7 +45,7 @@ FEED_READERS = ("auditor", "integration", "operator")
 
 def apply_posting_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
     """Placement events update the roster; every other posting event is not ours."""
-    meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "noted from posting"),
+    meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "挂职信息同步 noted from posting"),
                        command_id=f"consume:{event.event_id}", correlation_id=event.metadata.correlation_id,
                        source="assessment", causation_id=str(event.event_id))
     h.note_posting_event(Aggregates(store, h.REGISTRY), conn, meta, event)

@@ -145,7 +145,7 @@ def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime, max_day
         if not decision.events:
             continue
         command_id = f"check-in-overdue:{stream}:{version}"
-        meta = CommandMeta(Context(actor, now, f"no check-in for more than {max_days} days"),
+        meta = CommandMeta(Context(actor, now, f"超过{max_days}天未跟踪督查 no check-in for more than {max_days} days"),
                            command_id, command_id, "posting")
         try:
             agg.append(stream, decision.events, version, meta)

@@ -50,7 +50,7 @@ def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store:
         return
     if event.type != SOURCE_EVENT_TYPE:
         return
-    meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "approved by the party committee"),
+    meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "党委审定通过 approved by the party committee"),
                        command_id=f"consume:{event.event_id}", correlation_id=event.metadata.correlation_id,
                        source="posting", causation_id=str(event.event_id))
     approval = {**event.data, "cadre_rank": event.data.get("cadre_rank") or _rank_from_selection(event.data["cadre_id"])}

@@ -38,7 +38,7 @@ def apply_assessment_event(conn: psycopg.Connection, event: RecordedEvent, store
     """Finalised assessments become part of the cadre's record; other assessment events are not ours."""
     if event.type != "assessment.AssessmentFinalised":
         return
-    meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "assessment finalised"),
+    meta = CommandMeta(Context(CONSUMER_ACTOR, event.recorded_at, "考核结果记入档案 assessment finalised"),
                        command_id=f"consume:{event.event_id}", correlation_id=event.metadata.correlation_id,
                        source="selection", causation_id=str(event.event_id))
     data = {**event.data, "grade": event.data["final_grade"]}
