@@ -20,6 +20,10 @@ KIND = {"annual": "下派年度考核", "end_of_term": "期满考核"}
 ASSESSMENT_STATUS = {"open": "进行中", "finalised": "已定等次"}
 PARTY = {"organisation_department": "组织部门", "sending_unit": "派出单位", "host_unit": "接收单位"}
 RATER_GROUP = {"leaders": "领导班子成员", "colleagues": "干部职工", "public": "服务对象"}
+ROLE = {"sending_unit": "派出单位", "organisation_department": "组织部门", "party_committee": "党委",
+        "host_unit": "接收单位", "third_party_agency": "第三方调查机构", "auditor": "审计", "integration": "系统对接",
+        "operator": "运维", "anonymous": "匿名测评"}
+ASSESSMENT_PROGRESS = {"none": "未启动", **ASSESSMENT_STATUS}  # of a placement's annual assessment
 SOURCE = {"selection": "选拔关", "posting": "方式关·责任关·保障关", "assessment": "考核"}
 GATE = {"selection": "选拔关", "method": "方式关", "responsibility": "责任关", "safeguards": "保障关"}
 
@@ -59,6 +63,7 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "placement_type": PLACEMENT_TYPE, "rank": RANK, "cadre_rank": RANK, "post_level": RANK,
     "posting_mode": POSTING_MODE, "outcome": OUTCOME, "final_grade": GRADE, "proposed_grade": GRADE,
     "team_grade": TEAM_GRADE, "kind": KIND, "type": EVENT_TYPE, "pending_step": STEP, "source": SOURCE,
+    "actor_role": ROLE, "assessment_status": ASSESSMENT_PROGRESS, "signatures": PARTY, "missing_signatures": PARTY,
 }
 
 
@@ -67,6 +72,9 @@ TEAM_COLUMN_LABELS = {**COLUMN_LABELS, "proposed_grade": TEAM_GRADE}
 
 
 def label(table: dict[str, str], code: Any) -> Any:
+    """A code's label (the code itself when unknown); a list of codes, each labelled."""
+    if isinstance(code, list):
+        return [label(table, item) for item in code]
     return table.get(code, code) if isinstance(code, str) else code
 
 

@@ -89,7 +89,9 @@ def row(name: str, columns: Sequence[str], status: dict[str, str] | None = None,
     """The schema of one view's row: its columns, then a label beside each code (present when the code is)."""
     declared: dict[str, fields.Field[Any]] = {c: _column(c, required=c not in optional) for c in columns}
     for column in labels.labelled_columns(list(columns), status, tables)[len(columns):]:
-        declared[column] = fields.String(metadata={"description": f"the label of {column.removesuffix('_label')}"})
+        code = column.removesuffix("_label")
+        about = {"description": f"the label of {code}"}
+        declared[column] = fields.List(fields.String(), metadata=about) if code in _LISTS else fields.String(metadata=about)
     return _ours(Schema.from_dict(declared, name=name))
 
 

@@ -55,6 +55,7 @@ def test_the_placement_register_lists_every_placement_with_its_cadre_and_labels(
     assert (p1["cadre_name"], p1["placement_type_label"], p1["status_label"]) == ("李明", "补短型", "挂职中")
     assert (p1["check_ins"], p1["trainings"], p1["training_hours"], p1["rewards"]) == (1, 1, 16, 1)
     assert placements[ids["P3"]]["missing_signatures"] == ["host_unit"]
+    assert placements[ids["P3"]]["missing_signatures_label"] == ["接收单位"]
     assert placements[ids["P4"]]["outcome_label"] == "提拔任用"
 
 
@@ -106,6 +107,7 @@ def test_each_gate_count_opens_to_its_list(api: Api, ids: dict[str, Any]) -> Non
     assert [p["placement_id"] for p in unsigned] == [ids["P3"]]
     assert {(n["nomination_id"], n["pending_step"]) for n in stuck} == {(ids["N5"], "inspect"), (ids["N6"], "decide")}
     assert [(m["placement_id"], m["assessment_status"]) for m in missing] == [(ids["P2"], "open")]
+    assert missing[0]["assessment_status_label"] == "进行中"
 
 
 def test_grade_distributions_leave_out_rater_groups_below_the_minimum(api: Api) -> None:
@@ -144,6 +146,7 @@ def test_the_timeline_filters_by_cadre_unit_actor_type_and_correlation(api: Api,
     assert [e["type"] for e in correlated][::-1] == ["selection.NominationRecommended", "selection.NominationInspected",
                                                      "selection.NominationApproved", "posting.PlacementPlanned"]
     assert len(by_actor) == 4 and all(e["actor_role"] == "party_committee" for e in by_actor)
+    assert {e["actor_role_label"] for e in by_actor} == {"党委"}
     assert len(signed) == 2 + 3 + 2  # P1 drafted + 3 signatures, P3 drafted + 2 signatures
     assert ballots and all("grade" not in e["data"] for e in ballots)
 
