@@ -5,7 +5,7 @@ import csv
 import io
 import json
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -44,9 +44,9 @@ def page_limit(query: Mapping[str, Any]) -> int:
 
 def respond(query: Mapping[str, Any], name: str, items: Rows, **extra: Any) -> Response:
     """JSON `{items, ...extra}` or, with format=csv, the items as `<name>.csv`."""
-    if query.get("format") == "csv":
-        return csv_response(name, items)
     as_of = query.get("as_of")
+    if query.get("format") == "csv":  # an export as of a moment says which in its name
+        return csv_response(f"{name}-as-of-{as_of.astimezone(UTC):%Y%m%dT%H%M%SZ}" if as_of else name, items)
     return json_response({"items": items, **extra, "as_of": as_of.isoformat() if as_of else None})
 
 

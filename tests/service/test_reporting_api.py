@@ -201,6 +201,9 @@ def test_views_page_and_export_as_csv(api: Api, ids: dict[str, Any]) -> None:
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) == 4 and {r["placement_type_label"] for r in rows} == {"补短型", "扬长型", "对接型"}
     assert rows[0]["signatures"].count(";") == 2 or rows[0]["signatures"] == "organisation_department;sending_unit"
+    assert 'filename="placements.csv"' in exported.headers["Content-Disposition"]
+    then = api.get("/reporting/placements", format="csv", as_of="2025-06-30T16:00:00+08:00")
+    assert 'filename="placements-as-of-20250630T080000Z.csv"' in then.headers["Content-Disposition"]
     for path in ("/reporting/timeline", "/reporting/assessments/grades", "/reporting/compliance/overdue-check-ins",
                  f"/reporting/cadres/{ids['C1']}/dossier", "/reporting/placements/summary", "/reporting/teams"):
         response = api.get(path, format="csv")
