@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from services.assessment import domain as d
-from services.backbone.commands import Aggregates, CommandMeta, CommandResult, PreconditionFailedError
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.domain import Decision, NotFoundError
 from services.backbone.envelope import RecordedEvent
 from services.backbone.registry import EventRegistry
@@ -138,16 +138,7 @@ def execute_on_assessment(agg: Aggregates, assessment_id: str, decide: Callable[
                           meta: CommandMeta, if_match: int | None, conn: psycopg.Connection) -> CommandResult:
     """Aggregates.execute on one assessment, its state taken from the fold cache (see FoldCache)."""
     stream = assessment_stream(assessment_id)
-
-    def attempt() -> CommandResult:
-        version, state = ASSESSMENTS.state(agg.store, stream, conn)
-        if if_match is not None and if_match != version:
-            raise PreconditionFailedError(stream, if_match, version)
-        decision = decide(state)
-        recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-        return CommandResult.appended(stream, version + len(recorded), recorded, meta)
-
-    return agg.run_once(meta, if_match, attempt, conn=conn)
+    return agg.decide_on(stream, lambda: ASSESSMENTS.state(agg.store, stream, conn), decide, meta, if_match, conn=conn)
 
 
 def finalise(agg: Aggregates, meta: CommandMeta, assessment_id: str, payload: dict[str, Any],

@@ -115,8 +115,17 @@ class Aggregates:
         meta: CommandMeta, if_match: int | None = None, conn: Any = None,
     ) -> CommandResult:
         """Decide on the current state and append the decision's events at the version read."""
-        def attempt() -> CommandResult:
+        def current() -> tuple[int, Any]:
             state, version = self.load(stream, fold, conn=conn)
+            return version, state
+
+        return self.decide_on(stream, current, decide, meta, if_match, conn=conn)
+
+    def decide_on(self, stream: str, current: Callable[[], tuple[int, Any]], decide: Callable[[Any], Decision],
+                  meta: CommandMeta, if_match: int | None = None, conn: Any = None) -> CommandResult:
+        """`execute` with the stream's (version, state) from `current` (a service's fold cache, say)."""
+        def attempt() -> CommandResult:
+            version, state = current()
             if if_match is not None and if_match != version:
                 raise PreconditionFailedError(stream, if_match, version)
             decision = decide(state)

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from services.backbone.commands import Aggregates, CommandMeta, CommandResult, PreconditionFailedError
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.domain import Actor, Context, Decision, Event
 from services.backbone.errors import ConcurrencyConflictError
 from services.backbone.registry import EventRegistry
@@ -115,15 +115,8 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         # Aggregates.execute, except that the state comes from the per-process fold cache: a placement's
         # stream grows with every check-in, and refolding it all on every command made each one dearer.
-        def attempt() -> CommandResult:
-            version, state = placement_state(agg, stream, conn)
-            if if_match is not None and if_match != version:
-                raise PreconditionFailedError(stream, if_match, version)
-            decision = decide(state, command, meta.context)
-            recorded = agg.append(stream, decision.events, version, meta, decision.policy_version, conn=conn)
-            return CommandResult.appended(stream, version + len(recorded), recorded, meta)
-
-        return agg.run_once(meta, if_match, attempt, conn=conn)
+        return agg.decide_on(stream, lambda: placement_state(agg, stream, conn),
+                             lambda state: decide(state, command, meta.context), meta, if_match, conn=conn)
 
 
 def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -12,22 +11,8 @@ from psycopg_pool import ConnectionPool
 
 from services.backbone.store import EventStore
 from tests.conftest import new_event
-from tests.support.processes import ServiceProcess, rpc_config, throwaway_vhost
-
-APP = "tests.integration.backbone_app"
-
-
-@pytest.fixture
-def env(db_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS ledger CASCADE; DROP SCHEMA IF EXISTS tally CASCADE")
-        conn.execute("CREATE SCHEMA tally; CREATE TABLE tally.applied (event_id uuid, stream text, version int)")
-    with throwaway_vhost() as amqp_uri:
-        yield {"AMQP_URI": amqp_uri, "FOURGATES_DB": db_url, "LOG_DIR": str(tmp_path)}
-
-
-def start(env: dict[str, str], service: str) -> ServiceProcess:
-    return ServiceProcess(f"{APP}:{service.capitalize()}", service, env, Path(env["LOG_DIR"])).start()
+from tests.integration.conftest import start
+from tests.support.processes import rpc_config
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:

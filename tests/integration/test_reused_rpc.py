@@ -2,32 +2,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
-import psycopg
-import pytest
 import requests
 
 from services.backbone.rpcclient import ReusedRpc
-from tests.support.processes import RABBIT_API, ServiceProcess, rpc_config, throwaway_vhost
+from tests.integration.conftest import start
+from tests.support.processes import RABBIT_API, rpc_config
 
-APP = "tests.integration.backbone_app"
 REPLY_QUEUE = "rpc.reply-standalone_rpc_proxy"
-
-
-@pytest.fixture
-def env(db_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS ledger CASCADE; DROP SCHEMA IF EXISTS tally CASCADE")
-        conn.execute("CREATE SCHEMA tally; CREATE TABLE tally.applied (event_id uuid, stream text, version int)")
-    with throwaway_vhost() as amqp_uri:
-        yield {"AMQP_URI": amqp_uri, "FOURGATES_DB": db_url, "LOG_DIR": str(tmp_path)}
-
-
-def start(env: dict[str, str], service: str) -> ServiceProcess:
-    return ServiceProcess(f"{APP}:{service.capitalize()}", service, env, Path(env["LOG_DIR"])).start()
 
 
 def vhost_of(amqp_uri: str) -> str:

@@ -305,35 +305,6 @@ def test_a_reused_idempotency_key_with_a_different_body_is_refused_and_appends_n
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("route", ["POST /selection/nominations/{nomination_id}/inspection",
-                                   "POST /posting/placements/{placement_id}/check-ins", "POST /posting/placements",
-                                   "POST /assessment/placements/{placement_id}/assessments/{period}/performance-scores"])
-def test_ten_concurrent_sends_of_one_request_record_it_once_and_nine_say_replayed(system: System, route: str) -> None:
-    case = BY_ROUTE[route]
-    path, body = case.prepare(system)
-    key, barrier, results = new_key(), threading.Barrier(10), []
-    lock = threading.Lock()
-
-    def send_it() -> None:
-        barrier.wait()
-        response, _ = send(system, path, case.owner, json_body=body, key=key)
-        with lock:
-            results.append(response)
-
-    threads = [threading.Thread(target=send_it) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-
-    answers = [r.json() for r in results]
-    assert all(r.status_code < 300 for r in results), [r.text for r in results]
-    assert sorted(a["replayed"] for a in answers) == [False] + [True] * 9  # the retries are told so
-    assert all(a["events"] == answers[0]["events"] for a in answers)
-    caused = [e for e in system.events_of_commands([key]) if e[2].split(":")[0] == key]  # not its consumers' events
-    assert len(caused) == len(answers[0]["events"])
-
-
 def _all_at_once(n: int, request: Any) -> list[requests.Response]:
     barrier, results, lock = threading.Barrier(n), [], threading.Lock()
 
@@ -349,6 +320,22 @@ def _all_at_once(n: int, request: Any) -> list[requests.Response]:
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+@pytest.mark.parametrize("route", ["POST /selection/nominations/{nomination_id}/inspection",
+                                   "POST /posting/placements/{placement_id}/check-ins", "POST /posting/placements",
+                                   "POST /assessment/placements/{placement_id}/assessments/{period}/performance-scores"])
+def test_ten_concurrent_sends_of_one_request_record_it_once_and_nine_say_replayed(system: System, route: str) -> None:
+    case = BY_ROUTE[route]
+    path, body = case.prepare(system)
+    key = new_key()
+    results = _all_at_once(10, lambda _: send(system, path, case.owner, json_body=body, key=key)[0])
+    answers = [r.json() for r in results]
+    assert all(r.status_code < 300 for r in results), [r.text for r in results]
+    assert sorted(a["replayed"] for a in answers) == [False] + [True] * 9  # the retries are told so
+    assert all(a["events"] == answers[0]["events"] for a in answers)
+    caused = [e for e in system.events_of_commands([key]) if e[2].split(":")[0] == key]  # not its consumers' events
+    assert len(caused) == len(answers[0]["events"])
 
 
 def test_eight_check_ins_sent_at_once_are_all_recorded_and_with_one_if_match_only_one_is(system: System) -> None:
