@@ -10,9 +10,9 @@ const LABELS = {
   placement_type: { gap_filling: "补短型", strength: "扬长型", docking: "对接型" },
   grade: { excellent: "优秀", competent: "称职", basically_competent: "基本称职", incompetent: "不称职" },
   team_grade: { excellent: "优秀", good: "良好", average: "一般", poor: "较差" },
-  // the roles of deploy/tokens.dev.yaml (services/backbone/domain.py ROLES) and the anonymous rater
+  // the API's labels (labels.py) where an answer lacks its `_label`: roles (services/backbone/domain.py ROLES), …
   role: { organisation_department: "组织部门", sending_unit: "派出单位", host_unit: "接收单位", party_committee: "党委",
-    integration: "系统对接", auditor: "审计", third_party_agency: "第三方调查机构", operator: "运维", anonymous: "匿名测评人" },
+    integration: "系统对接", auditor: "审计", third_party_agency: "第三方调查机构", operator: "运维", anonymous: "匿名测评" },
   party: { organisation_department: "组织部门", sending_unit: "派出单位", host_unit: "接收单位" },
   assessment_status: { none: "未启动", open: "进行中", finalised: "已定等次" },
   outcome: { returned: "回原单位", retained: "留任", promoted: "提拔任用" },
@@ -166,11 +166,10 @@ const toDossier = { target: (row) => row.cadre_id, href: (cadre) => addressOf({ 
 
 function cell(column, row) {
   if (column.render) return column.render(row);
-  const value = row[column.key];
-  const label = column.labels ? (Array.isArray(value) ? null : LABELS[column.labels][value]) : row[`${column.key}_label`];
-  if (Array.isArray(value)) {
-    return column.labels ? value.map((v) => both(LABELS[column.labels][v], v)).join("、") : value.join("、");
-  }
+  const value = row[column.key], given = row[`${column.key}_label`];
+  const labelOf = (v, i) => (Array.isArray(given) ? given[i] : null) || (column.labels ? LABELS[column.labels][v] : null);
+  if (Array.isArray(value)) return value.map((v, i) => both(labelOf(v, i), v)).join("、");
+  const label = given || (column.labels ? LABELS[column.labels][value] : null);
   if (label && label !== value) return h("span", {}, label, h("small", { class: "code" }, ` ${value}`));
   return value === null || value === undefined ? "" : String(value);
 }
@@ -418,7 +417,7 @@ async function renderDossier(cadreId) {
         h("time", { datetime: e.recorded_at, title: `记录于 recorded at ${e.recorded_at}` }, moment(e.recorded_at)),
         when ? h("span", { class: "business-date", title: when.key }, `业务日期 ${when.value}`) : null,
         h("strong", {}, e.type_label || e.type), h("small", { class: "code" }, ` ${e.type}`),
-        h("span", { class: "who" }, ` · ${e.actor_principal || ""} (${both(LABELS.role[e.actor_role], e.actor_role || "")}` +
+        h("span", { class: "who" }, ` · ${e.actor_principal || ""} (${both(e.actor_role_label || LABELS.role[e.actor_role], e.actor_role || "")}` +
           `${e.actor_unit ? ", " + e.actor_unit : ""})`),
         about ? h("span", { class: "about" }, ` · ${about}`) : null,
         e.reason ? h("span", { class: "why" }, ` · ${e.reason}`) : null);
@@ -453,7 +452,8 @@ async function renderTimeline() {
       { key: "type", label: "事件 event" }, { key: "cadre_id", label: "干部 cadre" },
       { key: "actor_principal", label: "操作人 actor" },
       { key: "actor_role", label: "角色 role", render: (e) => e.actor_role
-        ? h("span", {}, LABELS.role[e.actor_role] || "", h("small", { class: "code" }, ` ${e.actor_role}`)) : "" },
+        ? h("span", {}, e.actor_role_label || LABELS.role[e.actor_role] || "", h("small", { class: "code" }, ` ${e.actor_role}`))
+        : "" },
       { key: "reason", label: "原因 reason" }, { key: "correlation_id", label: "关联 correlation" }], params,
     { ...toDossier, key: "cadre_id" }));
     return results.firstChild.loaded;
