@@ -68,7 +68,8 @@ def _gap_filling_year(year: int, by_type: dict[str, dict[str, Any]]) -> dict[str
             "gap_filling_share": round(actual["gap_filling"] / total, 4) if total else None,
             "gap_filling_main": actual_main, "plan_requires_gap_filling_main": plan_main,
             "planned_gap_filling": planned["gap_filling"], "planned_total": sum(planned.values()) if has_plan else None,
-            "compliant": actual_main or not plan_main}
+            # Nothing placed yet in a year whose plan wants gap-filling first: not judged yet (null), not a breach.
+            "compliant": None if plan_main and not total else actual_main or not plan_main}
 
 
 def _grade_sums(prefix: str, source: str, condition: str = "") -> str:

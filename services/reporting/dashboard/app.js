@@ -222,9 +222,10 @@ async function renderGates() {
         metric("method.total", `${g.year}年挂职人数 placements`, m ? m.total : 0, false, { view: "placements" }),
         metric("method.gap_filling", "补短型 gap-filling", m ? m.gap_filling : 0),
         metric("method.share", "补短型占比 share", m && m.gap_filling_share !== null ? `${Math.round(m.gap_filling_share * 100)}%` : "–"),
-        h("p", { class: `verdict ${m && !m.compliant ? "bad" : "ok"}`, "data-metric": "method.compliant" },
-          m ? (m.compliant ? "✓ 以补短型为主 gap-filling is the main type" : "✗ 未以补短型为主 gap-filling is not the main type")
-            : "本年无计划 no plan this year")),
+        h("p", { class: `verdict ${m && m.compliant === false ? "bad" : "ok"}`, "data-metric": "method.compliant" },
+          !m ? "本年无计划 no plan this year"
+            : m.compliant === null ? "尚未安排挂职 nothing placed yet this year"
+              : m.compliant ? "✓ 以补短型为主 gap-filling is the main type" : "✗ 未以补短型为主 gap-filling is not the main type")),
       card("责任关", "responsibility", `考核 ${g.year}年 · 其余全部年度`,
         metric("responsibility.unsigned_agreements", "责任书未签齐（全部年度）unsigned agreements, all years",
           r.unsigned_agreements, true, alerts("unsigned")),
