@@ -416,7 +416,8 @@ class _Queries:
         ).format(s=s, cols=cols).as_string(None)
         self.predecessor = sql.SQL(
             "SELECT era, tx_id::text::bigint, position FROM {s}.events WHERE (era, tx_id, position) <= (%s, %s::text::xid8, %s)"
-            " ORDER BY era DESC, tx_id DESC, position DESC LIMIT 1").format(s=s).as_string(None)
+            # Ordered by the table's columns (not the output's tx_id, a cast), so that the feed-order index serves it.
+            " ORDER BY events.era DESC, events.tx_id DESC, events.position DESC LIMIT 1").format(s=s).as_string(None)
         self.horizon = sql.SQL("SELECT {s}.feed_horizon({events}::regclass)::text::bigint").format(
             s=s, events=sql.Literal(sql.Identifier(schema, "events").as_string(None))).as_string(None)
         self.backlog_after = sql.SQL(

@@ -98,3 +98,18 @@ def test_a_page_after_any_cursor_names_the_event_really_before_it(store: EventSt
         assert [b["previoussequence"] for b in parse_page(feed_page(store, after, 10))] == [second.token, third.token]
     assert per_event_feed(store, FeedCursor(0, 0, 1), 1)[0]["previoussequence"] == ""  # nothing before the first
     assert per_event_feed(store, events[-1].cursor, 10) == []
+
+
+def test_the_event_before_a_cursor_is_read_from_the_index_not_the_whole_log(store: EventStore, db_url: str) -> None:
+    """Each feed page asks for the event before its cursor; ordered by the output's tx_id (a cast) instead of
+    the column, that read scanned and sorted the whole log — 150 ms a page on a million events, which made
+    a rebuild 3 times slower. Planned both ways PostgreSQL may choose (as a generic plan and a custom one)."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")  # so that only an unusable index shows (the table is small)
+        conn.execute(f"PREPARE before_cursor(int, text, bigint) AS {store._q.predecessor % ('$1', '$2', '$3')}")
+        for mode in ("force_generic_plan", "force_custom_plan"):
+            conn.execute(f"SET plan_cache_mode = {mode}")
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE before_cursor(1, '1', 0)").fetchall())
+            assert "events_feed_order" in plan and "Sort" not in plan, (mode, plan)
