@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from services.backbone.envelope import FEED_START, FeedCursor, NewEvent, RecordedEvent
+from services.backbone.envelope import FEED_START, AlreadyStored, FeedCursor, NewEvent, RecordedEvent
 from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
 from services.backbone.store import ANY_VERSION
 
@@ -37,7 +37,7 @@ class InMemoryEventStore:
             if existing:
                 if len(existing) != len(ids):
                     raise IdempotencyMismatchError("part of this append is already stored")
-                return existing
+                return AlreadyStored(existing)
             current = self._version(stream)
             if expected_version is not None and current != expected_version:
                 raise ConcurrencyConflictError(stream, expected_version, current)

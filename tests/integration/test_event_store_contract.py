@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from psycopg_pool import ConnectionPool
 
-from services.backbone.envelope import FEED_START
+from services.backbone.envelope import FEED_START, AlreadyStored
 from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
 from services.backbone.memory import InMemoryEventStore
 from services.backbone.store import NO_STREAM, EventStore
@@ -64,6 +64,7 @@ def test_a_retried_append_returns_the_original_events_and_adds_none(store: Any) 
     retried = store.append("cadre-1", batch, expected_version=NO_STREAM)
 
     assert [e.event_id for e in retried] == [e.event_id for e in original]
+    assert isinstance(retried, AlreadyStored) and not isinstance(original, AlreadyStored)  # the caller can tell
     assert len(store.read_stream("cadre-1")) == 2
 
 
