@@ -57,11 +57,20 @@ class ListQuery(AsOfQuery):
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 1_000_000_000))
 
 
+class EventRefOut(Schema):
+    """An event a command appended (or, replayed, had appended)."""
+
+    id = fields.UUID()
+    type = fields.String()
+    stream = fields.String()
+    version = fields.Integer()
+
+
 class CommandOut(Schema):
     stream = fields.String()
     version = fields.Integer()
     replayed = fields.Boolean(metadata={"description": "true when an Idempotency-Key retry returned the first result"})
-    events = fields.List(fields.Dict())
+    events = fields.List(fields.Nested(EventRefOut))
 
 
 class PageOut(Schema):

@@ -5,7 +5,7 @@ from datetime import date
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, JsonBoolean, JsonInteger, PageOut, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, EventRefOut, JsonBoolean, JsonInteger, PageOut, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -30,15 +30,6 @@ class CadreIn(Strict):
 
 class CadreBulkIn(Strict):
     cadres = fields.List(fields.Nested(CadreIn), required=True, validate=validate.Length(min=1, max=1000))
-
-
-class EventRefOut(Schema):
-    """An event a command appended (or, replayed, had appended)."""
-
-    id = fields.UUID()
-    type = fields.String()
-    stream = fields.String()
-    version = fields.Integer()
 
 
 class CadreBulkResultOut(Schema):
