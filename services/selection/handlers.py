@@ -167,13 +167,6 @@ def all_nominations(agg: Aggregates, until: datetime | None = None, conn: Any = 
     return [n for _, n in _fold_prefix(agg, "nomination-", d.fold_nomination, until, conn) if n is not None]
 
 
-def nomination_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[dict[str, Any]], bool],
-                    until: datetime | None = None) -> tuple[list[d.Nomination], int]:
-    """`versioned_nomination_page` without the versions."""
-    page, total = versioned_nomination_page(agg, offset, limit, readable, until)
-    return [n for _, n in page], total
-
-
 def versioned_nomination_page(agg: Aggregates, offset: int, limit: int | None,
                               readable: Callable[[dict[str, Any]], bool],
                               until: datetime | None = None) -> tuple[list[tuple[int, d.Nomination]], int]:
@@ -188,13 +181,6 @@ def versioned_nomination_page(agg: Aggregates, offset: int, limit: int | None,
 
 # Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
 CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name=""))
-
-
-def cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Cadre], bool],
-               until: datetime | None = None) -> tuple[list[d.Cadre], int]:
-    """`versioned_cadre_page` without the versions."""
-    page, total = versioned_cadre_page(agg, offset, limit, readable, until)
-    return [c for _, c in page], total
 
 
 def versioned_cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Cadre], bool],
