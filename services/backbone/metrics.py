@@ -10,8 +10,8 @@ import gc
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from psycopg import sql
 
 from services.backbone.envelope import FEED_START, FeedCursor
@@ -30,20 +30,33 @@ CONSUMER_LAG = Histogram("fourgates_consumer_lag_seconds", "From an event's comm
 HTTP_REQUESTS = Histogram("fourgates_http_request_seconds", "HTTP requests by route and status",
                           ["service", "method", "route", "status"])
 
-GC_SECONDS = Counter("fourgates_gc_seconds_total", "Time this process spent in Python's cyclic garbage collector,"
-                     " by generation collected", ["generation"])
-_gc_children = [GC_SECONDS.labels(str(generation)) for generation in range(3)]
+_gc_spent = [0.0, 0.0, 0.0]  # seconds in the collector by generation, read at each scrape (GcTime)
 _gc_began = [0.0]
 
 
-def _time_gc(phase: str, info: dict[str, int]) -> None:
+def _time_gc(phase: str, info: dict[str, int], _clock: Any = time.perf_counter) -> None:
+    # Runs twice per collection -- thousands of times a second in a busy process: plain floats here, the
+    # Prometheus counter is made at scrape time (a Counter's lock and label lookup here cost more than the
+    # collections they timed: 8 µs per event in a rebuild's loader).
     if phase == "start":
-        _gc_began[0] = time.perf_counter()
+        _gc_began[0] = _clock()
     else:
-        _gc_children[info["generation"]].inc(time.perf_counter() - _gc_began[0])
+        _gc_spent[info["generation"]] += _clock() - _gc_began[0]
+
+
+class GcTime:
+    """`fourgates_gc_seconds_total{generation}`: time this process spent in Python's cyclic garbage collector."""
+
+    def collect(self) -> list[CounterMetricFamily]:
+        family = CounterMetricFamily("fourgates_gc_seconds", "Time this process spent in Python's cyclic garbage"
+                                     " collector, by generation collected", labels=["generation"])
+        for generation, seconds in enumerate(_gc_spent):
+            family.add_metric([str(generation)], seconds)
+        return [family]
 
 
 gc.callbacks.append(_time_gc)
+REGISTRY.register(GcTime())
 
 
 # The figures ServiceState reads at each scrape, by name (deploy/prometheus/alerts.yaml alerts on them).

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -187,7 +188,7 @@ class ReadModels:
         """COPY rows in; each row is a dict of some of the table's columns (the others NULL)."""
         columns = self.columns(conn, table)
         names = [name for name, _ in columns]
-        known = set(names)
+        known, width, every = set(names), len(names), itemgetter(*names)
         # jsonb and array values are sent as their text forms: psycopg's generic dumpers cost more per value
         special = [(i, _json if udt == "jsonb" else _array) for i, (_, udt) in enumerate(columns)
                    if udt == "jsonb" or udt.startswith("_")]
@@ -195,8 +196,11 @@ class ReadModels:
                                                               sql.SQL(", ").join(map(sql.Identifier, names)))
         with conn.cursor().copy(query) as copy:
             for row in rows:
-                self._check(table, row, known)
-                values = list(map(row.get, names))
+                if len(row) == width:  # every column named (a timeline row): no other key can be there
+                    values = list(every(row))
+                else:
+                    self._check(table, row, known)
+                    values = list(map(row.get, names))
                 for i, convert in special:
                     if values[i] is not None:
                         values[i] = convert(values[i])
@@ -242,5 +246,13 @@ def _json(value: Any) -> str:
 
 
 def _array(values: Any) -> str:
-    """A text[] literal: every element quoted, quotes and backslashes escaped."""
+    """A text[] literal: every element quoted, quotes and backslashes escaped. A list of identifiers (most
+    arrays here) comes out of orjson as that literal between brackets: nothing escaped, nothing nested,
+    every element a string."""
+    try:
+        inner = orjson.dumps(values).decode()[1:-1]
+    except TypeError:
+        inner = "\\"
+    if "\\" not in inner and "[" not in inner and "{" not in inner and inner.count('"') == 2 * len(values):
+        return "{" + inner + "}"
     return "{" + ",".join('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"

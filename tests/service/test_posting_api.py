@@ -331,6 +331,7 @@ def test_metrics_show_rpcs_relay_lag_consumer_lag_parked_messages_and_the_chain_
     assert samples is not None, "selection's relay and sequencer never caught up in the metrics"
     assert metric(samples, "fourgates_state_readable", service="selection") == 1
     assert metric(samples, "fourgates_relay_lag_seconds", service="selection") == 0
+    assert metric(samples, "fourgates_gc_seconds_total", generation="0") > 0  # timed since the process started
     both = [scrape(replica, "posting") for replica in replicas]
     assert sum(metric(s, "fourgates_rpc_seconds_count", method="read_feed", outcome="ok") for s in both) >= 1
     assert sum(metric(s, "fourgates_consumer_lag_seconds_count", consumer="posting", source="selection") for s in both) >= 1

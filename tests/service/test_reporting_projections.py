@@ -135,7 +135,7 @@ def test_unknown_types_and_types_of_another_source_reach_only_the_timeline() -> 
 def test_a_newer_payload_version_of_an_interpreted_type_is_refused_whole() -> None:
     h = History()
     newer = h.event("posting.PlacementPlanned", **PLANNED)
-    newer = SourceEvent(**{**newer.__dict__, "schema_version": 2})
+    newer = newer._replace(schema_version=2)
 
     failed = h.apply(newer)
 
