@@ -1,6 +1,7 @@
 """Bulk CSV import and export of the cadre register and nominations, through a real selection process.
 
-Runs on a database of its own (`fourgates_test_integration`), so it can run beside the other service tests.
+Runs on a database of its own (the test database's name + `_csv`: `fourgates_test_csv` by default, and apart
+for a run given another FOURGATES_TEST_DB), so it can run beside the other service tests.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 import requests
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.support.api import TOKENS, Api, uid
 from tests.support.selection import running_selection
@@ -23,7 +24,7 @@ HEADER = "cadre_id,name,rank,home_unit,birth_date,grassroots_experience,fit_for_
 def integration_db() -> str:
     from tests.conftest import TEST_DB
 
-    return make_conninfo(TEST_DB, dbname="fourgates_test_integration")
+    return make_conninfo(TEST_DB, dbname=f"{conninfo_to_dict(TEST_DB)['dbname']}_csv")
 
 
 @pytest.fixture(scope="module")
