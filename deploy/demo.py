@@ -5,7 +5,7 @@ another HR system would, then print a summary a person can read.
     python -m deploy.demo --base-url http://gateway:8080    # every service behind one address
     python -m deploy.demo --posting-url http://127.0.0.1:9002 --json summary.json
 
-One county over two years: 27 cadres registered, put in the reserve pool, recommended by their
+One county over two years: its units registered by name (清水镇 beside qingshui-township), 27 cadres registered, put in the reserve pool, recommended by their
 sending units, inspected, approved by the party committee; placed (posting learns of the approval
 through events: the demo polls until it has), a tripartite agreement drafted and signed, started,
 checked in on, trained; an annual assessment with self-evaluation, democratic evaluation (paper
@@ -41,7 +41,10 @@ from deploy.supervise import SERVICES as SERVICE_PORTS  # the supervisor's ports
 
 
 def setup(api: Client) -> None:
-    """The local settings: eligibility policy, assessment policy, the year's placement plan."""
+    """The local settings: the county's units by name, eligibility policy, assessment policy, the year's plan."""
+    for unit, name in data.UNIT_NAMES.items():
+        api.command("selection", f"/selection/units/{unit}", {"name": name}, data.HR, f"{data.PREFIX}:unit:{unit}",
+                    method="PUT")
     api.command("selection", "/selection/policies", data.POLICY, data.OD, f"{data.PREFIX}:policy:selection")
     api.command("assessment", "/assessment/policies", data.ASSESSMENT_POLICY, data.OD, f"{data.PREFIX}:policy:assessment")
     api.command("posting", "/posting/plans", {**data.PLAN, "reason": "县委组织部2025年度干部实践锻炼计划"}, data.OD,

@@ -53,6 +53,8 @@ def collect(api: Client, played: Played, db: str | None, heads: Path | None) -> 
     assessments = ours(api.get("assessment", "/assessment/assessments", year=data.YEAR, limit=1000)["items"],
                        "cadre_id", cadre_ids)
     teams = api.get("assessment", f"/assessment/campaigns/{data.CAMPAIGN_ID}")
+    # the units' names as the county registered them in selection (the summary shows the system's, not the script's)
+    unit_names = {u["unit_id"]: u["name"] for u in api.get("selection", "/selection/units", limit=1000)["items"]}
 
     by_type = Counter(p["placement_type"] for p in placements)
     finalised = [a for a in assessments if a["status"] == "finalised"]
@@ -97,6 +99,7 @@ def collect(api: Client, played: Played, db: str | None, heads: Path | None) -> 
         "teams": {"campaign_id": teams["campaign_id"], "units": len(teams["units"]),
                   "survey": bool(teams.get("survey_entry_id")),
                   "grades": {u: v["team_grade"] for u, v in teams["units"].items()}},
+        "unit_names": unit_names,
         "commands": api.counts.as_dict(),
         "phases": played.phases,
         "seconds": played.seconds,
@@ -231,6 +234,7 @@ def show(summary: dict[str, Any]) -> None:
     r = summary.get("reporting") or {}
     gates = r.get("gates") or {}
     total = summary["cadres"]
+    names = summary.get("unit_names") or {}
 
     def rep(*path: str) -> str:
         value: Any = gates
@@ -297,7 +301,7 @@ def show(summary: dict[str, Any]) -> None:
     grades.add_column("excellent share", justify="right")
     for unit, counts in a["by_host_unit"].items():
         size = sum(counts.values())
-        grades.add_row(f"{data.UNIT_NAMES.get(unit, unit)} {unit}", *(str(counts.get(g, 0)) for g in data.GRADE_LABELS),
+        grades.add_row(f"{names.get(unit, unit)} {unit}", *(str(counts.get(g, 0)) for g in data.GRADE_LABELS),
                        f"{counts.get('excellent', 0) / size:.0%}")
     grades.add_row("[b]all[/]", *(f"[b]{a['grades'][g]}[/]" for g in data.GRADE_LABELS),
                    f"{a['grades']['excellent'] / max(1, a['finalised']):.0%}")
@@ -312,7 +316,7 @@ def show(summary: dict[str, Any]) -> None:
     teams.add_column("unit")
     teams.add_column("team grade")
     for unit, grade in summary["teams"]["grades"].items():
-        teams.add_row(f"{data.UNIT_NAMES.get(unit, unit)} {unit}",
+        teams.add_row(f"{names.get(unit, unit)} {unit}",
                       f"{data.TEAM_GRADE_LABELS.get(grade or '', '—')} {grade or 'not finalised'}")
     console.print(teams)
 

@@ -196,9 +196,11 @@ class ReadModels:
                                                               sql.SQL(", ").join(map(sql.Identifier, names)))
         with conn.cursor().copy(query) as copy:
             for row in rows:
-                if len(row) == width:  # every column named (a timeline row): no other key can be there
-                    values = list(every(row))
-                else:
+                try:  # a row whose keys are exactly the columns (a timeline row) is taken in one call
+                    values = list(every(row)) if len(row) == width else None
+                except KeyError:
+                    values = None
+                if values is None:
                     self._check(table, row, known)
                     values = list(map(row.get, names))
                 for i, convert in special:

@@ -104,6 +104,8 @@ def test_the_demo_plays_the_whole_scenario_and_summarises_it(system: dict[str, A
     assert assessments["grades_in_selection"] == 27  # every final grade arrived back in selection
     assert summary["teams"]["units"] == 5 and summary["teams"]["survey"] is True
     assert all(summary["teams"]["grades"].values())
+    # the units' names come back from selection's register, where the demo recorded them
+    assert data.UNIT_NAMES.items() <= summary["unit_names"].items()
 
     counts = event_counts()
     assert summary["commands"]["new"] == summary["commands"]["sent"] > 600
