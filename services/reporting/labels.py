@@ -35,6 +35,7 @@ EVENT_TYPE = {
     "selection.NominationApproved": "党委审定通过", "selection.NominationRejected": "党委审定未通过",
     "selection.NominationWithdrawn": "推荐撤回", "selection.AssessmentResultRecorded": "考核结果记入档案",
     "selection.PersonalDataErased": "个人信息删除", "selection.RetentionRequired": "档案依法保留",
+    "selection.UnitRegistered": "单位登记", "selection.UnitRenamed": "单位更名",
     "posting.NominationRecorded": "审定名单接收", "posting.NominationPlaced": "名单已安排",
     "posting.PlacementPlanned": "挂职安排", "posting.AgreementDrafted": "责任书起草",
     "posting.AgreementAmended": "责任书修订", "posting.AgreementSigned": "责任书签订",
@@ -67,8 +68,17 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# The columns that hold a unit's id; labelled with the unit's name as of the moment a view describes, which
+# is known only at request time (`with_unit_names`).
+UNIT_COLUMNS = ("home_unit", "sending_unit", "host_unit", "unit", "actor_unit", "units")
+
 # In the team views a proposed grade is a team grade (良好, 一般…), not a cadre's.
 TEAM_COLUMN_LABELS = {**COLUMN_LABELS, "proposed_grade": TEAM_GRADE}
+
+
+def with_unit_names(tables: dict[str, dict[str, str]], names: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The label tables plus every unit column labelled with `names` ({unit_id: name}); an unnamed unit shows its id."""
+    return {**tables, **dict.fromkeys(UNIT_COLUMNS, names)}
 
 
 def label(table: dict[str, str], code: Any) -> Any:

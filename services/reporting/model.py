@@ -20,6 +20,7 @@ Slot = tuple[str, Key]
 # keeps a table's contents independent of how the three feeds interleave.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "cadres": ("cadre_id",),
+    "units": ("unit_id",),
     "nominations": ("nomination_id",),
     "placements": ("placement_id",),
     "plans": ("year",),
@@ -30,7 +31,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "team_results": ("campaign_id", "unit"),
 }
 TABLE_SOURCE: dict[str, str] = {
-    "cadres": "selection", "nominations": "selection",
+    "cadres": "selection", "units": "selection", "nominations": "selection",
     "placements": "posting", "plans": "posting",
     "assessments": "assessment", "assessment_entries": "assessment", "roster": "assessment",
     "campaigns": "assessment", "team_results": "assessment",

@@ -1,4 +1,4 @@
-"""How selection's events (选拔关) change the cadre and nomination read models. Pure."""
+"""How selection's events (选拔关) change the cadre, unit and nomination read models. Pure."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -75,6 +75,12 @@ def _nomination_attribution(row: dict[str, Any]) -> Attribution:
     return Attribution(row.get("cadre_id"), tuple(u for u in (row.get("sending_unit"), row.get("host_unit")) if u))
 
 
+def unit_named(e: SourceEvent, w: Working) -> Attribution:
+    """A unit registered or renamed: a new version of its name (the id stays what every other row holds)."""
+    w.put("units", (e.data["unit_id"],), {"name": e.data["name"]}, e)
+    return Attribution(None, (e.data["unit_id"],))
+
+
 def erased(e: SourceEvent, w: Working) -> Attribution:
     """The cadre's personal data is erased in every service: reporting forgets its copies too."""
     w.erased.append((e.data["cadre_id"], e.recorded_at, e.event_id))
@@ -87,6 +93,7 @@ def cadre_only(e: SourceEvent, w: Working) -> Attribution:
 
 NOMINATION = on("nominations", "nomination_id")
 CADRE = on("cadres", "cadre_id")
+UNIT = on("units", "unit_id")
 RULES: dict[str, Rule] = {
     "selection.CadreRegistered": Rule(CADRE, registered),
     "selection.CadreUpdated": Rule(CADRE, updated),
@@ -95,6 +102,8 @@ RULES: dict[str, Rule] = {
     "selection.AssessmentResultRecorded": Rule(lambda e: [], cadre_only),
     "selection.PersonalDataErased": Rule(lambda e: [], erased),
     "selection.RetentionRequired": Rule(lambda e: [], cadre_only),
+    "selection.UnitRegistered": Rule(UNIT, unit_named),
+    "selection.UnitRenamed": Rule(UNIT, unit_named),
     "selection.NominationRecommended": Rule(NOMINATION, recommended),
     "selection.EligibilityOverridden": Rule(NOMINATION, overridden),
     "selection.NominationInspected": Rule(NOMINATION, _step(

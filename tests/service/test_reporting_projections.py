@@ -143,6 +143,20 @@ def test_a_newer_payload_version_of_an_interpreted_type_is_refused_whole() -> No
     assert h.working.timeline == [] and h.working.get("placements", ("p1",)) is None
 
 
+def test_a_registered_unit_has_its_name_and_a_rename_is_a_new_version() -> None:
+    h = History()
+    registered = h.event("selection.UnitRegistered", unit_id="qingshui-township", name="清水乡")
+    renamed = h.event("selection.UnitRenamed", unit_id="qingshui-township", name="清水镇", previous_name="清水乡")
+
+    assert h.apply(registered) == [] and h.apply(renamed) == []
+
+    first, second = h.versions("units", ("qingshui-township",))
+    assert (first["name"], first["version"], first["valid_to"]) == ("清水乡", 1, renamed.recorded_at)
+    assert (second["name"], second["version"], second["valid_to"], second["unit_id"]) == ("清水镇", 2, None,
+                                                                                          "qingshui-township")
+    assert [(r["cadre_id"], r["units"]) for r in h.working.timeline] == [(None, ["county-od", "qingshui-township"])] * 2
+
+
 def test_every_rule_has_a_chinese_label() -> None:
     assert set(RULES) <= set(EVENT_TYPE)
 
