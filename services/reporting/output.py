@@ -28,7 +28,7 @@ def plain(value: Any) -> Any:
 def shown(rows: Rows, status: dict[str, str] | None = None, tables: dict[str, dict[str, str]] = COLUMN_LABELS) -> Rows:
     """The rows as users see them: codes with their labels, dates as JSON shows them."""
     return Rows(({k: plain(v) for k, v in labelled(dict(row), status, tables).items()} for row in rows),
-                labelled_columns(rows.columns, status))
+                labelled_columns(rows.columns, status, tables))
 
 
 def page_limit(query: Mapping[str, Any]) -> int:

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 
-ALIASES = ("c", "n", "p", "pl", "a", "e", "r", "k", "tr")
+ALIASES = ("c", "n", "p", "pl", "a", "e", "r", "k", "tr", "u")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from services.reporting import labels
 AS_OF = "the moment answered (a future `as_of` is taken as now); null: now"
 
 # The columns of each view, in the order its query selects them (services/reporting/views.py, summaries.py).
+UNIT = ("unit_id", "name")
 CADRE = ("cadre_id", "name", "rank", "home_unit", "reserve_cadre", "grassroots_experience", "fit_for_duty",
          "open_disciplinary_matter", "registered_at", "changed_at", "placements")
 NOMINATION = ("nomination_id", "cadre_id", "cadre_name", "sending_unit", "cadre_rank", "placement_type", "host_unit",
@@ -53,7 +54,7 @@ _LISTS = {"failed_criteria", "signatures", "missing_signatures", "units"}
 _MOMENTS = {"registered_at", "changed_at", "status_since", "recorded_at", "occurred_at", "finalised_at"}
 _DAYS = {"recommended_on", "decision_date", "start_date", "started_on", "ends_on", "last_check_in_on",
          "overdue_raised_on", "ended_on"}
-_TEXT = {"cadre_id", "name", "rank", "home_unit", "nomination_id", "cadre_name", "sending_unit", "cadre_rank",
+_TEXT = {"unit_id", "cadre_id", "name", "rank", "home_unit", "nomination_id", "cadre_name", "sending_unit", "cadre_rank",
          "placement_type", "host_unit", "host_post", "post_level", "posting_mode", "status", "pending_step",
          "policy_version", "decision_ref", "reason", "placement_id", "outcome", "recall_reason", "assessment_status",
          "assessment_id", "kind", "final_grade", "proposed_grade", "campaign_id", "unit", "team_grade",
@@ -86,11 +87,13 @@ def _column(name: str, required: bool = True) -> fields.Field[Any]:
 
 def row(name: str, columns: Sequence[str], status: dict[str, str] | None = None,
         tables: dict[str, dict[str, str]] = labels.COLUMN_LABELS, optional: Sequence[str] = ()) -> type[Schema]:
-    """The schema of one view's row: its columns, then a label beside each code (present when the code is)."""
+    """The schema of one view's row: its columns, then a label beside each code (present when the code is), a
+    unit's name beside each unit (as of the moment answered; the unit's id when it has no registered name)."""
     declared: dict[str, fields.Field[Any]] = {c: _column(c, required=c not in optional) for c in columns}
-    for column in labels.labelled_columns(list(columns), status, tables)[len(columns):]:
+    for column in labels.labelled_columns(list(columns), status, labels.with_unit_names(tables, {}))[len(columns):]:
         code = column.removesuffix("_label")
-        about = {"description": f"the label of {code}"}
+        about = {"description": f"the name of {code} as of the moment answered (the id when it has no registered name)"
+                 if code in labels.UNIT_COLUMNS else f"the label of {code}"}
         declared[column] = fields.List(fields.String(), metadata=about) if code in _LISTS else fields.String(metadata=about)
     return _ours(Schema.from_dict(declared, name=name))
 
@@ -117,6 +120,7 @@ def _ours(schema: type[Schema]) -> type[Schema]:
     return schema
 
 
+UnitRow = row("UnitRow", UNIT)
 CadreRow = row("CadreRow", CADRE)
 NominationRow = row("NominationRow", NOMINATION, labels.NOMINATION_STATUS)
 PlacementRow = row("PlacementRow", PLACEMENT, labels.PLACEMENT_STATUS)
@@ -125,6 +129,7 @@ AssessmentRow = row("AssessmentRow", ASSESSMENT, labels.ASSESSMENT_STATUS)
 TeamRow = row("TeamRow", TEAM, tables=labels.TEAM_COLUMN_LABELS)
 EventRow = row("EventRow", EVENT)
 
+UnitPageOut = page("UnitPageOut", UnitRow)
 CadrePageOut = page("CadrePageOut", CadreRow)
 NominationPageOut = page("NominationPageOut", NominationRow)
 PlacementPageOut = page("PlacementPageOut", PlacementRow)

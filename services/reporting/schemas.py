@@ -67,6 +67,11 @@ class CadreQuery(Page):
     q = fields.String(validate=UNIT, metadata={"description": "part of the name or id"})
 
 
+class UnitQuery(Page):
+    unit_id = fields.String(validate=UNIT)
+    q = fields.String(validate=UNIT, metadata={"description": "part of the name or id"})
+
+
 class NominationQuery(Page):
     status = fields.String(validate=validate.OneOf(NOMINATION_STATUSES))
     sending_unit = fields.String(validate=UNIT)

@@ -72,13 +72,24 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         query = {**call.payload, **fixed}
         limit = page_limit(query)
         rows, total = self.reader.page(view, query, limit, query.get("offset", 0))
-        return respond(query, view.name, shown(rows, status, tables), total=total, limit=limit,
+        return respond(query, view.name, shown(rows, status, self._labels(query, tables)), total=total, limit=limit,
                        offset=query.get("offset", 0))
+
+    def _labels(self, query: dict[str, Any],
+                tables: dict[str, dict[str, str]] = labels.COLUMN_LABELS) -> dict[str, dict[str, str]]:
+        """The label tables of one request: the codes', and every unit's name as of the moment asked (one query)."""
+        names = self.reader.rows(views.UNIT_NAMES, {"as_of": query.get("as_of")})
+        return labels.with_unit_names(tables, {row["unit_id"]: row["name"] for row in names})
 
     @endpoint(ROUTES, "GET", "/cadres", summary="List the cadres (干部) known from selection", query=s.CadreQuery,
               roles=READERS, response=out.CadrePageOut)
     def list_cadres(self, call: Call) -> Response:
         return self._table(call, views.CADRES)
+
+    @endpoint(ROUTES, "GET", "/units", summary="List the units (单位) and their names, as registered in selection",
+              query=s.UnitQuery, roles=READERS, response=out.UnitPageOut)
+    def list_units(self, call: Call) -> Response:
+        return self._table(call, views.UNITS)
 
     @endpoint(ROUTES, "GET", "/cadres/{cadre_id}/dossier", summary="Read a cadre's dossier: everything that happened, in order",
               query=s.DossierQuery, roles=READERS, response=out.DossierOut)
@@ -88,11 +99,15 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         timeline = self.reader.page(views.TIMELINE, q, 100_000, 0, order="v.recorded_at, v.event_id")[0]
         if not cadre and not timeline:
             raise NotFoundError("cadre_not_found", f"nothing is known of cadre {cadre_id!r} as of {q['as_of'] or 'now'}")
-        events = shown(timeline)
-        return respond(q, f"dossier-{cadre_id}", events, cadre=(shown(cadre)[0] if cadre else None),
-                       nominations=shown(self.reader.page(views.NOMINATIONS, q, 1000, 0)[0], labels.NOMINATION_STATUS),
-                       placements=shown(self.reader.page(views.PLACEMENTS, q, 1000, 0)[0], labels.PLACEMENT_STATUS),
-                       assessments=shown(self.reader.page(views.ASSESSMENTS, q, 1000, 0)[0], labels.ASSESSMENT_STATUS),
+        tables = self._labels(q)
+        events = shown(timeline, tables=tables)
+        return respond(q, f"dossier-{cadre_id}", events, cadre=(shown(cadre, tables=tables)[0] if cadre else None),
+                       nominations=shown(self.reader.page(views.NOMINATIONS, q, 1000, 0)[0], labels.NOMINATION_STATUS,
+                                         tables),
+                       placements=shown(self.reader.page(views.PLACEMENTS, q, 1000, 0)[0], labels.PLACEMENT_STATUS,
+                                        tables),
+                       assessments=shown(self.reader.page(views.ASSESSMENTS, q, 1000, 0)[0], labels.ASSESSMENT_STATUS,
+                                         tables),
                        total=len(events))
 
     @endpoint(ROUTES, "GET", "/nominations", summary="List nominations and the step each waits at", query=s.NominationQuery,
@@ -110,7 +125,8 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def placement_summary(self, call: Call) -> Response:
         by = call.payload["by"].split(",")
         rows = summaries.placement_counts(self.reader, call.payload, by)
-        return respond(call.payload, "placements-summary", shown(rows, labels.PLACEMENT_STATUS), by=by)
+        return respond(call.payload, "placements-summary", shown(rows, labels.PLACEMENT_STATUS, self._labels(call.payload)),
+                       by=by)
 
     @endpoint(ROUTES, "GET", "/placements/plan", summary="Compare the plan with actual placements, per year and type",
               query=s.YearQuery, roles=READERS, response=out.PlanOut)
@@ -162,7 +178,8 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
               query=s.GradeQuery, roles=READERS, response=out.GradesOut)
     def grades(self, call: Call) -> Response:
         rows = summaries.grade_distribution(self.reader, call.payload, call.payload["by"])
-        return respond(call.payload, "grade-distribution", shown(rows), by=call.payload["by"])
+        return respond(call.payload, "grade-distribution", shown(rows, tables=self._labels(call.payload)),
+                       by=call.payload["by"])
 
     @endpoint(ROUTES, "GET", "/teams", summary="List leadership-team assessment results", query=s.TeamQuery,
               roles=READERS, response=out.TeamPageOut)
@@ -182,7 +199,7 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         order = "v.recorded_at, v.event_id" if q["order"] == "asc" else None
         limit = page_limit(q)
         rows, total = self.reader.page(views.TIMELINE, {**q, "type": pattern}, limit, q["offset"], order=order)
-        return respond(q, "timeline", shown(rows), total=total, limit=limit, offset=q["offset"])
+        return respond(q, "timeline", shown(rows, tables=self._labels(q)), total=total, limit=limit, offset=q["offset"])
 
     @endpoint(ROUTES, "GET", "/status", summary="See how far each source's events are applied, and what is parked",
               roles=READERS, response=out.StatusOut)

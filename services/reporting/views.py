@@ -105,6 +105,12 @@ TIMELINE = View("timeline", """
      "since": "v.recorded_at >= %(since)s", "until": "v.recorded_at <= %(until)s"},
     "v.recorded_at DESC, v.event_id")
 
-TABLE_VIEWS = {view.name: view for view in (CADRES, NOMINATIONS, PLACEMENTS, ASSESSMENTS, TEAMS, TIMELINE,
+UNITS = View("units", "SELECT u.unit_id, u.name FROM {s}.units u WHERE {cur_u}",
+             {"unit_id": "v.unit_id = %(unit_id)s",
+              "q": "(v.name ILIKE '%%' || %(q)s || '%%' OR v.unit_id ILIKE '%%' || %(q)s || '%%')"},
+             "v.unit_id")
+UNIT_NAMES = "SELECT u.unit_id, u.name FROM {s}.units u WHERE {cur_u} AND u.name IS NOT NULL"
+
+TABLE_VIEWS = {view.name: view for view in (CADRES, UNITS, NOMINATIONS, PLACEMENTS, ASSESSMENTS, TEAMS, TIMELINE,
                                             STUCK_NOMINATIONS, UNSIGNED_AGREEMENTS, OVERDUE_CHECK_INS,
                                             MISSING_ASSESSMENTS)}

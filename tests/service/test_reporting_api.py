@@ -14,7 +14,7 @@ import pytest
 
 from tests.support import reporting_scenario as scenario
 from tests.support.api import Api, metric, scrape
-from tests.support.reporting_system import Running, running_system, wait_until_projected
+from tests.support.reporting_system import HR, Running, running_system, wait_until_projected
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_placements_are_counted_by_type_and_by_unit_and_against_the_plan(api: Ap
 
     assert by_type == {"gap_filling": 2, "strength": 1, "docking": 1}
     assert {"host_unit": "qingshui-township", "placement_type": "strength", "placements": 1,
-            "placement_type_label": "扬长型"} in by_unit
+            "placement_type_label": "扬长型", "host_unit_label": "qingshui-township"} in by_unit  # not registered here
     assert (plan["gap_filling"]["planned"], plan["gap_filling"]["actual"], plan["docking"]["difference"]) == (2, 2, 0)
     assert check == [{"year": 2025, "gap_filling": 2, "total": 4, "gap_filling_share": 0.5, "gap_filling_main": True,
                       "plan_requires_gap_filling_main": True, "planned_gap_filling": 2, "planned_total": 4,
@@ -239,3 +239,61 @@ def test_a_malformed_event_is_parked_and_the_events_after_it_still_arrive(county
     assert all(e["event_id"] != bad for e in items(run.api, "/reporting/timeline", limit=1000))
     p1 = next(p for p in items(run.api, "/reporting/placements") if p["placement_id"] == ids["P1"])
     assert (p1["check_ins"], p1["last_check_in_on"]) == (2, "2025-06-01")
+
+
+def named_as(api: Api, unit: str, name: str) -> None:
+    """Wait until reporting knows the unit by this name."""
+    deadline = time.monotonic() + 30
+    while [u["name"] for u in items(api, "/reporting/units", unit_id=unit)] != [name]:
+        assert time.monotonic() < deadline, f"{unit} never became {name}"
+        time.sleep(0.1)
+
+
+def test_units_are_shown_by_the_name_they_had_at_the_moment_asked(county: tuple[Running, dict[str, Any]]) -> None:
+    run, ids = county
+    run.sources.append("selection", "unit-qingshui-township", "UnitRegistered", HR, unit_id="qingshui-township",
+                       name="清水乡")
+    run.sources.append("selection", "unit-county-finance", "UnitRegistered", HR, unit_id="county-finance", name="县财政局")
+    named_as(run.api, "county-finance", "县财政局")
+    time.sleep(0.05)
+    before_rename = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    run.sources.append("selection", "unit-qingshui-township", "UnitRenamed", HR, unit_id="qingshui-township",
+                       name="清水镇", previous_name="清水乡")
+    named_as(run.api, "qingshui-township", "清水镇")
+
+    now = {p["placement_id"]: p for p in items(run.api, "/reporting/placements")}
+    then = {p["placement_id"]: p for p in items(run.api, "/reporting/placements", as_of=before_rename)}
+    assert (now[ids["P1"]]["host_unit_label"], then[ids["P1"]]["host_unit_label"]) == ("清水镇", "清水乡")
+    assert now[ids["P1"]]["sending_unit_label"] == "县财政局"
+    assert now[ids["P2"]]["host_unit_label"] == "baima-township"  # never registered: shown as it is
+    assert items(run.api, "/reporting/placements", as_of=ids["between"])[0]["sending_unit_label"] == "county-finance"
+    assert items(run.api, "/reporting/units", as_of=before_rename, q="qingshui") == [
+        {"unit_id": "qingshui-township", "name": "清水乡"}]
+
+
+def test_every_view_and_export_labels_its_units(county: tuple[Running, dict[str, Any]]) -> None:
+    run, ids = county
+    named_as(run.api, "qingshui-township", "清水镇")  # the test above registered it
+
+    by_host = items(run.api, "/reporting/placements/summary", by="host_unit")
+    grades = {r["unit"]: r for r in items(run.api, "/reporting/assessments/grades", year=2025)}
+    dossier = run.api.get(f"/reporting/cadres/{ids['C1']}/dossier").json()
+    signed = items(run.api, "/reporting/timeline", type="posting.AgreementSigned", unit="qingshui-township")
+    checked = items(run.api, "/reporting/timeline", type="posting.CheckInRecorded", actor="qingshui.wu")
+
+    assert {r["host_unit"]: r["host_unit_label"] for r in by_host}["qingshui-township"] == "清水镇"
+    assert grades["qingshui-township"]["unit_label"] == "清水镇"
+    assert dossier["cadre"]["home_unit_label"] == "县财政局"
+    assert {p["host_unit_label"] for p in dossier["placements"]} == {"清水镇"}
+    assert {a["sending_unit_label"] for a in dossier["assessments"]} == {"县财政局"}
+    assert "清水镇" in signed[0]["units_label"] and signed[0]["units_label"][signed[0]["units"].index("county-od")] == "county-od"
+    assert checked[0]["actor_unit_label"] == "清水镇"
+    exported = run.api.get("/reporting/placements", format="csv", host_unit="qingshui-township")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert {(r["host_unit"], r["host_unit_label"], r["sending_unit_label"]) for r in rows} == {
+        ("qingshui-township", "清水镇", "县财政局")}
+    units = run.api.get("/reporting/units", format="csv")
+    assert 'filename="units.csv"' in units.headers["Content-Disposition"]
+    assert {"unit_id": "county-finance", "name": "县财政局"} in list(csv.DictReader(io.StringIO(
+        units.content.decode("utf-8-sig"))))

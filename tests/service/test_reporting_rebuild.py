@@ -21,7 +21,7 @@ from services.reporting.rebuild import run_rebuild
 from tests.support import reporting_scenario as scenario
 from tests.support.processes import rpc_config
 from tests.support.readmodels import differences
-from tests.support.reporting_system import Running, running_system, wait_until_projected
+from tests.support.reporting_system import HR, Running, running_system, wait_until_projected
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,10 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, 
         scenario.first(run.sources, ids)
         run.sources.append("posting", f"placement-{ids['P2']}", "PlacementStarted", placement_id=ids["P2"])  # parked
         scenario.later(run.sources, ids)
+        run.sources.append("selection", "unit-qingshui-township", "UnitRegistered", HR, unit_id="qingshui-township",
+                           name="清水乡")
+        run.sources.append("selection", "unit-qingshui-township", "UnitRenamed", HR, unit_id="qingshui-township",
+                           name="清水镇", previous_name="清水乡")
         wait_until_projected(run.db, run.sources.total - 1)
         yield run, ids
 
