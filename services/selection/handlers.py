@@ -37,6 +37,10 @@ def nomination_stream(nomination_id: str) -> str:
     return f"nomination-{nomination_id}"
 
 
+def unit_stream(unit_id: str) -> str:
+    return f"unit-{unit_id}"
+
+
 def register_cadre(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None) -> CommandResult:
     """Register or update one cadre; an identical repeat appends nothing."""
     command = d.RegisterCadre(**payload)
@@ -212,6 +216,28 @@ def _fold_prefix(agg: Aggregates, prefix: str, fold: Any, until: datetime | None
     return [(len(events), fold(events)) for events in by_stream.values()]
 
 
+def register_unit(agg: Aggregates, meta: CommandMeta, unit_id: str, name: str,
+                  if_match: int | None = None) -> CommandResult:
+    """Register a unit under its name, or rename it; the name it already has appends nothing."""
+    command = d.RegisterUnit(unit_id, name)
+    return agg.execute(unit_stream(unit_id), d.fold_unit,
+                       lambda s: d.decide_register_unit(s, command, meta.context), meta, if_match)
+
+
+# Units as the service keeps them folded for its list (a name is no personal data: nothing to scrub).
+UNITS = FoldCache(d.evolve_unit, REGISTRY.load)
+
+
+def versioned_unit_page(agg: Aggregates, offset: int, limit: int | None,
+                        until: datetime | None = None) -> tuple[list[tuple[int, d.Unit]], int]:
+    """One page of the unit register by unit_id, each unit with its stream's version (as of `until`), and how
+    many units there are: every unit is folded (a register of a county's units is small)."""
+    folded = list(UNITS.states(agg.store, "unit-").values()) if until is None else _fold_prefix(
+        agg, "unit-", d.fold_unit, until, None)
+    units = sorted(((v, u) for v, u in folded if u is not None), key=lambda vu: vu[1].unit_id)
+    return units[offset:None if limit is None else offset + limit], len(units)
+
+
 def record_assessment_result(agg: Aggregates, conn: psycopg.Connection, meta: CommandMeta,
                              source_event_id: str, data: dict[str, Any]) -> None:
     """Consumer use case: a finalised assessment becomes part of the cadre's record."""
@@ -225,6 +251,10 @@ def cadre_view(cadre: d.Cadre, version: int) -> dict[str, Any]:
     view.update(rank_label=d.RANK_LABELS.get(cadre.rank, cadre.rank), version=version)
     view["assessments"] = [{**a, "grade_label": d.GRADE_LABELS.get(a["grade"], a["grade"])} for a in view["assessments"]]
     return view
+
+
+def unit_view(unit: d.Unit, version: int) -> dict[str, Any]:
+    return {**dataclasses.asdict(unit), "version": version}
 
 
 def nomination_view(nomination: d.Nomination, version: int) -> dict[str, Any]:

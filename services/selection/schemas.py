@@ -1,7 +1,9 @@
 """HTTP bodies of the selection service: every request and response is a marshmallow schema."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -10,6 +12,7 @@ from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for 
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
 from services.selection.domain import ASSESSMENT_KIND_LABELS, GRADE_LABELS, PLACEMENT_TYPE_LABELS, POSTING_MODE_LABELS, RANKS
+from services.selection.domain.units import MAX_NAME_LENGTH
 
 
 class CadreIn(Strict):
@@ -97,6 +100,35 @@ class DecisionIn(Strict):
     reason = fields.String(validate=TEXT)
 
 
+class StrippedString(fields.String):
+    """Text read without its leading and trailing blanks, so the length rule counts what is kept."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+        return str(super()._deserialize(value, attr, data, **kwargs)).strip()
+
+
+class UnitIn(Strict):
+    name = StrippedString(required=True, validate=validate.Length(min=1, max=MAX_NAME_LENGTH), metadata={
+        "description": f"the unit's name, e.g. 清水镇; leading and trailing blanks are dropped, then 1–{MAX_NAME_LENGTH} "
+                       "characters. The first name registers the unit, another name renames it, the same name "
+                       "changes nothing"})
+    reason = fields.String(validate=TEXT)
+
+
+class UnitPath(Strict):
+    """The unit named in the path: an identifier like a cadre's home_unit."""
+
+    unit_id = fields.String(required=True, validate=ID)
+
+
+_UNIT_PATH = UnitPath()  # built once: a schema keeps no state between loads
+
+
+def unit_id_in_path(unit_id: str) -> str:
+    """The path's unit_id; a ValidationError naming `unit_id` (answered 422) unless it is a valid identifier."""
+    return str(_UNIT_PATH.load({"unit_id": unit_id})["unit_id"])
+
+
 class FeedQuery(Strict):
     after = fields.String(load_default="", metadata={"description": "cursor token of the last event seen"})
     limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
@@ -178,12 +210,22 @@ class NominationOut(Schema):
     version = fields.Integer()
 
 
+class UnitOut(Schema):
+    unit_id = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+
+
 class CadrePageOut(PageOut):
     items = fields.List(fields.Nested(CadreOut))
 
 
 class NominationPageOut(PageOut):
     items = fields.List(fields.Nested(NominationOut))
+
+
+class UnitPageOut(PageOut):
+    items = fields.List(fields.Nested(UnitOut), metadata={"description": "sorted by unit_id"})
 
 
 GRADES = list(GRADE_LABELS)

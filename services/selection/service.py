@@ -1,4 +1,4 @@
-"""The selection service (选拔关): cadre register, reserve pool, eligibility policy, nominations.
+"""The selection service (选拔关): cadre register, reserve pool, eligibility policy, nominations, unit register.
 
 HTTP under /selection, RPC for other services, events on `selection.events` through the relay.
 """
@@ -171,6 +171,26 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
               roles=OD)
     def override(self, call: Call, nomination_id: str) -> Any:
         return h.nomination_step(self.aggregates, call.meta, nomination_id, "override", call.payload, call.if_match).to_json()
+
+    @endpoint(ROUTES, "PUT", "/units/{unit_id}", summary="Register or rename a unit", body=s.UnitIn,
+              response=s.CommandOut, roles=REGISTRARS)
+    def register_unit(self, call: Call, unit_id: str) -> Any:
+        unit_id = s.unit_id_in_path(unit_id)
+        return h.register_unit(self.aggregates, call.meta, unit_id, call.payload["name"], call.if_match).to_json()
+
+    @endpoint(ROUTES, "GET", "/units", summary="List units with their names", query=s.ListQuery, response=s.UnitPageOut)
+    def list_units(self, call: Call) -> Any:
+        page, total = h.versioned_unit_page(self.aggregates, call.payload["offset"], call.payload["limit"],
+                                            call.payload["as_of"])
+        return page_body([h.unit_view(u, version) for version, u in page], total, call.payload)
+
+    @endpoint(ROUTES, "GET", "/units/{unit_id}", summary="One unit's name", query=s.AsOfQuery, response=s.UnitOut)
+    def get_unit(self, call: Call, unit_id: str) -> Any:
+        events = self.aggregates.history(h.unit_stream(unit_id), until=call.payload["as_of"])
+        unit = d.fold_unit(events)
+        if unit is None:
+            raise NotFoundError("unit_not_found", f"no unit {unit_id!r} is registered")
+        return h.unit_view(unit, len(events))
 
     @rpc
     def get_cadre_rank(self, cadre_id: str) -> str | None:

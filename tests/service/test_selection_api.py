@@ -8,10 +8,12 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 from kombu import Connection, Queue
 
 from services.backbone.relay import events_exchange
-from tests.support.api import Api, uid
+from tests.support.api import TOKENS, Api, uid
+from tests.support.contract import check_answer
 from tests.support.selection import running_selection
 
 
@@ -562,6 +564,158 @@ def test_every_selection_answer_has_exactly_the_fields_the_openapi_document_decl
         check("get", "/selection/cadres/{cadre_id}", api.get(f"/selection/cadres/{cadre_id}"))
     for nomination_id in (fresh, overridden):
         check("get", "/selection/nominations/{nomination_id}", api.get(f"/selection/nominations/{nomination_id}"))
+    unit_id = uid("township")
+    check("put", "/selection/units/{unit_id}", put(api, f"/selection/units/{unit_id}", {"name": "清水乡"}, "hr"))
+    check("put", "/selection/units/{unit_id}", put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "od"))
+    check("get", "/selection/units/{unit_id}", api.get(f"/selection/units/{unit_id}"))
     for params in ({}, {"as_of": now_iso()}):
         check("get", "/selection/cadres", api.get("/selection/cadres", limit=1000, **params))
         check("get", "/selection/nominations", api.get("/selection/nominations", limit=1000, **params))
+        check("get", "/selection/units", api.get("/selection/units", limit=1000, **params))
+
+
+# --- the unit register: the names beside the units' slugs ------------------------------------------------------
+
+
+def put(api: Api, path: str, body: Any, as_: str, **headers: str) -> requests.Response:
+    """A PUT sent as the test client sends its POSTs, its answer held to the served OpenAPI the same way."""
+    response = requests.put(api.base + path, json=body, headers={"Authorization": f"Bearer {TOKENS[as_]}", **headers},
+                            timeout=30)
+    check_answer(api.base, "PUT", path, response)
+    return response
+
+
+def unit_events(unit_id: str) -> list[tuple[str, dict[str, Any], Any]]:
+    """(type, data, recorded_at) of each event of the unit's stream, in order."""
+    from tests.conftest import TEST_DB
+
+    with psycopg.connect(TEST_DB) as conn:
+        rows = conn.execute("SELECT type, data, recorded_at FROM selection.events WHERE stream = %s ORDER BY version",
+                            (f"unit-{unit_id}",)).fetchall()
+    return [(type_, dict(data), at) for type_, data, at in rows]
+
+
+def test_a_unit_registered_under_its_name_reads_back_with_it(api: Api) -> None:
+    unit_id = uid("township")
+
+    registered = put(api, f"/selection/units/{unit_id}", {"name": " 清水镇 ", "reason": "单位名录建立"}, "hr")
+
+    assert registered.status_code == 200, registered.text
+    assert [e["type"] for e in registered.json()["events"]] == ["selection.UnitRegistered"]
+    assert api.get(f"/selection/units/{unit_id}").json() == {"unit_id": unit_id, "name": "清水镇", "version": 1}
+    assert unit_events(unit_id)[0][:2] == ("selection.UnitRegistered", {"unit_id": unit_id, "name": "清水镇"})
+    assert metadata_of(f"unit-{unit_id}", "selection.UnitRegistered")["reason"] == "单位名录建立"
+
+
+def test_a_renamed_unit_keeps_its_previous_name_and_reads_as_it_was_before_the_rename(api: Api) -> None:
+    unit_id = uid("township")
+    put(api, f"/selection/units/{unit_id}", {"name": "清水乡"}, "hr")
+
+    renamed = put(api, f"/selection/units/{unit_id}", {"name": "清水镇", "reason": "撤乡设镇"}, "od")
+
+    assert renamed.status_code == 200, renamed.text
+    assert [e["type"] for e in renamed.json()["events"]] == ["selection.UnitRenamed"]
+    (_, _, registered_at), (type_, data, _) = unit_events(unit_id)
+    assert (type_, data) == ("selection.UnitRenamed", {"unit_id": unit_id, "name": "清水镇", "previous_name": "清水乡"})
+    assert api.get(f"/selection/units/{unit_id}").json() == {"unit_id": unit_id, "name": "清水镇", "version": 2}
+    before = api.get(f"/selection/units/{unit_id}", as_of=registered_at.isoformat()).json()
+    assert before == {"unit_id": unit_id, "name": "清水乡", "version": 1}
+
+
+def test_the_name_a_unit_already_has_changes_nothing(api: Api) -> None:
+    unit_id = uid("township")
+    put(api, f"/selection/units/{unit_id}", {"name": "白马镇"}, "hr")
+    before = event_count(api)
+
+    again = put(api, f"/selection/units/{unit_id}", {"name": "白马镇 "}, "od")
+
+    assert again.status_code == 200, again.text
+    assert (again.json()["events"], again.json()["version"]) == ([], 1)
+    assert event_count(api) == before
+
+
+@pytest.mark.parametrize("unit_id, body, field", [
+    ("bad unit!", {"name": "清水镇"}, "unit_id"),
+    ("-starts-with-a-dash", {"name": "清水镇"}, "unit_id"),
+    ("x" * 65, {"name": "清水镇"}, "unit_id"),
+    ("qingshui-township", {"name": ""}, "name"),
+    ("qingshui-township", {"name": "   "}, "name"),
+    ("qingshui-township", {"name": "镇" * 61}, "name"),
+    ("qingshui-township", {}, "name"),
+    ("qingshui-township", {"name": "清水镇", "code": "QS"}, "code"),
+])
+def test_a_bad_unit_id_or_name_is_refused_naming_the_field(api: Api, unit_id: str, body: dict, field: str) -> None:
+    before = event_count(api)
+
+    refused = put(api, f"/selection/units/{unit_id}", body, "hr")
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["rule"] == "validation" and set(refused.json()["errors"]) == {field}
+    assert field in refused.json()["detail"]
+    assert event_count(api) == before
+
+
+def test_a_name_of_sixty_characters_is_taken(api: Api) -> None:
+    unit_id = uid("bureau")
+    assert put(api, f"/selection/units/{unit_id}", {"name": "局" * 60}, "hr").status_code == 200
+    assert api.get(f"/selection/units/{unit_id}").json()["name"] == "局" * 60
+
+
+@pytest.mark.parametrize("as_", ["finance", "qingshui", "pc", "auditor", "agency"])
+def test_only_registrars_register_units(api: Api, as_: str) -> None:
+    unit_id = uid("township")
+    before = event_count(api)
+
+    refused = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, as_)
+
+    assert refused.status_code == 403 and refused.json()["rule"] == "role_not_allowed", refused.text
+    assert event_count(api) == before
+    assert api.get(f"/selection/units/{unit_id}").status_code == 404
+
+
+def test_an_unknown_unit_is_not_found_by_its_rule(api: Api) -> None:
+    missing = api.get(f"/selection/units/{uid('nowhere')}")
+    assert missing.status_code == 404 and missing.json()["rule"] == "unit_not_found", missing.text
+
+
+def test_a_unit_rename_honours_if_match_and_an_idempotency_key(api: Api) -> None:
+    unit_id = uid("township")
+    put(api, f"/selection/units/{unit_id}", {"name": "清水乡"}, "hr")
+    before = event_count(api)
+
+    stale = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "hr", **{"If-Match": "0"})
+
+    assert stale.status_code == 412 and stale.json()["rule"] == "if_match", stale.text
+    assert event_count(api) == before
+    key = {"If-Match": "1", "Idempotency-Key": uid("key")}
+    first = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "hr", **key)
+    retry = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "hr", **key)
+    assert first.status_code == 200 and first.json()["version"] == 2, first.text
+    assert retry.json()["replayed"] is True and retry.json()["events"] == first.json()["events"]
+    assert event_count(api) == before + 1
+
+
+def test_the_unit_list_pages_by_unit_id_for_every_reader(api: Api) -> None:
+    prefix = uid("list")
+    names = {f"{prefix}-a": "清水镇", f"{prefix}-b": "白马镇", f"{prefix}-c": "县财政局"}
+    for unit_id in reversed(list(names)):
+        put(api, f"/selection/units/{unit_id}", {"name": names[unit_id]}, "hr")
+    [(_, _, before_rename)] = unit_events(f"{prefix}-b")
+    put(api, f"/selection/units/{prefix}-b", {"name": "白马乡"}, "hr")
+
+    listed = api.get("/selection/units", limit=1000).json()
+
+    ids = [u["unit_id"] for u in listed["items"]]
+    assert ids == sorted(ids) and listed["total"] == len(ids)
+    first = ids.index(f"{prefix}-a")
+    assert listed["items"][first:first + 3] == [{"unit_id": f"{prefix}-a", "name": "清水镇", "version": 1},
+                                               {"unit_id": f"{prefix}-b", "name": "白马乡", "version": 2},
+                                               {"unit_id": f"{prefix}-c", "name": "县财政局", "version": 1}]
+    page = api.get("/selection/units", limit=2, offset=first + 1).json()
+    assert (page["total"], page["limit"], page["offset"]) == (listed["total"], 2, first + 1)
+    assert [u["unit_id"] for u in page["items"]] == [f"{prefix}-b", f"{prefix}-c"]
+    then = api.get("/selection/units", limit=1000, as_of=before_rename.isoformat()).json()["items"]
+    assert [u for u in then if u["unit_id"].startswith(prefix)] == [
+        {"unit_id": f"{prefix}-b", "name": "白马镇", "version": 1}, {"unit_id": f"{prefix}-c", "name": "县财政局", "version": 1}]
+    for reader in ("finance", "qingshui", "agency", "pc", "hr"):
+        assert api.get("/selection/units", as_=reader, limit=1000).json()["items"] == listed["items"], reader

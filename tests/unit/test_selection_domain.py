@@ -47,7 +47,10 @@ from services.selection.domain import (
     RecordAssessmentResult,
     RecordCommitteeDecision,
     RegisterCadre,
+    RegisterUnit,
     RemoveFromReservePool,
+    UnitRegistered,
+    UnitRenamed,
     WithdrawNomination,
     check_posting_level,
     decide_add_to_reserve_pool,
@@ -58,11 +61,13 @@ from services.selection.domain import (
     decide_record_assessment_result,
     decide_record_committee_decision,
     decide_register_cadre,
+    decide_register_unit,
     decide_remove_from_reserve_pool,
     decide_withdraw_nomination,
     fold_cadre,
     fold_nomination,
     fold_policy_book,
+    fold_unit,
 )
 
 # --- who acts, and when -------------------------------------------------------------------------
@@ -215,6 +220,47 @@ def test_an_update_may_not_move_a_cadre_into_or_out_of_the_reserve_pool(stored: 
     with refused(DomainError, "reserve_pool_change"):
         decide_register_cadre(cadre, register(reserve_cadre=not stored), ORG)  # the reason-bearing route is the way
     assert decide_register_cadre(cadre, register(reserve_cadre=stored), HR_SYSTEM).events == []
+
+
+# --- the unit register ---------------------------------------------------------------------------
+
+QINGSHUI = UnitRegistered("qingshui-township", "清水镇")
+
+
+def test_a_unit_is_registered_under_its_name_without_its_blanks() -> None:
+    decision = decide_register_unit(None, RegisterUnit("qingshui-township", "  清水镇 "), HR_SYSTEM)
+    assert decision.events == [QINGSHUI]
+    unit = fold_unit(decision.events)
+    assert unit is not None and (unit.unit_id, unit.name) == ("qingshui-township", "清水镇")
+
+
+def test_a_new_name_renames_the_unit_and_keeps_the_previous_name() -> None:
+    decision = decide_register_unit(fold_unit([QINGSHUI]), RegisterUnit("qingshui-township", "清水镇人民政府"), ORG)
+    assert decision.events == [UnitRenamed("qingshui-township", "清水镇人民政府", "清水镇")]
+    renamed = fold_unit([QINGSHUI, *decision.events])
+    assert renamed is not None and renamed.name == "清水镇人民政府"
+
+
+def test_the_name_a_unit_already_has_yields_no_events() -> None:
+    renamed = UnitRenamed("qingshui-township", "清水镇人民政府", "清水镇")
+    assert decide_register_unit(fold_unit([QINGSHUI]), RegisterUnit("qingshui-township", " 清水镇"), HR_SYSTEM).events == []
+    assert decide_register_unit(fold_unit([QINGSHUI, renamed]), RegisterUnit("qingshui-township", "清水镇人民政府"),
+                                HR_SYSTEM).events == []
+
+
+def test_registering_a_unit_needs_a_registrar_and_a_name_of_at_most_60_characters() -> None:
+    with refused(ForbiddenError, "role_not_allowed"):
+        decide_register_unit(None, RegisterUnit("qingshui-township", "清水镇"), SENDER)
+    with refused(DomainError, "name_required"):
+        decide_register_unit(fold_unit([QINGSHUI]), RegisterUnit("qingshui-township", "  "), ORG)
+    with refused(DomainError, "name_too_long"):
+        decide_register_unit(None, RegisterUnit("qingshui-township", "镇" * 61), ORG)
+    assert decide_register_unit(None, RegisterUnit("qingshui-township", "镇" * 60), ORG).events
+
+
+def test_a_rename_cannot_fold_before_the_registration() -> None:
+    with pytest.raises(ValueError, match="selection.UnitRegistered"):
+        fold_unit([UnitRenamed("qingshui-township", "清水镇", "青水镇")])
 
 
 # --- the reserve pool ---------------------------------------------------------------------------
@@ -916,7 +962,7 @@ def json_friendly(value: Any) -> bool:
 
 def test_every_event_type_is_a_stable_selection_name() -> None:
     assert all(name.startswith("selection.") and cls.TYPE == name for name, cls in EVENT_TYPES.items())
-    assert len(EVENT_TYPES) == 14
+    assert len(EVENT_TYPES) == 16
 
 
 def test_event_data_is_json_friendly_and_fitness_is_only_a_flag() -> None:

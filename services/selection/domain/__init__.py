@@ -1,9 +1,10 @@
-"""Pure domain of the `selection` service (Gate 1, 选拔关): cadre register, policy, nominations.
+"""Pure domain of the `selection` service (Gate 1, 选拔关): cadre register, policy, nominations, units.
 
-Three aggregates, each a frozen state folded from its own events:
+Four aggregates, each a frozen state folded from its own events:
 - a cadre (`Cadre`, stream per cadre_id): register upserts, reserve pool, assessment results;
 - the policy book (`PolicyBook`, one stream): eligibility policy versions;
-- a nomination (`Nomination`, stream per nomination_id): recommend -> inspect -> decide.
+- a nomination (`Nomination`, stream per nomination_id): recommend -> inspect -> decide;
+- a unit (`Unit`, stream per unit_id): the name a sending or host unit goes by.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ from .steps import (
     decide_record_committee_decision,
     decide_withdraw_nomination,
 )
+from .units import RegisterUnit, Unit, UnitRegistered, UnitRenamed, decide_register_unit
+from .units import evolve as evolve_unit
+from .units import fold as fold_unit
 
 EVENT_TYPES = {
     cls.TYPE: cls
@@ -98,6 +102,8 @@ EVENT_TYPES = {
         NominationWithdrawn,
         RetentionRequired,
         PersonalDataErased,
+        UnitRegistered,
+        UnitRenamed,
     )
 }
 
@@ -147,7 +153,11 @@ __all__ = [
     "RecordAssessmentResult",
     "RecordCommitteeDecision",
     "RegisterCadre",
+    "RegisterUnit",
     "RemoveFromReservePool",
+    "Unit",
+    "UnitRegistered",
+    "UnitRenamed",
     "WithdrawNomination",
     "age_on",
     "check_eligibility",
@@ -160,14 +170,17 @@ __all__ = [
     "decide_record_assessment_result",
     "decide_record_committee_decision",
     "decide_register_cadre",
+    "decide_register_unit",
     "decide_remove_from_reserve_pool",
     "decide_withdraw_nomination",
     "evolve_cadre",
     "evolve_nomination",
     "evolve_policy_book",
+    "evolve_unit",
     "fold_cadre",
     "fold_nomination",
     "fold_policy_book",
+    "fold_unit",
     "incoming_fields",
     "rank_level",
 ]
