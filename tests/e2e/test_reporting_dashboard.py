@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support import reporting_scenario as scenario
-from tests.support.reporting_system import Running, running_system, wait_until_projected
+from tests.support.reporting_system import HR, Running, running_system, wait_until_projected
 
 CHROMIUM = "/usr/bin/chromium"
+UNITS = {"qingshui-township": "清水镇", "county-finance": "县财政局"}
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the browser is Debian's chromium)")
@@ -29,6 +30,8 @@ if not shutil.which(CHROMIUM):
 def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, dict[str, Any]]]:
     with running_system(tmp_path_factory.mktemp("logs")) as run:
         ids = scenario.ids_for("e2e")
+        for unit, name in UNITS.items():  # baima-township and the rest stay unregistered: shown by their ids
+            run.sources.append("selection", f"unit-{unit}", "UnitRegistered", HR, unit_id=unit, name=name)
         scenario.first(run.sources, ids)
         wait_until_projected(run.db, run.sources.total)
         time.sleep(1.1)  # the page picks moments to the second
@@ -105,8 +108,33 @@ def test_placement_charts_and_register_match_the_api(page: Any, county: tuple[Ru
     shown = bars(page, "placements-by-type")
     assert {k.split("|")[0].split()[-1]: v for k, v in shown.items()} == {r["placement_type"]: r["placements"] for r in by_type}
     host = {k: v for k, v in bars(page, "placements-by-host").items() if v}
-    assert host == {f"{r['host_unit']}|{r['placement_type_label']} {r['placement_type']}": r["placements"] for r in by_host}
+    assert host == {f"{named(r['host_unit'])}|{r['placement_type_label']} {r['placement_type']}": r["placements"]
+                    for r in by_host}
     assert page.get_attribute("[data-table=placements]", "data-total") == "4"
+
+
+def named(unit: str) -> str:
+    """A unit as the dashboard shows it: its name, then its id (the id alone when it has no name)."""
+    return f"{UNITS[unit]} {unit}" if unit in UNITS else unit
+
+
+def test_units_are_shown_by_name_beside_their_ids(page: Any, county: tuple[Running, dict[str, Any]]) -> None:
+    ids = county[1]
+    open_view(page, "placements")
+    page.wait_for_selector("[data-table=placements] tbody tr")
+    register = page.inner_text("[data-table=placements] tbody")
+    assert "清水镇 qingshui-township" in register and "县财政局 county-finance" in register
+    assert bars(page, "placements-by-sender")["县财政局 county-finance|补短型 gap_filling"] == 2
+    assert bars(page, "placements-by-host")["baima-township|补短型 gap_filling"] == 1  # no registered name: its id alone
+
+    page.focus(f"[data-table=placements] tbody tr a:text-is('{ids['P1']}')")
+    page.keyboard.press("Enter")
+    ready(page, "dossier")
+    assert "县财政局 county-finance" in metric(page, "dossier.details")
+    check_in = page.inner_text("ol.events li:has-text('posting.CheckInRecorded')")
+    assert "qingshui.wu (接收单位 host_unit, 清水镇 qingshui-township)" in check_in
+    planned = page.inner_text("ol.events li:has-text('posting.PlacementPlanned')")
+    assert "host_unit: 清水镇 qingshui-township" in planned
 
 
 def test_grade_charts_count_only_groups_at_the_minimum(page: Any, county: tuple[Running, dict[str, Any]]) -> None:
@@ -119,7 +147,7 @@ def test_grade_charts_count_only_groups_at_the_minimum(page: Any, county: tuple[
                                                                            "incompetent")}
     assert ": 1" in metric(page, "grades.withheld")
     finals = bars(page, "final-grades")
-    assert finals["qingshui-township 2025 下派年度考核|优秀 excellent"] == 1
+    assert finals["清水镇 qingshui-township 2025 下派年度考核|优秀 excellent"] == 1
 
 
 def test_alerts_list_what_the_compliance_views_list(page: Any, county: tuple[Running, dict[str, Any]]) -> None:

@@ -44,6 +44,8 @@ function h(tag, attrs, ...children) {
 const main = () => document.getElementById("main");
 const both = (label, code) => (label && label !== code ? `${label} ${code}` : String(code ?? ""));
 const coded = (table, code) => both(LABELS[table][code], code);
+// A unit as the API names it as of the moment shown (its `_label`: the unit's name, or its id when unregistered).
+const unitOf = (row, key) => both(row[`${key}_label`], row[key]);
 
 // ---- moments -------------------------------------------------------------------------------------
 const pad = (n, width = 2) => String(n).padStart(width, "0");
@@ -264,8 +266,9 @@ async function renderPlacements() {
   });
   const unitChart = (rows, key, id, title, axis) => {
     const units = [...new Set(rows.items.map((r) => r[key]))];
+    const named = units.map((u) => unitOf(rows.items.find((r) => r[key] === u), key));
     return Charts.barChart({ id, title, horizontal: true, stacked: true, xLabel: "人数 cadres", yLabel: axis,
-      categories: units,
+      categories: named,
       series: TYPE_ORDER.map((t) => ({ name: both(LABELS.placement_type[t], t),
         values: units.map((u) => (rows.items.find((r) => r[key] === u && r.placement_type === t) || {}).placements || 0) })) });
   };
@@ -285,7 +288,7 @@ async function renderAssessments() {
   const [grades, teams] = await Promise.all([api("/assessments/grades", { year: state.year }),
     api("/teams/grades", { year: state.year })]);
   const rows = grades.items;
-  const categories = rows.map((r) => `${r.unit} ${r.year} ${r.kind_label || r.kind}`);
+  const categories = rows.map((r) => `${unitOf(r, "unit")} ${r.year} ${r.kind_label || r.kind}`);
   const withheld = rows.reduce((n, r) => n + r.groups_withheld, 0);
   main().append(h("h2", { class: "view-title" }, `${state.year}年考核结果 · assessments`), h("div", { class: "charts" },
     Charts.barChart({ id: "final-grades", title: `${state.year}年考核等次分布（按接收单位）Final grades by host unit`,
@@ -375,6 +378,7 @@ const SUMMARY_FIELDS = {
 };
 const FIELD_LABELS = { placement_type: "placement_type", party: "party", outcome: "outcome", final_grade: "grade", kind: "kind",
   rank: "rank", proposed_grade: "grade" };
+const UNIT_FIELDS = ["home_unit", "host_unit", "sending_unit", "unit"];
 
 function businessDate(data) {
   const key = DATE_FIELDS.find((k) => typeof (data || {})[k] === "string");
@@ -386,9 +390,11 @@ function eventSummary(event, skip) {
   const plain = (k) => k !== skip && !/(^|_)id$/.test(k) && data[k] !== null && data[k] !== "" &&
     ["string", "number", "boolean"].includes(typeof data[k]);
   const keys = (SUMMARY_FIELDS[event.type] || Object.keys(data).filter(plain).slice(0, 3)).filter(plain);
+  const unitNames = Object.fromEntries((event.units || []).map((u, i) => [u, (event.units_label || [])[i]]));
   return keys.map((k) => {
     const v = data[k];
-    const shown = FIELD_LABELS[k] ? both(LABELS[FIELD_LABELS[k]][v], v) : typeof v === "boolean" ? (v ? "是 yes" : "否 no") : v;
+    const shown = FIELD_LABELS[k] ? both(LABELS[FIELD_LABELS[k]][v], v) : UNIT_FIELDS.includes(k) ? both(unitNames[v], v)
+      : typeof v === "boolean" ? (v ? "是 yes" : "否 no") : v;
     return `${k}: ${shown}`;
   }).join(" · ");
 }
@@ -399,7 +405,8 @@ async function renderDossier(cadreId) {
   main().append(h("div", { class: "dossier-head" },
     h("button", { onclick: () => { state.dossier = null; go("dossier"); } }, "‹ 返回 back"),
     h("h2", { "data-metric": "dossier.name" }, `${c.name} `, h("small", {}, c.cadre_id)),
-    h("p", {}, `${c.rank_label || ""} ${c.rank || ""} · ${c.home_unit || ""} · ${c.reserve_cadre ? "后备干部 reserve cadre" : ""}`)));
+    h("p", { "data-metric": "dossier.details" }, `${c.rank_label || ""} ${c.rank || ""} · ${unitOf(c, "home_unit")} · ` +
+      `${c.reserve_cadre ? "后备干部 reserve cadre" : ""}`)));
   main().append(section("推荐 · nominations", table("dossier-nominations", [{ key: "nomination_id", label: "编号 id" },
     { key: "status", label: "状态 status" }, { key: "placement_type", label: "类型 type" }, { key: "host_unit", label: "接收单位 host" },
     { key: "decision_ref", label: "审定文号 decision" }], d.nominations)));
@@ -419,7 +426,7 @@ async function renderDossier(cadreId) {
         when ? h("span", { class: "business-date", title: when.key }, `业务日期 ${when.value}`) : null,
         h("strong", {}, e.type_label || e.type), h("small", { class: "code" }, ` ${e.type}`),
         h("span", { class: "who" }, ` · ${e.actor_principal || ""} (${both(e.actor_role_label || LABELS.role[e.actor_role], e.actor_role || "")}` +
-          `${e.actor_unit ? ", " + e.actor_unit : ""})`),
+          `${e.actor_unit ? ", " + unitOf(e, "actor_unit") : ""})`),
         about ? h("span", { class: "about" }, ` · ${about}`) : null,
         e.reason ? h("span", { class: "why" }, ` · ${e.reason}`) : null);
     }))));
@@ -451,7 +458,7 @@ async function renderTimeline() {
         h("a", { class: "as-of-link", href: addressOf({ asOf: e.recorded_at, view: "timeline" }),
           title: "查看此刻的记录 show the record as of this moment" }, "⇢ 此刻 as of")) },
       { key: "type", label: "事件 event" }, { key: "cadre_id", label: "干部 cadre" },
-      { key: "actor_principal", label: "操作人 actor" },
+      { key: "actor_principal", label: "操作人 actor" }, { key: "actor_unit", label: "单位 unit" },
       { key: "actor_role", label: "角色 role", render: (e) => e.actor_role
         ? h("span", {}, e.actor_role_label || LABELS.role[e.actor_role] || "", h("small", { class: "code" }, ` ${e.actor_role}`))
         : "" },
