@@ -5,13 +5,13 @@ another HR system would, then print a summary a person can read.
     python -m deploy.demo --base-url http://gateway:8080    # every service behind one address
     python -m deploy.demo --posting-url http://127.0.0.1:9002 --json summary.json
 
-One county over two years: its units registered by name (清水镇 beside qingshui-township), 27 cadres registered, put in the reserve pool, recommended by their
-sending units, inspected, approved by the party committee; placed (posting learns of the approval
-through events: the demo polls until it has), a tripartite agreement drafted and signed, started,
-checked in on, trained; an annual assessment with self-evaluation, democratic evaluation (paper
-tallies, or one-time ballot tokens), performance scores and finalisation under the 20% excellent
-cap; rewards, penalties, extensions and the end-of-term outcomes; and one leadership-team
-comprehensive assessment of five units with a third-party survey.
+One county over two years: its units registered by name (清水镇 beside qingshui-township); 27 cadres
+registered, put in the reserve pool, recommended by their sending units, inspected, approved by the
+party committee; placed (posting learns of the approval through events: the demo polls until it has), a
+tripartite agreement drafted and signed, started, checked in on, trained; an annual assessment with
+self-evaluation, democratic evaluation (paper tallies, or one-time ballot tokens), performance scores
+and finalisation under the 20% excellent cap; rewards, penalties, extensions and the end-of-term
+outcomes; and one leadership-team comprehensive assessment of five units with a third-party survey.
 
 Every command carries a fixed Idempotency-Key derived from the scenario, so a second run appends
 nothing: every command answers `replayed`. The summary ends with each service's audit chain verified
@@ -43,8 +43,8 @@ from deploy.supervise import SERVICES as SERVICE_PORTS  # the supervisor's ports
 def setup(api: Client) -> None:
     """The local settings: the county's units by name, eligibility policy, assessment policy, the year's plan."""
     for unit, name in data.UNIT_NAMES.items():
-        api.command("selection", f"/selection/units/{unit}", {"name": name}, data.HR, f"{data.PREFIX}:unit:{unit}",
-                    method="PUT")
+        api.command("selection", "/selection/units", {"unit_id": unit, "name": name}, data.HR,
+                    f"{data.PREFIX}:unit:{unit}")
     api.command("selection", "/selection/policies", data.POLICY, data.OD, f"{data.PREFIX}:policy:selection")
     api.command("assessment", "/assessment/policies", data.ASSESSMENT_POLICY, data.OD, f"{data.PREFIX}:policy:assessment")
     api.command("posting", "/posting/plans", {**data.PLAN, "reason": "县委组织部2025年度干部实践锻炼计划"}, data.OD,

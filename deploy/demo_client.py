@@ -65,11 +65,10 @@ class Client:
             self._local.session = requests.Session()
         return self._local.session  # type: ignore[no-any-return]
 
-    def command(self, service: str, path: str, body: dict[str, Any], token: str, key: str,
-                method: str = "POST") -> dict[str, Any]:
-        """POST (or PUT) a command; retried with the same key on a dropped connection, 503 or a concurrent change."""
+    def command(self, service: str, path: str, body: dict[str, Any], token: str, key: str) -> dict[str, Any]:
+        """POST a command; retried with the same key on a dropped connection, 503 or a concurrent change."""
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
-        response = self._send(method, service, path, json=body, headers=headers)
+        response = self._send("POST", service, path, json=body, headers=headers)
         result: dict[str, Any] = response.json()
         self.counts.record(result)
         return result

@@ -108,25 +108,13 @@ class StrippedString(fields.String):
 
 
 class UnitIn(Strict):
+    unit_id = fields.String(required=True, validate=ID, metadata={
+        "description": "the unit's identifier as every body names it (home_unit, host_unit…), e.g. qingshui-township"})
     name = StrippedString(required=True, validate=validate.Length(min=1, max=MAX_NAME_LENGTH), metadata={
         "description": f"the unit's name, e.g. 清水镇; leading and trailing blanks are dropped, then 1–{MAX_NAME_LENGTH} "
                        "characters. The first name registers the unit, another name renames it, the same name "
                        "changes nothing"})
     reason = fields.String(validate=TEXT)
-
-
-class UnitPath(Strict):
-    """The unit named in the path: an identifier like a cadre's home_unit."""
-
-    unit_id = fields.String(required=True, validate=ID)
-
-
-_UNIT_PATH = UnitPath()  # built once: a schema keeps no state between loads
-
-
-def unit_id_in_path(unit_id: str) -> str:
-    """The path's unit_id; a ValidationError naming `unit_id` (answered 422) unless it is a valid identifier."""
-    return str(_UNIT_PATH.load({"unit_id": unit_id})["unit_id"])
 
 
 class FeedQuery(Strict):

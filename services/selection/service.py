@@ -172,11 +172,11 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def override(self, call: Call, nomination_id: str) -> Any:
         return h.nomination_step(self.aggregates, call.meta, nomination_id, "override", call.payload, call.if_match).to_json()
 
-    @endpoint(ROUTES, "PUT", "/units/{unit_id}", summary="Register or rename a unit", body=s.UnitIn,
+    @endpoint(ROUTES, "POST", "/units", summary="Register or rename a unit", body=s.UnitIn,
               response=s.CommandOut, roles=REGISTRARS)
-    def register_unit(self, call: Call, unit_id: str) -> Any:
-        unit_id = s.unit_id_in_path(unit_id)
-        return h.register_unit(self.aggregates, call.meta, unit_id, call.payload["name"], call.if_match).to_json()
+    def register_unit(self, call: Call) -> Any:
+        return h.register_unit(self.aggregates, call.meta, call.payload["unit_id"], call.payload["name"],
+                               call.if_match).to_json()
 
     @endpoint(ROUTES, "GET", "/units", summary="List units with their names", query=s.ListQuery, response=s.UnitPageOut)
     def list_units(self, call: Call) -> Any:

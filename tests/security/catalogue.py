@@ -191,6 +191,8 @@ CAMPAIGN = "/assessment/campaigns/{campaign_id}"
 CASES: list[WriteCase] = [
     # selection
     WriteCase("POST /selection/cadres", lambda s: ("/selection/cadres", _cadre_body()), "hr"),
+    WriteCase("POST /selection/units",
+              lambda s: ("/selection/units", {"unit_id": uid("township"), "name": "清水镇"}), "hr"),
     WriteCase("POST /selection/cadres/bulk", lambda s: ("/selection/cadres/bulk", {"cadres": [_cadre_body()]}), "hr"),
     WriteCase("POST /selection/cadres/import",
               lambda s: ("/selection/cadres/import", {"csv": _cadre_csv(), "reason": "人事系统同步"}), "hr"),

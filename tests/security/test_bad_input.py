@@ -248,7 +248,7 @@ def test_as_of_at_the_ends_of_time_or_malformed_is_answered_cleanly(system: Syst
         if route.method != "GET" or route.query is None or "as_of" not in route.query().fields:
             continue
         path = route.path.format(cadre_id="c-x", nomination_id="n-x", placement_id="p-x", period="2025",
-                                 campaign_id="k-x")
+                                 campaign_id="k-x", unit_id="u-x")
         response = system.service_of(path).get(path, "auditor", as_of=value)
         failures += [f"{route.path}: {w}" for w in no_server_error(response)]
     assert not failures, "\n".join(failures)

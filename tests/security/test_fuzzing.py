@@ -183,7 +183,7 @@ def system_targets(system: System) -> dict[str, str]:
         placement = system.posting.get(f"/posting/placements/{placement_id}").json()
         _TARGETS.update(cadre_id=placement["cadre_id"], nomination_id=placement["nomination_id"],
                         placement_id=placement_id, period=period, year="2025",
-                        campaign_id=_campaign_finalised(system), unit=HOME_UNIT,
+                        campaign_id=_campaign_finalised(system), unit=HOME_UNIT, unit_id=HOME_UNIT,
                         parked_id="1")  # none is parked here: the operations answer 404
     return _TARGETS
 

@@ -11,6 +11,7 @@ import requests
 
 from tests.security.catalogue import BY_ROUTE, CASES, HOME_UNIT, WriteCase
 from tests.security.conftest import PRINCIPALS, ROLE_PRINCIPAL, System, new_key, ok, routes, write_routes
+from tests.support.api import uid
 
 ROLES = ("sending_unit", "organisation_department", "party_committee", "host_unit", "third_party_agency", "auditor",
          "integration", "operator")
@@ -26,6 +27,8 @@ EXPECTED: dict[str, set[str]] = {
     "POST /selection/cadres": {"integration", "organisation_department"},
     "POST /selection/cadres/bulk": {"integration", "organisation_department"},
     "POST /selection/cadres/import": {"integration", "organisation_department"},
+    # the unit register names units (清水镇): kept by whoever keeps the cadre register
+    "POST /selection/units": {"integration", "organisation_department"},
     # Reserve pool, retention, erasure and eligibility policy: the organisation department runs the process.
     "POST /selection/cadres/{cadre_id}/reserve-pool": OD,
     "POST /selection/cadres/{cadre_id}/reserve-pool/removal": OD,
@@ -185,8 +188,10 @@ def readable(system: System) -> dict[str, str]:
     placement_id, period = path.split("/")[3], path.split("/")[5]
     nomination_id = ok(system.posting.get(f"/posting/placements/{placement_id}"))["nomination_id"]
     cadre_id = ok(system.posting.get(f"/posting/placements/{placement_id}"))["cadre_id"]
+    unit_id = uid("township")
+    ok(system.selection.post("/selection/units", {"unit_id": unit_id, "name": "清水镇"}, "hr"))
     return {"cadre_id": cadre_id, "nomination_id": nomination_id, "placement_id": placement_id, "period": period,
-            "year": "2025", "campaign_id": _campaign_finalised(system), "unit": HOME_UNIT}
+            "year": "2025", "campaign_id": _campaign_finalised(system), "unit": HOME_UNIT, "unit_id": unit_id}
 
 
 READS = [f"{r.method} {r.path}" for r in routes() if r.method == "GET"]

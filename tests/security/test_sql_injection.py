@@ -180,7 +180,8 @@ def _query_parameters() -> list[Any]:
 
 @pytest.mark.parametrize("route, name", _query_parameters())
 def test_injection_strings_in_query_parameters(system: System, intact: Any, route: str, name: str) -> None:
-    path = route.format(cadre_id="c-x", nomination_id="n-x", placement_id="p-x", period="2025", year="2025", campaign_id="k-x")
+    path = route.format(cadre_id="c-x", nomination_id="n-x", placement_id="p-x", period="2025", year="2025", campaign_id="k-x",
+                        unit_id="u-x")
     failures = []
     for payload in PAYLOADS:
         response, elapsed = timed_get(system, path, {name: payload})

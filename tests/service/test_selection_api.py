@@ -12,8 +12,7 @@ import requests
 from kombu import Connection, Queue
 
 from services.backbone.relay import events_exchange
-from tests.support.api import TOKENS, Api, uid
-from tests.support.contract import check_answer
+from tests.support.api import Api, uid
 from tests.support.selection import running_selection
 
 
@@ -565,8 +564,8 @@ def test_every_selection_answer_has_exactly_the_fields_the_openapi_document_decl
     for nomination_id in (fresh, overridden):
         check("get", "/selection/nominations/{nomination_id}", api.get(f"/selection/nominations/{nomination_id}"))
     unit_id = uid("township")
-    check("put", "/selection/units/{unit_id}", put(api, f"/selection/units/{unit_id}", {"name": "清水乡"}, "hr"))
-    check("put", "/selection/units/{unit_id}", put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "od"))
+    check("post", "/selection/units", register_unit(api, unit_id, {"name": "清水乡"}, "hr"))
+    check("post", "/selection/units", register_unit(api, unit_id, {"name": "清水镇"}, "od"))
     check("get", "/selection/units/{unit_id}", api.get(f"/selection/units/{unit_id}"))
     for params in ({}, {"as_of": now_iso()}):
         check("get", "/selection/cadres", api.get("/selection/cadres", limit=1000, **params))
@@ -577,12 +576,9 @@ def test_every_selection_answer_has_exactly_the_fields_the_openapi_document_decl
 # --- the unit register: the names beside the units' slugs ------------------------------------------------------
 
 
-def put(api: Api, path: str, body: Any, as_: str, **headers: str) -> requests.Response:
-    """A PUT sent as the test client sends its POSTs, its answer held to the served OpenAPI the same way."""
-    response = requests.put(api.base + path, json=body, headers={"Authorization": f"Bearer {TOKENS[as_]}", **headers},
-                            timeout=30)
-    check_answer(api.base, "PUT", path, response)
-    return response
+def register_unit(api: Api, unit_id: str, body: dict[str, Any], as_: str, **headers: str) -> requests.Response:
+    """POST /selection/units for `unit_id` with the rest of the body."""
+    return api.post("/selection/units", {"unit_id": unit_id, **body}, as_, **headers)
 
 
 def unit_events(unit_id: str) -> list[tuple[str, dict[str, Any], Any]]:
@@ -598,7 +594,7 @@ def unit_events(unit_id: str) -> list[tuple[str, dict[str, Any], Any]]:
 def test_a_unit_registered_under_its_name_reads_back_with_it(api: Api) -> None:
     unit_id = uid("township")
 
-    registered = put(api, f"/selection/units/{unit_id}", {"name": " 清水镇 ", "reason": "单位名录建立"}, "hr")
+    registered = register_unit(api, unit_id, {"name": " 清水镇 ", "reason": "单位名录建立"}, "hr")
 
     assert registered.status_code == 200, registered.text
     assert [e["type"] for e in registered.json()["events"]] == ["selection.UnitRegistered"]
@@ -609,9 +605,9 @@ def test_a_unit_registered_under_its_name_reads_back_with_it(api: Api) -> None:
 
 def test_a_renamed_unit_keeps_its_previous_name_and_reads_as_it_was_before_the_rename(api: Api) -> None:
     unit_id = uid("township")
-    put(api, f"/selection/units/{unit_id}", {"name": "清水乡"}, "hr")
+    register_unit(api, unit_id, {"name": "清水乡"}, "hr")
 
-    renamed = put(api, f"/selection/units/{unit_id}", {"name": "清水镇", "reason": "撤乡设镇"}, "od")
+    renamed = register_unit(api, unit_id, {"name": "清水镇", "reason": "撤乡设镇"}, "od")
 
     assert renamed.status_code == 200, renamed.text
     assert [e["type"] for e in renamed.json()["events"]] == ["selection.UnitRenamed"]
@@ -624,10 +620,10 @@ def test_a_renamed_unit_keeps_its_previous_name_and_reads_as_it_was_before_the_r
 
 def test_the_name_a_unit_already_has_changes_nothing(api: Api) -> None:
     unit_id = uid("township")
-    put(api, f"/selection/units/{unit_id}", {"name": "白马镇"}, "hr")
+    register_unit(api, unit_id, {"name": "白马镇"}, "hr")
     before = event_count(api)
 
-    again = put(api, f"/selection/units/{unit_id}", {"name": "白马镇 "}, "od")
+    again = register_unit(api, unit_id, {"name": "白马镇 "}, "od")
 
     assert again.status_code == 200, again.text
     assert (again.json()["events"], again.json()["version"]) == ([], 1)
@@ -647,7 +643,7 @@ def test_the_name_a_unit_already_has_changes_nothing(api: Api) -> None:
 def test_a_bad_unit_id_or_name_is_refused_naming_the_field(api: Api, unit_id: str, body: dict, field: str) -> None:
     before = event_count(api)
 
-    refused = put(api, f"/selection/units/{unit_id}", body, "hr")
+    refused = register_unit(api, unit_id, body, "hr")
 
     assert refused.status_code == 422, refused.text
     assert refused.json()["rule"] == "validation" and set(refused.json()["errors"]) == {field}
@@ -657,7 +653,7 @@ def test_a_bad_unit_id_or_name_is_refused_naming_the_field(api: Api, unit_id: st
 
 def test_a_name_of_sixty_characters_is_taken(api: Api) -> None:
     unit_id = uid("bureau")
-    assert put(api, f"/selection/units/{unit_id}", {"name": "局" * 60}, "hr").status_code == 200
+    assert register_unit(api, unit_id, {"name": "局" * 60}, "hr").status_code == 200
     assert api.get(f"/selection/units/{unit_id}").json()["name"] == "局" * 60
 
 
@@ -666,7 +662,7 @@ def test_only_registrars_register_units(api: Api, as_: str) -> None:
     unit_id = uid("township")
     before = event_count(api)
 
-    refused = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, as_)
+    refused = register_unit(api, unit_id, {"name": "清水镇"}, as_)
 
     assert refused.status_code == 403 and refused.json()["rule"] == "role_not_allowed", refused.text
     assert event_count(api) == before
@@ -680,16 +676,16 @@ def test_an_unknown_unit_is_not_found_by_its_rule(api: Api) -> None:
 
 def test_a_unit_rename_honours_if_match_and_an_idempotency_key(api: Api) -> None:
     unit_id = uid("township")
-    put(api, f"/selection/units/{unit_id}", {"name": "清水乡"}, "hr")
+    register_unit(api, unit_id, {"name": "清水乡"}, "hr")
     before = event_count(api)
 
-    stale = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "hr", **{"If-Match": "0"})
+    stale = register_unit(api, unit_id, {"name": "清水镇"}, "hr", **{"If-Match": "0"})
 
     assert stale.status_code == 412 and stale.json()["rule"] == "if_match", stale.text
     assert event_count(api) == before
     key = {"If-Match": "1", "Idempotency-Key": uid("key")}
-    first = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "hr", **key)
-    retry = put(api, f"/selection/units/{unit_id}", {"name": "清水镇"}, "hr", **key)
+    first = register_unit(api, unit_id, {"name": "清水镇"}, "hr", **key)
+    retry = register_unit(api, unit_id, {"name": "清水镇"}, "hr", **key)
     assert first.status_code == 200 and first.json()["version"] == 2, first.text
     assert retry.json()["replayed"] is True and retry.json()["events"] == first.json()["events"]
     assert event_count(api) == before + 1
@@ -699,9 +695,9 @@ def test_the_unit_list_pages_by_unit_id_for_every_reader(api: Api) -> None:
     prefix = uid("list")
     names = {f"{prefix}-a": "清水镇", f"{prefix}-b": "白马镇", f"{prefix}-c": "县财政局"}
     for unit_id in reversed(list(names)):
-        put(api, f"/selection/units/{unit_id}", {"name": names[unit_id]}, "hr")
+        register_unit(api, unit_id, {"name": names[unit_id]}, "hr")
     [(_, _, before_rename)] = unit_events(f"{prefix}-b")
-    put(api, f"/selection/units/{prefix}-b", {"name": "白马乡"}, "hr")
+    register_unit(api, f"{prefix}-b", {"name": "白马乡"}, "hr")
 
     listed = api.get("/selection/units", limit=1000).json()
 
