@@ -25,13 +25,25 @@ SCRATCH = ("replay_test", "scratch_foreign", "other_log", "bad name; drop")
 
 
 @pytest.fixture
-def between() -> Iterator[str]:
-    """Selection's log: cadre "early" registered and then put in the reserve pool (two versions of one record),
-    a moment (yielded, as the CLI takes it), then cadre "late" registered."""
-    fresh_services()
+def between(logged_moment: str) -> str:
+    """`logged_moment`, with none of the scratch schemas an earlier test's replay made."""
+    drop_scratch()
+    return logged_moment
+
+
+def drop_scratch() -> None:
     with psycopg.connect(AUDIT_DB, autocommit=True) as conn:
         for schema in SCRATCH:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module")
+def logged_moment() -> Iterator[str]:
+    """Selection's log: cadre "early" registered and then put in the reserve pool (two versions of one record),
+    a moment (yielded, as the CLI takes it), then cadre "late" registered. Written once for the module: the
+    replays only read it (one test checks exactly that)."""
+    fresh_services()
+    drop_scratch()
     migrate(AUDIT_DB, "selection", service="selection")
     with ConnectionPool(AUDIT_DB, min_size=1, max_size=2) as pool:
         agg = Aggregates(EventStore(pool, "selection", Vault(pool, "selection")), REGISTRY)
