@@ -61,11 +61,20 @@ def test_read_models_rebuilt_from_scratch_equal_the_live_ones_row_for_row(county
             parked = [conn.execute(f'SELECT event_id, type FROM "{s}".parked_messages').fetchall()
                       for s in ("reporting", target)]
         assert cursors[0] == cursors[1]
+        # the keys and indexes the load left for later are all there, as in the live schema
+        assert indexes(run.db, target) == indexes(run.db, "reporting")
         # distinct: the live consumer may park one event twice when the broker and its catch-up race (a backbone race)
         assert len(set(parked[0])) == 1 and set(parked[0]) == set(parked[1])
     finally:
         with psycopg.connect(run.db, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
+
+
+def indexes(db: str, schema: str) -> set[tuple[str, str, str]]:
+    """Every index of the schema (primary keys included): (table, name, definition without the schema's name)."""
+    with psycopg.connect(db) as conn:
+        rows = conn.execute("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = %s", (schema,))
+        return {(table, name, definition.replace(f"{schema}.", "")) for table, name, definition in rows}
 
 
 def test_a_rebuild_switches_in_while_the_service_answers_and_events_keep_arriving(
