@@ -302,6 +302,42 @@ def test_the_year_list_holds_the_plan_years_and_scopes_are_named(browser: Any,
         assert "全部年度" in cards[0] and "全部年度" in cards[3], cards
 
 
+def year_figures(page: Any) -> tuple[str, str]:
+    return metric(page, "method.total"), metric(page, "responsibility.assessments_not_opened")
+
+
+def test_a_link_with_a_year_opens_that_year_and_choosing_one_puts_it_in_the_address(
+        browser: Any, county: tuple[Running, dict[str, Any]]) -> None:
+    api, this_year = county[0].api, datetime.now(UTC).year
+    expected = {}
+    for year in (2025, this_year):
+        gates = api.get("/reporting/compliance", year=year).json()
+        expected[year] = (str((gates["method"]["gap_filling"] or {"total": 0})["total"]),  # no plan: 0
+                          str(gates["responsibility"]["assessments_not_opened"]))
+    assert expected[2025] != expected[this_year]  # else the page could not tell which year it shows
+
+    with opened(browser, county, f"token=dev-auditor&year={this_year}") as page:
+        assert page.input_value("#year") == str(this_year)
+        assert year_figures(page) == expected[this_year]
+
+        page.select_option("#year", "2025")
+        page.wait_for_function("() => new URL(location.href).searchParams.get('year') === '2025'")
+        ready(page, "gates")
+        assert year_figures(page) == expected[2025]
+        open_view(page, "placements")
+        assert "year=2025" in page.url  # the year goes with the reader from view to view
+
+        page.go_back()
+        page.go_back()  # the year chosen before
+        page.wait_for_function(f"() => document.querySelector('#year').value === '{this_year}'")
+        ready(page, "gates")
+        assert year_figures(page) == expected[this_year]
+
+    with opened(browser, county, "token=dev-auditor&year=20x5") as page:  # no year: the default one, said so
+        assert page.input_value("#year") == "2025" and "year=" not in page.url
+        assert year_figures(page) == expected[2025]
+
+
 def test_gate_numbers_open_their_lists(page: Any) -> None:
     for key, list_ in (("responsibility.overdue_check_ins", "overdue"), ("selection.stuck", "stuck"),
                        ("responsibility.unsigned_agreements", "unsigned"),

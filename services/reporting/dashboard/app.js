@@ -482,12 +482,14 @@ function showError(error) {
   main().prepend(errorNote(error));
 }
 
-// The address of a view: ?as_of= (the moment), ?view=, ?cadre= (a dossier), #list-… (a list in 预警事项).
+// The address of a view: ?as_of= (the moment), ?year= (a year the reader chose), ?view=, ?cadre= (a dossier),
+// #list-… (a list in 预警事项).
 function addressOf({ view = state.view, cadre = view === "dossier" ? state.dossier : null, list = null,
-  asOf = state.asOf } = {}) {
+  asOf = state.asOf, year = state.yearChosen ? state.year : null } = {}) {
   const url = new URL(window.location.href);
-  for (const key of ["as_of", "view", "cadre", "token"]) url.searchParams.delete(key);
+  for (const key of ["as_of", "year", "view", "cadre", "token"]) url.searchParams.delete(key);
   if (asOf) url.searchParams.set("as_of", asOf);
+  if (year) url.searchParams.set("year", String(year));
   if (cadre) url.searchParams.set("cadre", cadre);
   else if (view && view !== "gates") url.searchParams.set("view", view);
   url.hash = list ? `list-${list}` : "";
@@ -543,10 +545,17 @@ function askForToken() {
   main().dataset.ready = "true";
 }
 
-// Reads the view, the dossier and the moment from the address.
+// Reads the view, the dossier, the moment and the year from the address.
 function readAddress() {
   const url = new URL(window.location.href);
   setAsOf(url.searchParams.get("as_of"));
+  const year = url.searchParams.get("year");
+  state.yearChosen = year !== null && /^\d{4}$/.test(year) && Number(year) >= 1949;
+  if (state.yearChosen) state.year = Number(year);
+  else if (year !== null) {  // no year: the address names what is shown, the default year
+    url.searchParams.delete("year");
+    history.replaceState(null, "", url.toString());
+  }
   const cadre = url.searchParams.get("cadre");
   const view = url.searchParams.get("view");
   state.dossier = cadre || null;
@@ -589,6 +598,7 @@ function wireShell() {
   document.getElementById("year").addEventListener("change", (e) => {
     state.year = Number(e.target.value);
     state.yearChosen = true;
+    history.pushState(null, "", addressOf({ view: state.view, list: state.focusList }));  // a link shows this year
     show(state.view);
   });
   document.getElementById("as-of-form").addEventListener("submit", async (e) => {
@@ -609,9 +619,10 @@ function wireShell() {
     document.getElementById("as-of-form").requestSubmit();
   });
   window.addEventListener("popstate", () => {
-    const before = state.asOf;
+    const before = [state.asOf, state.year, state.yearChosen].join();
     readAddress();
-    (before !== state.asOf ? chooseYear().catch(() => null) : Promise.resolve()).then(() => show(state.view));
+    const changed = before !== [state.asOf, state.year, state.yearChosen].join();
+    (changed ? chooseYear().catch(() => null) : Promise.resolve()).then(() => show(state.view));
   });
 }
 
