@@ -69,6 +69,7 @@ class SelfEvaluationCorrectionIn(Strict):
 class BallotTokensIn(Strict):
     rater_group = fields.String(required=True, validate=ID)
     count = fields.Integer(required=True, strict=True, validate=validate.Range(1, 500))
+    reason = _reason()
 
 
 class TokenBallotIn(Strict):
@@ -100,6 +101,7 @@ class ScoreIn(Strict):
                                                        "quality_improvement 综合素质提高程度"})
     score = fields.Float(required=True, validate=SCORE)
     evidence = fields.String(required=True, validate=TEXT)
+    reason = _reason()
 
 
 class ScoreCorrectionIn(Strict):
@@ -166,6 +168,7 @@ class InterviewNoteIn(Strict):
     unit = fields.String(required=True, validate=ID)
     focus = fields.String(required=True, validate=validate.OneOf(FOCUSES))
     note = fields.String(required=True, validate=TEXT)
+    reason = _reason()
 
 
 class FindingIn(Strict):
@@ -173,6 +176,7 @@ class FindingIn(Strict):
     source = fields.String(required=True, validate=validate.OneOf(FINDING_SOURCES))
     summary = fields.String(required=True, validate=TEXT)
     deduction = fields.Float(required=True, validate=SCORE)
+    reason = _reason()
 
 
 class SurveyReportIn(Strict):
@@ -190,6 +194,7 @@ class TeamFinaliseIn(Strict):
 class ResultUseIn(Strict):
     use = fields.String(required=True, validate=validate.OneOf(RESULT_USES))
     note = fields.String(required=True, validate=TEXT)
+    reason = _reason()
 
 
 class AssessmentListQuery(ListQuery):

@@ -447,6 +447,42 @@ def test_a_self_evaluation_may_say_why_and_the_reason_is_kept_with_the_entry(run
     assert [(e["type"], e["reason"]) for e in history[1:]] == [("assessment.SelfEvaluationEntered", "本人口述，组织代录")]
 
 
+def test_every_entry_by_the_organisation_or_host_unit_may_say_why_and_its_event_keeps_the_reason(
+        running: dict[str, Any]) -> None:
+    api = running["api"]
+    path = open_assessment(api, placement(running)[0], 2021)
+    ok(api.post(path + "/performance-scores", {"dimension": "work_performance", "score": 88, "evidence": "年度台账",
+                                               "reason": "依据县考核办公室通报"}, HOST))
+    ok(api.post(path + "/ballot-tokens", {"rater_group": "colleagues", "count": 3, "reason": "同事测评改为线上"}, HOST))
+    history = ok(api.get(path + "/history", HOST))["events"]
+    assert [(e["type"], e["reason"]) for e in history[1:]] == [
+        ("assessment.PerformanceScoreEntered", "依据县考核办公室通报"), ("assessment.BallotTokensIssued", "同事测评改为线上")]
+
+    campaign_id, unit = uid("camp"), "county-finance"
+    ok(api.post("/assessment/campaigns", {"campaign_id": campaign_id, "year": 2026, "units": [unit],
+                                          "agency": "polling-co", "settings": {"version": "city-2026"}}, "od"))
+    campaign = f"/assessment/campaigns/{campaign_id}"
+    said = {"assessment.InterviewNoteRecorded": "补充个别谈话", "assessment.FindingRecorded": "审计局移交",
+            "assessment.ResultUseRecorded": "县委常委会决定"}
+    ok(api.post(campaign + "/interview-notes", {"unit": unit, "focus": "service_function", "note": "班子团结",
+                                                "reason": said["assessment.InterviewNoteRecorded"]}, "od"))
+    ok(api.post(campaign + "/findings", {"unit": unit, "source": "audit", "summary": "专项资金管理不规范", "deduction": 1,
+                                         "reason": said["assessment.FindingRecorded"]}, "od"))
+    # a result is used only once the team has its grade, which needs every source
+    ok(api.post(campaign + "/survey-report", {"csv": f"unit,score,summary\n{unit},88,群众满意度较高\n"}, "agency"))
+    focus = {"strategic_direction": 90, "institutional_innovation": 85, "internal_capacity": 88, "service_function": 92}
+    ok(api.post(campaign + "/democratic-scores", {"unit": unit, "focus_scores": focus, "respondents": 30}, "od"))
+    for source in ("performance", "qualitative"):
+        ok(api.post(campaign + "/team-scores", {"unit": unit, "source": source, "score": 86, "note": "目标考核"}, "od"))
+    ok(api.post(campaign + f"/units/{unit}/finalisation", {"team_grade": "good"}, "od"))
+    ok(api.post(campaign + f"/units/{unit}/result-uses", {"use": "civilised_unit_award", "note": "推荐参评",
+                                                          "reason": said["assessment.ResultUseRecorded"]}, "od"))
+    feed = ok(api.get("/assessment/feed", "auditor", limit=1000))["events"]
+    kept = {e["type"]: e["fourgatesmetadata"]["reason"] for e in feed
+            if e["type"] in said and e["data"].get("campaign_id") == campaign_id}
+    assert kept == said
+
+
 def test_an_unknown_placement_is_not_found_and_a_recalled_one_is_still_known_to_its_readers(
         running: dict[str, Any]) -> None:
     api = running["api"]
