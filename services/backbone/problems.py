@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from itertools import groupby
 from typing import Any
 
 import marshmallow
@@ -15,6 +16,7 @@ from services.backbone.auth import AuthenticationError
 from services.backbone.commands import PreconditionFailedError
 from services.backbone.domain import DomainError
 from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
+from services.backbone.refusals import dotted, invalid_fields, leaves
 from services.backbone.vault import PersonErasedError
 
 log = logging.getLogger("services.backbone.http")
@@ -41,7 +43,7 @@ def problem_for(exc: Exception) -> Problem:
     if isinstance(exc, AuthenticationError):
         return Problem(401, "Authentication required", str(exc), rule="authentication")
     if isinstance(exc, marshmallow.ValidationError):
-        return _validation_problem(exc)
+        return validation_problem(exc.messages)
     if isinstance(exc, DomainError):
         return Problem(exc.status, exc.title, exc.message, rule=exc.rule, **_plain(exc.details))
     if isinstance(exc, ConcurrencyConflictError):
@@ -60,19 +62,14 @@ def problem_for(exc: Exception) -> Problem:
     return Problem(500, "Internal error", f"an unexpected error occurred; quote reference {reference}", rule="internal")
 
 
-def _validation_problem(exc: marshmallow.ValidationError) -> Problem:
-    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-    parts = [f"{name}: {'; '.join(msgs)}" for name, msgs in _flat(messages)]
-    return Problem(422, "Invalid request", "; ".join(parts), rule="validation", errors=messages)
-
-
-def _flat(messages: Any, where: str = "") -> list[tuple[str, list[str]]]:
-    """marshmallow's nested messages as (dotted field, messages): `cadres.0.fit_for_duty: Not a valid boolean.`"""
-    if isinstance(messages, dict):
-        return [pair for key, value in messages.items() for pair in _flat(value, f"{where}.{key}" if where else str(key))]
-    if isinstance(messages, list) and not all(isinstance(m, str) for m in messages):
-        return [pair for i, value in enumerate(messages) for pair in _flat(value, f"{where}.{i}")]
-    return [(where or "_schema", [str(m) for m in messages] if isinstance(messages, list) else [str(messages)])]
+def validation_problem(messages: Any, invalid: list[dict[str, str]] | None = None) -> Problem:
+    """422 `validation`: marshmallow's messages as `errors` and in `detail`, and `invalid_fields`, each refused field
+    with its rule code: `invalid` as the edge gave it (it knew the schema and the data), else read off the messages."""
+    messages = messages if isinstance(messages, dict) else {"_schema": messages}
+    by_field = groupby(leaves(messages), key=lambda leaf: dotted(leaf[0]))
+    parts = [f"{name}: {'; '.join(message for _, message in group)}" for name, group in by_field]
+    return Problem(422, "Invalid request", "; ".join(parts), rule="validation", errors=messages,
+                   invalid_fields=invalid if invalid is not None else invalid_fields(None, None, messages))
 
 
 def _plain(details: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from services.backbone.refusals import NOT_ISO_DATE
+
 ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", error="use 1–64 letters, digits, '_', '.', ':' or '-'")
 TEXT = validate.Length(min=1, max=4000)
 SHORT = validate.Length(min=1, max=200)
@@ -44,7 +46,7 @@ class Strict(Schema):
             wrong = [key for name, field in self.load_fields.items() if isinstance(field, fields.Date)
                      and isinstance(data.get(key := field.data_key or name), str) and not ISO_DAY.match(data[key])]
             if wrong:
-                raise ValidationError({key: ["Not a valid date: write it YYYY-MM-DD."] for key in wrong})
+                raise ValidationError({key: [NOT_ISO_DATE] for key in wrong})
         return data
 
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields
 from werkzeug.wrappers import Response
 
 from services.backbone.commands import Aggregates, CommandMeta, check_retry
 from services.backbone.domain import DomainError
 from services.backbone.envelope import RecordedEvent, deterministic_event_id
 from services.backbone.http import Problem
+from services.backbone.refusals import invalid_fields
 from services.selection import domain as d
 from services.selection import handlers as h
 from services.selection.domain.cadres import REGISTER_FIELDS
@@ -49,9 +50,6 @@ NOMINATION_EXPORT_COLUMNS: tuple[str, ...] = (
 YES_NO = {"是": "true", "否": "false"}
 LOOSE_DATE = re.compile(r"^(\d{4})[/.\-年](\d{1,2})[/.\-月](\d{1,2})日?$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-VALIDATOR_RULES: dict[type, str] = {
-    validate.OneOf: "one_of", validate.Regexp: "pattern", validate.Length: "length", validate.Range: "range",
-}
 
 
 @dataclass(frozen=True)
@@ -134,9 +132,8 @@ def _check_row(schema: Schema, header: list[str], cells: list[str], line: int) -
     try:
         return [], schema.load(data)
     except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_row": exc.messages}
-        return [RowError(line, name, _rule(schema, name, data, str(message)), str(message))
-                for name, msgs in messages.items() for message in (msgs if isinstance(msgs, list) else [msgs])], None
+        return [RowError(line, refused["field"], refused["rule"], refused["message"])
+                for refused in invalid_fields(schema, data, exc.messages)], None
 
 
 def _normalise(field: fields.Field[Any], value: str) -> Any:
@@ -148,25 +145,6 @@ def _normalise(field: fields.Field[Any], value: str) -> Any:
     if isinstance(field, fields.Date) and (m := LOOSE_DATE.match(value)):
         return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
     return value
-
-
-def _rule(schema: Schema, name: str, data: dict[str, Any], message: str) -> str:
-    """A stable code for a marshmallow refusal: required, type, one_of, pattern, length, range."""
-    field = schema.fields.get(name)
-    if field is None:
-        return "unknown_column"
-    if name not in data or message in (field.error_messages.get("required"), field.error_messages.get("null")):
-        return "required"
-    try:  # the value as the field reads it, without its validators: which of them refused?
-        value = field._deserialize(data[name], name, data)
-    except ValidationError:
-        return "type"
-    for validator in field.validators:
-        try:
-            validator(value)
-        except ValidationError:
-            return VALIDATOR_RULES.get(type(validator), type(validator).__name__.lower())
-    return "invalid"
 
 
 def _unescape(cell: str) -> str:
