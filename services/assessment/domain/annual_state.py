@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import reduce
 from typing import Any, TypeVar
 
 from services.backbone.domain import Context, Event, NotFoundError, StepOrderError
@@ -148,7 +149,4 @@ def evolve(state: Assessment | None, event: Event) -> Assessment:
 
 
 def fold(events: Iterable[Event]) -> Assessment | None:
-    state: Assessment | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import reduce
 from typing import Any
 
 from services.backbone.domain import Event, NotFoundError, StepOrderError
@@ -88,7 +89,4 @@ def evolve_campaign(state: Campaign | None, event: Event) -> Campaign:
 
 
 def fold_campaign(events: Iterable[Event]) -> Campaign | None:
-    state: Campaign | None = None
-    for event in events:
-        state = evolve_campaign(state, event)
-    return state
+    return reduce(evolve_campaign, events, None)

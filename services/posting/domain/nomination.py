@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
+from functools import reduce
 from typing import Any
 
 from services.backbone.domain import Context, Decision, Event
@@ -103,7 +104,4 @@ def evolve(state: ApprovedNomination | None, event: Event) -> ApprovedNomination
 
 def fold(events: Iterable[Event]) -> ApprovedNomination | None:
     """Replay a nomination's stream, oldest first."""
-    state: ApprovedNomination | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from functools import reduce
 from typing import Any
 
 from services.backbone.domain import Event
@@ -161,7 +162,4 @@ def evolve(state: Placement | None, event: Event) -> Placement | None:
 
 def fold(events: Iterable[Event]) -> Placement | None:
     """Replay a placement's stream, oldest first."""
-    state: Placement | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import reduce
 
 from services.backbone.domain import Context, Decision, DomainError, Event
 from services.posting.domain.rules import require_organisation_department
@@ -72,7 +73,4 @@ def evolve(state: PlacementPlan | None, event: Event) -> PlacementPlan | None:
 
 def fold(events: Iterable[Event]) -> PlacementPlan | None:
     """Replay one year's plan stream, oldest first."""
-    state: PlacementPlan | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)

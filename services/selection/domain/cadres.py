@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import reduce
 from typing import Any, ClassVar
 
 from services.backbone.domain import Event
@@ -143,7 +144,4 @@ def _typed(name: str, value: Any) -> Any:
 
 def fold(events: Iterable[Event]) -> Cadre | None:
     """Replay a cadre's events in order; None when there are none."""
-    state: Cadre | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)

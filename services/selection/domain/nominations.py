@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import reduce
 
 from services.backbone.domain import Event
 
@@ -102,7 +103,4 @@ def _recommended(event: NominationRecommended) -> Nomination:
 
 def fold(events: Iterable[Event]) -> Nomination | None:
     """Replay a nomination's events in order; None when there are none."""
-    state: Nomination | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import reduce
 from typing import ClassVar
 
 from services.backbone.domain import Context, Decision, DomainError, Event
@@ -76,10 +77,7 @@ def evolve(state: PolicyBook | None, event: Event) -> PolicyBook | None:
 
 def fold(events: Iterable[Event]) -> PolicyBook | None:
     """Replay the policy book's events in order; None when there are none."""
-    state: PolicyBook | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)
 
 
 def decide_adopt_policy(state: PolicyBook | None, command: AdoptPolicy, ctx: Context) -> Decision:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import reduce
 from typing import ClassVar
 
 from services.backbone.domain import Context, Decision, DomainError, Event
@@ -65,10 +66,7 @@ def evolve(state: Unit | None, event: Event) -> Unit | None:
 
 def fold(events: Iterable[Event]) -> Unit | None:
     """Replay a unit's events in order; None when there are none."""
-    state: Unit | None = None
-    for event in events:
-        state = evolve(state, event)
-    return state
+    return reduce(evolve, events, None)
 
 
 def decide_register_unit(state: Unit | None, command: RegisterUnit, ctx: Context) -> Decision:
