@@ -18,8 +18,8 @@ from services.assessment import domain as d
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.domain import Decision, NotFoundError
 from services.backbone.envelope import RecordedEvent
+from services.backbone.foldcache import FoldCache
 from services.backbone.registry import EventRegistry
-from services.backbone.store import FoldCache
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
 # The cadre's own words and the evidence about them, encrypted under the assessment's key.

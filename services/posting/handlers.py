@@ -15,8 +15,8 @@ import psycopg
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.domain import Actor, Context, Decision, Event
 from services.backbone.errors import ConcurrencyConflictError
+from services.backbone.foldcache import FoldCache
 from services.backbone.registry import EventRegistry
-from services.backbone.store import FoldCache
 from services.posting import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())

@@ -15,8 +15,8 @@ from psycopg import sql
 
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.domain import DomainError
+from services.backbone.foldcache import FoldCache
 from services.backbone.registry import EventRegistry
-from services.backbone.store import FoldCache
 from services.selection import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
