@@ -21,7 +21,8 @@ from services.backbone.commands import CommandMeta, utcnow
 from services.backbone.domain import Actor, Context
 from services.backbone.logs import correlation_id
 from services.backbone.metrics import HTTP_REQUESTS
-from services.backbone.problems import Problem, problem_for
+from services.backbone.problems import Problem, problem_for, validation_problem
+from services.backbone.refusals import UNKNOWN_FIELD, UNSTORABLE_TEXT, dotted, invalid_fields, refused, unstorable_text_at
 from services.backbone.web import http
 
 __all__ = ["Call", "Problem", "Route", "RouteTable", "endpoint", "http", "json_response", "problem_for", "reload_tokens"]
@@ -160,7 +161,7 @@ def _parse_body(route: Route, request: Request) -> tuple[dict[str, Any], dict[st
         text = _text(raw, request.mimetype_params.get("charset", "utf-8"))
         _refuse_unstorable_text(text, route.text_body[1])
         sent = {route.text_body[1]: text}
-        return _schema(route.body).load(sent), sent
+        return _load(route.body, sent), sent
     if not raw.strip():
         raise Problem(400, "Malformed JSON", "the body is empty: send a JSON object", rule="malformed_json")
     try:
@@ -171,10 +172,20 @@ def _parse_body(route: Route, request: Request) -> tuple[dict[str, Any], dict[st
     if not isinstance(data, dict):
         kind = "null" if data is None else "true or false" if isinstance(data, bool) else "an array" if isinstance(
             data, list) else "a string" if isinstance(data, str) else "a number"
-        raise marshmallow.ValidationError({"_body": [f"must be a JSON object ({{...}}), not {kind}"]})
-    _refuse_unstorable_text(data, "")
+        message = f"must be a JSON object ({{...}}), not {kind}"
+        raise validation_problem({"_body": [message]}, [refused("_body", "type", message)])
+    _refuse_unstorable_text(data)
     assert route.body is not None
-    return _schema(route.body).load(data), data
+    return _load(route.body, data), data
+
+
+def _load(cls: type[marshmallow.Schema], data: dict[str, Any]) -> dict[str, Any]:
+    """`data` read through the schema; a 422 problem naming each refused field's rule if it does not fit."""
+    schema = _schema(cls)
+    try:
+        return schema.load(data)  # type: ignore[no-any-return]
+    except marshmallow.ValidationError as exc:
+        raise validation_problem(exc.messages, invalid_fields(schema, data, exc.messages)) from None
 
 
 @functools.cache
@@ -184,19 +195,14 @@ def _schema(cls: type[marshmallow.Schema]) -> marshmallow.Schema:
     return cls()
 
 
-def _refuse_unstorable_text(value: Any, where: str) -> None:
+def _refuse_unstorable_text(value: Any, *within: str) -> None:
     """Refuse text PostgreSQL cannot store (NUL) or UTF-8 cannot encode (lone surrogates), naming the field."""
-    if isinstance(value, str):
-        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
-            raise marshmallow.ValidationError({where or "_body": ["contains a NUL character or an unpaired surrogate,"
-                                                                 " which cannot be stored as text"]})
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _refuse_unstorable_text(key, where)
-            _refuse_unstorable_text(item, f"{where}.{key}" if where else str(key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _refuse_unstorable_text(item, f"{where}[{i}]")
+    path = unstorable_text_at(value, within)
+    if path is not None:
+        # `errors` names an item of a list as it always has (`tasks[0]`); `invalid_fields` dots it like the rest.
+        written = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path).removeprefix(".")
+        raise validation_problem({written or "_body": [UNSTORABLE_TEXT]},
+                                 [refused(dotted(path) if path else "_body", "unstorable_text", UNSTORABLE_TEXT)])
 
 
 def _text(raw: bytes, charset: str) -> str:
@@ -209,11 +215,11 @@ def _text(raw: bytes, charset: str) -> str:
 def _parse_query(route: Route, request: Request) -> dict[str, Any]:
     if route.query is None:  # a route that takes no parameter refuses one, as the others refuse an unknown one
         if request.args:
-            raise marshmallow.ValidationError({name: ["Unknown field."] for name in request.args})
+            raise marshmallow.ValidationError({name: [UNKNOWN_FIELD] for name in request.args})
         return {}
     args = request.args.to_dict()
-    _refuse_unstorable_text(args, "")
-    return _schema(route.query).load(args)  # type: ignore[no-any-return]
+    _refuse_unstorable_text(args)
+    return _load(route.query, args)
 
 
 def _refuse_odd_path(params: dict[str, Any]) -> None:

@@ -53,8 +53,10 @@ def send(system: System, path: str, principal: str | None, *, json_body: Any = N
     return requests.post(url, data=data, headers=hdrs, timeout=60), key
 
 
-def problem(response: requests.Response, status: int | tuple[int, ...], field: str | None = None) -> list[str]:
-    """What is wrong with a refusal that should have one of `status` (empty when nothing is)."""
+def problem(response: requests.Response, status: int | tuple[int, ...], field: str | None = None,
+            rule: str | None = None) -> list[str]:
+    """What is wrong with a refusal that should have one of `status` (empty when nothing is); a validation
+    refusal must also name each refused field with a rule code, `field`'s being `rule` when given."""
     wanted = (status,) if isinstance(status, int) else status
     if response.status_code not in wanted:
         return [f"status {response.status_code}, not {wanted}: {response.text[:300]}"]
@@ -68,7 +70,28 @@ def problem(response: requests.Response, status: int | tuple[int, ...], field: s
         wrong.append(f"incomplete problem {body}")
     if field and field.split(".")[0] not in (body.get("errors") or {}):
         wrong.append(f"errors do not name {field!r}: {body}")
+    if body.get("rule") == "validation":
+        wrong += rule_codes_missing(body, field, rule)
     return wrong
+
+
+def rule_codes_missing(body: dict[str, Any], field: str | None, rule: str | None) -> list[str]:
+    """What is wrong with a validation problem's `invalid_fields`: one entry per message of `errors`."""
+    entries = body.get("invalid_fields")
+    if not isinstance(entries, list) or len(entries) != messages_in(body.get("errors")):
+        return [f"invalid_fields are not one per message of errors: {body}"]
+    named = [e for e in entries if f"{e.get('field')}.".startswith(f"{field}.")]  # the field, or an item of it
+    if field and rule and rule not in {e.get("rule") for e in named}:
+        return [f"invalid_fields do not name {field!r} with rule {rule!r}: {entries}"]
+    return []
+
+
+def messages_in(errors: Any) -> int:
+    if isinstance(errors, dict):
+        return sum(messages_in(value) for value in errors.values())
+    if isinstance(errors, list):
+        return sum(1 if isinstance(m, str) else messages_in(m) for m in errors)
+    return 1
 
 
 def no_server_error(response: requests.Response) -> list[str]:
@@ -93,10 +116,11 @@ class Batch:
         self.failures: list[str] = []
         self.before = system.quiet(still=0.3)
 
-    def expect(self, what: str, status: int | tuple[int, ...], field: str | None = None, **kwargs: Any) -> None:
+    def expect(self, what: str, status: int | tuple[int, ...], field: str | None = None, rule: str | None = None,
+               **kwargs: Any) -> None:
         response, key = send(self.system, kwargs.pop("path", self.path), self.case.owner, **kwargs)
         self.keys.append(key)
-        self.failures += [f"{what}: {w}" for w in problem(response, status, field)]
+        self.failures += [f"{what}: {w}" for w in problem(response, status, field, rule)]
 
     def finish(self) -> None:
         after = self.system.quiet(still=0.3)
@@ -133,25 +157,27 @@ def test_bad_bodies_are_refused_with_a_problem_and_write_nothing(system: System,
         batch.expect(f"JSON that is not an object {raw!r}", (400, 422), data=raw)
     for raw in INVALID_UTF8:
         batch.expect(f"invalid UTF-8 {raw!r}", (400, 422), data=raw)
-    batch.expect("unknown field", 422, "blood_type", json_body={**body, "blood_type": "A"})
+    batch.expect("unknown field", 422, "blood_type", "unknown_field", json_body={**body, "blood_type": "A"})
     for name in string_fields(schema):
         if not may_be_empty(schema, name):  # e.g. notes may be left empty
             batch.expect(f"empty {name}", 422, name, json_body=with_value(body, name, "", schema))
     for name in date_fields(schema):
         for value in ("2025-02-31", "2025-13-01", "２０２５-０３-０１", "2025/03/01", "yesterday",
                       "20250301", "2025-W09-6", "2025-3-1"):  # ISO 8601's other forms: the API writes YYYY-MM-DD
-            batch.expect(f"{name}={value}", 422, name, json_body={**body, name: value})
+            batch.expect(f"{name}={value}", 422, name, "type", json_body={**body, name: value})
     # A number or a yes/no in the wrong JSON type is a typing error: refused, never rounded or guessed.
     for name in typed_fields(schema, marshmallow.fields.Integer):
         for value in (12.5, "12", True, 10**30, 1e300):
-            batch.expect(f"{name}={value!r}", 422, name, json_body={**body, name: value})
+            batch.expect(f"{name}={value!r}", 422, name, "range" if value == 10**30 else "type", json_body={**body, name: value})
     for name in typed_fields(schema, marshmallow.fields.Boolean):
         for value in (1, 0, "true", "yes", "no", None):
-            batch.expect(f"{name}={value!r}", 422, name, json_body={**body, name: value})
+            batch.expect(f"{name}={value!r}", 422, name, "type" if value is not None else "required",
+                         json_body={**body, name: value})
     for name, kind in string_fields(schema).items():
         if kind == "text" and "." not in name:  # longer than any field allows, yet under the body limit
             named = None if name == "csv" else name  # a CSV's errors name its lines, not the body field
-            batch.expect(f"a 600 000-character {name}", 422, named, json_body=with_value(body, name, "x" * 600_000, schema))
+            batch.expect(f"a 600 000-character {name}", 422, named, "length",
+                         json_body=with_value(body, name, "x" * 600_000, schema))
             break
     huge = {**body, "reason": "x" * (MB + 10)}
     batch.expect("a 1 MB+ string", 413, json_body=huge)
