@@ -12,6 +12,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.backbone.http import Route, RouteTable
+from services.backbone.refusals import RULE_LABELS
 
 OPENAPI_VERSION = "3.0.3"
 PROBLEM = {
@@ -21,6 +22,22 @@ PROBLEM = {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
         "detail": {"type": "string"}, "instance": {"type": "string"}, "rule": {"type": "string"},
         "errors": {"type": "object"},
+        "invalid_fields": {
+            "type": "array",
+            "description": "with rule `validation`: one entry per message in `errors`, so a client branches on `rule`"
+                           " rather than on the English message. `field` is a dotted path into the body or query"
+                           " (`rank`, `cadres.0.rank`; `_schema` is the object itself, `_body` the whole body). Rules:"
+                           " required (missing, or null where not allowed), type (not of the field's type), one_of,"
+                           " pattern, length, range (the check that refused the value), unknown_field, unstorable_text"
+                           " (a NUL character or an unpaired surrogate), invalid (anything else, e.g. a rule across"
+                           " fields). `rule_label` is the rule in Chinese.",
+            "items": {
+                "type": "object",
+                "required": ["field", "rule", "rule_label", "message"],
+                "properties": {"field": {"type": "string"}, "rule": {"type": "string", "enum": list(RULE_LABELS)},
+                               "rule_label": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
     },
 }
 

@@ -116,3 +116,17 @@ def test_a_body_that_is_not_an_object_is_a_type_refusal_of_the_body(api: Api) ->
 def test_a_bad_query_parameter_is_named_with_its_rule(api: Api, params: dict[str, Any], expected: tuple[str, str]) -> None:
     assert refused(api.get("/selection/cadres", **params)) == [expected]
 
+
+def test_a_refusal_is_the_problem_the_openapi_document_declares(api: Api) -> None:
+    from openapi_schema_validator import OAS30Validator
+
+    spec = requests.get(api.base + "/selection/openapi.json", timeout=10).json()
+    declared = {**spec["components"]["schemas"]["Problem"], "additionalProperties": False}
+    rows = [cadre(rank="emperor", name="李" * 201, blood_type="A"), 7, cadre(fit_for_duty=None, birth_date="1930-01-01")]
+
+    response = api.post("/selection/cadres/bulk", {"cadres": rows}, "hr")
+
+    OAS30Validator(declared).validate(response.json())
+    assert sorted(refused(response)) == [("cadres.0.blood_type", "unknown_field"), ("cadres.0.name", "length"),
+                                         ("cadres.0.rank", "one_of"), ("cadres.1._schema", "type"),
+                                         ("cadres.2.birth_date", "range"), ("cadres.2.fit_for_duty", "required")]
