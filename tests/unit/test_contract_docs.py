@@ -237,6 +237,23 @@ def test_the_openapi_document_lists_exactly_the_routes_of_every_service(openapi:
         assert ("GET", f"/{service}/feed") in documented
 
 
+def test_every_path_parameter_says_what_it_holds(openapi: dict[str, Any]) -> None:
+    """A client can check a path before sending it: each parameter has a pattern, an id's is the one every
+    body's id field uses (so an id the API handed out always fits), and a period is a year or end-of-term."""
+    import re
+
+    from services.backbone.schemas import ID
+
+    parameters = [(path, p) for path, item in openapi["paths"].items() for method, op in item.items()
+                  if method in METHODS for p in op.get("parameters", []) if p["in"] == "path"]
+    assert parameters and all("pattern" in p["schema"] for _, p in parameters), [
+        (path, p["name"]) for path, p in parameters if "pattern" not in p["schema"]]
+    ids = {p["schema"]["pattern"] for _, p in parameters if p["name"].endswith("_id") and p["name"] != "parked_id"}
+    assert ids == {ID.regex.pattern}
+    period = next(re.compile(p["schema"]["pattern"]) for _, p in parameters if p["name"] == "period")
+    assert period.match("2025") and period.match("end-of-term") and not period.match("2025/x")
+
+
 def test_the_csv_routes_document_their_media_types(openapi: dict[str, Any]) -> None:
     imported = openapi["paths"]["/selection/cadres/import"]["post"]["requestBody"]["content"]
     assert set(imported) == {"application/json", "text/csv"}
