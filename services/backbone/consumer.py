@@ -22,13 +22,13 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
@@ -36,10 +36,11 @@ from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, fr
 from services.backbone.logs import correlation_id
 from services.backbone.metrics import CONSUMED, CONSUMER_LAG, REWINDS
 from services.backbone.parking import ParkedMessages, ParkedStillFailsError
+from services.backbone.pipelining import pipelined_transaction
 from services.backbone.store import EventStore
 
 log = logging.getLogger(__name__)
-__all__ = ["BatchHandler", "Handler", "IdempotentConsumer", "ParkedStillFailsError", "in_pipeline", "pipelined_transaction"]
+__all__ = ["BatchHandler", "Handler", "IdempotentConsumer", "ParkedStillFailsError"]
 
 # A handler gets the transaction to write in, the event, and the consuming service's own event store.
 Handler = Callable[[psycopg.Connection, RecordedEvent, EventStore], None]
@@ -392,37 +393,3 @@ class IdempotentConsumer(ParkedMessages):
 
 class _NoHandlerError(Exception):
     pass
-
-
-@contextmanager
-def pipelined_transaction(conn: psycopg.Connection) -> Iterator[psycopg.Connection]:
-    """One transaction in pipeline mode whose BEGIN travels with the first statement and COMMIT with the last.
-
-    psycopg's own `transaction()` spends a round trip on BEGIN and another on COMMIT (one more each in
-    pipeline mode, where it syncs around them). Here they are statements of the pipeline: a statement's
-    result is read when the caller asks for it (one round trip for everything queued before), and what is
-    left is sent with COMMIT when the block ends. An error (in the block, or raised by the database at a
-    read or at COMMIT) rolls everything back. COPY cannot run in pipeline mode: `in_pipeline` tells callers.
-    """
-    if conn.pgconn.transaction_status != pq.TransactionStatus.IDLE:
-        raise psycopg.ProgrammingError("pipelined_transaction needs a connection with no transaction open")
-    conn.autocommit = True  # psycopg must not open a transaction of its own (with a sync) before ours
-    try:
-        try:
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                yield conn
-                conn.execute("COMMIT")
-        except BaseException:
-            with suppress(psycopg.Error):
-                conn.rollback()
-            raise
-    finally:
-        if conn.pgconn.transaction_status == pq.TransactionStatus.IDLE:
-            conn.autocommit = False
-        else:
-            conn.close()  # broken or stuck: the pool discards a closed connection rather than reuse it
-
-
-def in_pipeline(conn: psycopg.Connection) -> bool:
-    return bool(conn.pgconn.pipeline_status != pq.PipelineStatus.OFF)

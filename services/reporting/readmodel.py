@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
-from services.backbone.consumer import in_pipeline
+from services.backbone.pipelining import in_pipeline
 from services.backbone.vault import ERASED
 from services.reporting.model import TABLE_KEYS, Row, Slot, SourceEvent, Working
 from services.reporting.projections import PERSONAL, PERSONAL_COLUMNS, needs_of, project_all

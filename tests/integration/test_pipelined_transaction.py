@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import pq
 
-from services.backbone.consumer import in_pipeline, pipelined_transaction
+from services.backbone.pipelining import in_pipeline, pipelined_transaction
 
 
 @pytest.fixture
