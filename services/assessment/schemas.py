@@ -12,7 +12,7 @@ from services.assessment.domain import (
     RESULT_USES,
     TEAM_GRADES,
 )
-from services.backbone.schemas import ID, TEXT, WORK_DATE, JsonInteger, Strict
+from services.backbone.schemas import ID, TEXT, WORK_DATE, Day, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -33,7 +33,7 @@ def _counts() -> fields.Dict:
 
 class PolicyIn(Strict):
     version = fields.String(required=True, validate=ID)
-    effective_from = fields.Date(required=True, validate=WORK_DATE)
+    effective_from = Day(required=True, validate=WORK_DATE)
     min_group_count = JsonInteger(load_default=5, validate=validate.Range(1, 1000))
     excellent_cap = fields.Float(load_default=0.20)
     min_approval_share = fields.Float(load_default=2 / 3)

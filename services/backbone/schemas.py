@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from services.backbone.refusals import NOT_ISO_DATE
 
@@ -33,21 +33,23 @@ def JsonInteger(**kwargs: Any) -> fields.Integer:  # noqa: N802  (a field, named
     return fields.Integer(strict=True, **kwargs)
 
 
+class Day(fields.Date):
+    """A date in a request, written YYYY-MM-DD: ISO 8601's other forms ("20261127", "2026-W48-5"), which Python
+    would read, are refused rather than read, alongside whatever else the request gets wrong."""
+
+    default_error_messages = {"as_written": NOT_ISO_DATE}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> date:
+        if isinstance(value, str) and not ISO_DAY.match(value):
+            raise self.make_error("as_written")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class Strict(Schema):
-    """A request body or query: unknown fields are refused, never silently dropped; dates are written
-    YYYY-MM-DD (ISO 8601's other forms, "20261127" or "2026-W48-5", are refused rather than read)."""
+    """A request body or query: unknown fields are refused, never silently dropped (its dates are `Day`s)."""
 
     class Meta:
         unknown = RAISE
-
-    @pre_load
-    def _dates_as_written(self, data: Any, **kwargs: Any) -> Any:
-        if isinstance(data, Mapping):
-            wrong = [key for name, field in self.load_fields.items() if isinstance(field, fields.Date)
-                     and isinstance(data.get(key := field.data_key or name), str) and not ISO_DAY.match(data[key])]
-            if wrong:
-                raise ValidationError({key: [NOT_ISO_DATE] for key in wrong})
-        return data
 
 
 class AsOfQuery(Strict):

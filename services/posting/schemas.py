@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, JsonInteger, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Day, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -29,7 +29,7 @@ class PlacementIn(CommandIn):
     nomination_id = fields.String(required=True, validate=ID, metadata={"description": "an approved nomination"})
     term_months = JsonInteger(required=True, validate=validate.Range(1, 120),
                                  metadata={"description": "12 or 24; longer only by extension, 36 at most"})
-    start_date = fields.Date(required=True, validate=WORK_DATE)
+    start_date = Day(required=True, validate=WORK_DATE)
     placement_type = fields.String(validate=validate.OneOf(PLACEMENT_TYPES),
                                    metadata={"description": "default: the nomination's"})
     host_unit = fields.String(validate=ID, metadata={"description": "default: the nomination's"})
@@ -57,7 +57,7 @@ class SignatureIn(CommandIn):
 
 
 class StartIn(CommandIn):
-    started_on = fields.Date(load_default=None, validate=WORK_DATE, metadata={"description": "default: the planned start date"})
+    started_on = Day(load_default=None, validate=WORK_DATE, metadata={"description": "default: the planned start date"})
 
 
 class ExtensionIn(CommandIn):
@@ -68,16 +68,16 @@ class ExtensionIn(CommandIn):
 class CompletionIn(CommandIn):
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES),
                             metadata={"description": "returned 回原单位 / retained 留任 / promoted 提拔任用"})
-    completed_on = fields.Date(required=True, validate=WORK_DATE)
+    completed_on = Day(required=True, validate=WORK_DATE)
 
 
 class RecallIn(CommandIn):
     reason = fields.String(required=True, validate=TEXT)
-    recalled_on = fields.Date(required=True, validate=WORK_DATE)
+    recalled_on = Day(required=True, validate=WORK_DATE)
 
 
 class CheckInIn(CommandIn):
-    checked_on = fields.Date(required=True, validate=WORK_DATE)
+    checked_on = Day(required=True, validate=WORK_DATE)
     thinking = fields.String(required=True, validate=TEXT, metadata={"description": "思想状况"})
     work = fields.String(required=True, validate=TEXT, metadata={"description": "工作情况"})
     met_by = fields.String(required=True, validate=SHORT, metadata={"description": "who met the cadre"})
@@ -86,13 +86,13 @@ class CheckInIn(CommandIn):
 
 class AttendanceIn(CommandIn):
     kind = fields.String(required=True, validate=validate.OneOf(ATTENDANCE_KINDS))
-    from_date = fields.Date(required=True, validate=WORK_DATE)
-    to_date = fields.Date(required=True, validate=WORK_DATE)
+    from_date = Day(required=True, validate=WORK_DATE)
+    to_date = Day(required=True, validate=WORK_DATE)
     notes = fields.String(load_default="", validate=validate.Length(max=4000))
 
 
 class DisciplineIn(CommandIn):
-    occurred_on = fields.Date(required=True, validate=WORK_DATE)
+    occurred_on = Day(required=True, validate=WORK_DATE)
     description = fields.String(required=True, validate=TEXT)
 
 
@@ -100,13 +100,13 @@ class TrainingIn(CommandIn):
     course = fields.String(required=True, validate=SHORT)
     provider = fields.String(required=True, validate=SHORT)
     hours = JsonInteger(required=True, validate=validate.Range(max=2000))
-    completed_on = fields.Date(required=True, validate=WORK_DATE)
+    completed_on = Day(required=True, validate=WORK_DATE)
 
 
 class RewardOrPenaltyIn(CommandIn):
     description = fields.String(required=True, validate=TEXT)
     basis = fields.String(required=True, validate=TEXT, metadata={"description": "e.g. the assessment it rests on"})
-    decided_on = fields.Date(required=True, validate=WORK_DATE)
+    decided_on = Day(required=True, validate=WORK_DATE)
 
 
 # A county's plan counts placements in tens; the bound keeps a typing error out of the log (and out of

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, EventRefOut, JsonBoolean, JsonInteger, PageOut, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Day, EventRefOut, JsonBoolean, JsonInteger, PageOut, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -20,7 +20,7 @@ class CadreIn(Strict):
     name = fields.String(required=True, validate=SHORT)
     rank = fields.String(required=True, validate=validate.OneOf(RANKS))
     home_unit = fields.String(required=True, validate=ID)
-    birth_date = fields.Date(required=True, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)))
+    birth_date = Day(required=True, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)))
     grassroots_experience = JsonBoolean(required=True)
     fit_for_duty = JsonBoolean(required=True, metadata={"description": "a yes/no attestation only, never health details"})
     reserve_cadre = JsonBoolean(metadata={"description": (
@@ -63,7 +63,7 @@ class ReasonIn(Strict):
 
 class PolicyIn(Strict):
     version = fields.String(required=True, validate=ID)
-    effective_from = fields.Date(required=True, validate=WORK_DATE)
+    effective_from = Day(required=True, validate=WORK_DATE)
     age_caps = fields.Dict(keys=fields.String(validate=validate.OneOf(RANKS)),
                            values=JsonInteger(validate=validate.Range(18, 70)), required=True)
     reserve_preferred = JsonBoolean(load_default=True)
@@ -81,7 +81,7 @@ class NominationIn(Strict):
     posting_mode = fields.String(required=True, validate=validate.OneOf(list(POSTING_MODE_LABELS)),
                                  metadata={"description": "lower_post 高职低挂 / same_level 平职挂 / assistant_one_up"})
     reason = fields.String(required=True, validate=TEXT)
-    recommended_on = fields.Date(validate=WORK_DATE, metadata={"description": (
+    recommended_on = Day(validate=WORK_DATE, metadata={"description": (
         "the day the unit recommended the cadre (default: today; not in the future). Eligibility is judged on it: "
         "the policy in force and the cadre's age that day. Inspection and decision may not be dated before it.")})
 
@@ -95,7 +95,7 @@ class InspectionIn(Strict):
 class DecisionIn(Strict):
     approved = JsonBoolean(required=True)
     decision_ref = fields.String(required=True, validate=SHORT)
-    decision_date = fields.Date(required=True, validate=WORK_DATE, metadata={
+    decision_date = Day(required=True, validate=WORK_DATE, metadata={
         "description": "the day the committee decided: not in the future, not before the recommendation"})
     reason = fields.String(validate=TEXT)
 

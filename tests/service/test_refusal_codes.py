@@ -56,6 +56,12 @@ def test_a_refused_cadre_names_the_field_and_its_rule(api: Api, overrides: dict[
     assert refused(api.post("/selection/cadres", cadre(**overrides), "hr")) == [expected]
 
 
+def test_a_date_written_another_way_is_refused_beside_every_other_error_of_the_body(api: Api) -> None:
+    answer = api.post("/selection/cadres", cadre(birth_date="19920501", rank="emperor", blood_type="A"), "hr")
+    assert sorted(refused(answer)) == [("birth_date", "type"), ("blood_type", "unknown_field"), ("rank", "one_of")]
+    assert "birth_date: Not a valid date: write it YYYY-MM-DD." in answer.json()["detail"]
+
+
 def test_a_field_sent_as_null_where_it_may_not_be_is_required(api: Api) -> None:
     assert refused(api.post("/selection/cadres", {**cadre(), "rank": None}, "hr")) == [("rank", "required")]
 

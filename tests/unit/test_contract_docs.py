@@ -254,6 +254,27 @@ def test_every_path_parameter_says_what_it_holds(openapi: dict[str, Any]) -> Non
     assert period.match("2025") and period.match("end-of-term") and not period.match("2025/x")
 
 
+def test_every_date_a_request_takes_is_read_as_written() -> None:
+    """Each date field of a body or query is a `Day` (YYYY-MM-DD only, refused beside the body's other errors):
+    a plain marshmallow Date would read "20250301" or "2025-W09-6" as a date."""
+    from marshmallow import Schema, fields
+
+    from services.backbone.schemas import Day
+
+    def dates(schema: Schema, where: str) -> Iterator[tuple[str, fields.Field[Any]]]:
+        for name, field in schema.load_fields.items():
+            inner = field.inner if isinstance(field, fields.List) else field
+            if isinstance(inner, fields.Nested):
+                yield from dates(inner.schema, f"{where}.{name}")
+            elif isinstance(inner, fields.Date):
+                yield f"{where}.{name}", inner
+
+    found = [(where, field) for table in route_tables() for route in table.routes
+             for schema in (route.body, route.query) if schema is not None
+             for where, field in dates(schema(), f"{route.method} {route.path}")]
+    assert found and [where for where, field in found if not isinstance(field, Day)] == []
+
+
 def test_the_csv_routes_document_their_media_types(openapi: dict[str, Any]) -> None:
     imported = openapi["paths"]["/selection/cadres/import"]["post"]["requestBody"]["content"]
     assert set(imported) == {"application/json", "text/csv"}

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services.backbone.problems import validation_problem
 from services.backbone.refusals import RULE_LABELS, dotted, invalid_fields, leaves, unstorable_text_at
-from services.backbone.schemas import ID, JsonBoolean, JsonInteger, Strict
+from services.backbone.schemas import ID, Day, JsonBoolean, JsonInteger, Strict
 
 
 def even(value: int) -> None:
@@ -24,7 +24,7 @@ class RowIn(Strict):
     name = fields.String(validate=validate.Length(min=1, max=5))
     age = JsonInteger(validate=validate.Range(18, 70))
     pairs = JsonInteger(validate=even)
-    born = fields.Date()
+    born = Day()
     fit = JsonBoolean()
 
 
