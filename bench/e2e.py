@@ -214,8 +214,6 @@ WORK_DIR = ROOT / "var" / "bench-e2e"
 VHOST_PREFIX = "fourgates_bench_e2e_"
 SERVICES = ("selection", "posting", "assessment", "reporting")
 SOURCES = ("selection", "posting", "assessment")
-SUBSCRIPTIONS = {"selection": ("assessment",), "posting": ("selection",), "assessment": ("selection", "posting"),
-                 "reporting": SOURCES}
 
 LOAD_PROCESSES = 2
 BARE_CONNECTIONS = 16  # per load process
@@ -811,19 +809,15 @@ def cluster_horizon_holders(seconds: float = 1.0) -> list[tuple[Any, ...]]:
 
 def wait_consumed(timeout: float) -> float:
     """Seconds until every consumer (reporting, and each service's consumer of the others) has applied every
-    event of its sources, or the timeout."""
+    event it subscribes to (services/topics.py), or the timeout."""
     import psycopg
+
+    from tests.support.consumed import backlog
 
     began = time.monotonic()
     with psycopg.connect(BENCH_DB, autocommit=True) as conn:
         while time.monotonic() - began < timeout:
-            events = {s: conn.execute(f"SELECT count(*) FROM {s}.events").fetchone()[0] for s in SOURCES}  # type: ignore[index]
-            behind = False
-            for consumer, sources in SUBSCRIPTIONS.items():
-                applied: dict[str, int] = dict(
-                    conn.execute(f"SELECT source, count(*) FROM {consumer}.consumer_inbox GROUP BY source").fetchall())
-                behind = behind or any(applied.get(source, 0) < events[source] for source in sources)
-            if not behind:
+            if not any(backlog(conn).values()):
                 break
             time.sleep(0.5)
     return time.monotonic() - began

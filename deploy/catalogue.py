@@ -55,6 +55,7 @@ def event_catalogue() -> str:
              "`correlationid`, `causationid`, `dataschema` (`urn:fourgates:<type>:v<version>`) and "
              "`fourgatesmetadata` (actor principal/role/unit, reason, command id, occurred-at, policy version; "
              "`request_hash`, an opaque digest of the HTTP request, on events of commands sent over HTTP).", ""]
+    lines += _topics()
     for service, registry in registries().items():
         lines += [f"## {service}", ""]
         for name in registry.names():
@@ -68,6 +69,26 @@ def event_catalogue() -> str:
             lines += [f"| `{f.name}` | `{_type_name(hints.get(f.name, f.type))}` |" for f in dataclasses.fields(entry.cls)]
             lines.append("")
     return "\n".join(lines)
+
+
+def _topics() -> list[str]:
+    """The topics each service publishes (services/topics.py) and who subscribes to them."""
+    from services.topics import PUBLISHED, SUBSCRIPTIONS
+
+    lines = ["## Topics", "",
+             "A topic is a named subset of one service's event types that a consumer may subscribe to alone: its "
+             "queue is bound to those routing keys only. Each event of a topic also carries the extension "
+             "`topicprevious` (`name=cursor` of the topic's previous event, `0.0.0` for its first, one entry per "
+             "topic it belongs to), which the subscriber checks against its cursor as a whole-feed subscriber checks "
+             "`previoussequence`; ahead of the cursor means an event of the topic was lost, and the feed is read "
+             "from the cursor. A topic's name stands for its types: a change of types is a new name.", "",
+             "| source | topic | types | subscribed by |", "|---|---|---|---|"]
+    for topic in PUBLISHED:
+        readers = ", ".join(c for c, subs in SUBSCRIPTIONS.items() if subs.get(topic.source) == topic)
+        lines.append(f"| {topic.source} | `{topic.name}` | {', '.join(f'`{t}`' for t in sorted(topic.types))} | {readers} |")
+    whole = ", ".join(f"{c} ({', '.join(s for s, t in subs.items() if t is None)})"
+                      for c, subs in SUBSCRIPTIONS.items() if any(t is None for t in subs.values()))
+    return [*lines, "", f"Subscribed to every event of a source: {whole}.", ""]
 
 
 def openapi() -> str:
@@ -185,6 +206,7 @@ def asyncapi_document() -> dict[str, Any]:
 def _cloudevent_schema(roles: tuple[str, ...]) -> dict[str, Any]:
     """The envelope `envelope.to_cloudevent` writes (test_contract_docs checks the two agree)."""
     cursor = "^[0-9]+\\.[0-9]+\\.[0-9]+$"
+    named = "[A-Za-z_][A-Za-z0-9_]*=[0-9]+\\.[0-9]+\\.[0-9]+"  # a topic and a cursor
     text, optional_text = {"type": "string"}, {"type": ["string", "null"]}
     return {
         "type": "object",
@@ -206,6 +228,9 @@ def _cloudevent_schema(roles: tuple[str, ...]) -> dict[str, Any]:
                          "description": "the event's feed cursor (era.tx_id.position): pass it as `after` to the feed"},
             "previoussequence": {"type": "string", "pattern": cursor.replace("^", "^(").replace("$", ")?$"),
                                  "description": "the cursor of the event before it in the service's feed ('' for the first)"},
+            "topicprevious": {"type": "string", "pattern": f"^{named}(,{named})*$",
+                              "description": "only on an event of a published topic (events.md, Topics): for each topic it"
+                                             " belongs to, name=cursor of that topic's previous event (0.0.0 for the first)"},
             "streamversion": {"type": "integer", "minimum": 1, "description": "the event's version within its stream"},
             "correlationid": text,
             "causationid": optional_text,

@@ -31,6 +31,7 @@ from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
 from services.backbone.timers import every
 from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
+from services.topics import POSTING_ROSTER, SELECTION_ERASURES, published_by, subscribed_by
 
 log = logging.getLogger(__name__)
 ROUTES = RouteTable("assessment")
@@ -61,13 +62,15 @@ def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store:
 class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # type: ignore[misc]
     name = "assessment"
     store = EventStoreProvider()
-    relay = RelayProvider()
+    relay = RelayProvider(topics=published_by("assessment"))
     sequencer = SequencerProvider()
     consumer = ConsumerProvider(
         {"posting": apply_posting_event, "selection": apply_selection_event},
-        # the types each handler acts on (the consumer only records the others) and the version it reads
+        # the types each handler acts on (the consumer only records the others) and the version it reads;
+        # the topics it subscribes to (its queues get those types alone)
         versions={"posting": dict.fromkeys(ROSTER_EVENT_TYPES, 1),
                   "selection": {"selection.PersonalDataErased": 1}},
+        topics=subscribed_by("assessment"),
     )
     ballot_log_guard = b.BallotLogGuard()
 
@@ -275,12 +278,12 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
         """'planned', 'active', 'completed', 'recalled' or None, with the placement's details as posting announced them."""
         return h.placement_status(self.aggregates, placement_id)
 
-    @subscribe("posting")
+    @subscribe("posting", topic=POSTING_ROSTER)
     def on_posting_event(self, body: dict[str, Any]) -> None:
         """Notes placement events on the roster exactly once, in posting's feed order (idempotent consumer)."""
         self.consumer.receive("posting", body)
 
-    @subscribe("selection")
+    @subscribe("selection", topic=SELECTION_ERASURES)
     def on_selection_event(self, body: dict[str, Any]) -> None:
         """Applies erasures of personal data exactly once (idempotent consumer)."""
         self.consumer.receive("selection", body)

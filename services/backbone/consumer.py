@@ -4,7 +4,9 @@ Each applied event is recorded in `consumer_inbox` in the same transaction as th
 writes, so a redelivered message changes nothing. A per-source advisory lock makes concurrent
 deliveries (nameko runs each message in its own green thread) apply one batch at a time. A message whose
 `previoussequence` is not the consumer's cursor reveals a gap: the consumer reads the missing events
-from the source's feed before going on. A message the handler cannot apply is parked, not lost.
+from the source's feed before going on. A consumer subscribed to one of the source's topics (topics.py)
+receives that topic's events alone and checks their `topicprevious` instead: the cursor of the topic's
+previous event, which must not be ahead of its own. A message the handler cannot apply is parked, not lost.
 
 Deliveries that arrive while a batch is being applied wait in arrival order and go in the next batch.
 With a batch handler (reporting's projections) the batch is one transaction (group commit): at a
@@ -38,6 +40,7 @@ from services.backbone.metrics import CONSUMED, CONSUMER_LAG, REWINDS
 from services.backbone.parking import ParkedMessages, ParkedStillFailsError
 from services.backbone.pipelining import pipelined_transaction
 from services.backbone.store import EventStore
+from services.backbone.topics import Topic, parse_previous
 
 log = logging.getLogger(__name__)
 __all__ = ["BatchHandler", "Handler", "IdempotentConsumer", "ParkedStillFailsError"]
@@ -78,7 +81,7 @@ class IdempotentConsumer(ParkedMessages):
         self, pool: ConnectionPool, schema: str, name: str,
         handlers: dict[str, Handler], fetch_feed: FetchFeed, batch_size: int = 200,
         store: EventStore | None = None, versions: dict[str, dict[str, int]] | None = None,
-        batch_handlers: dict[str, BatchHandler] | None = None,
+        batch_handlers: dict[str, BatchHandler] | None = None, topics: dict[str, Topic] | None = None,
     ) -> None:
         self.pool, self.schema, self.name = pool, schema, name
         self.handlers, self.fetch_feed, self.batch_size = handlers, fetch_feed, batch_size
@@ -91,6 +94,12 @@ class IdempotentConsumer(ParkedMessages):
         # Per source: the event types this consumer interprets and the newest schema version it understands.
         # A per-event handler is not called for the other types (they are recorded as seen): list every type it acts on.
         self.versions = versions or {}
+        # Per source: the published topic this consumer subscribes to (its queue receives that topic's
+        # types alone), which must hold every type the handler acts on.
+        self.topics = topics or {}
+        for source, topic in self.topics.items():
+            if topic.source != source or not topic.covers(self.versions.get(source, {"(every type)": 0})):
+                raise ValueError(f"consumer {name}: {source}'s topic {topic.name!r} must hold every type it acts on")
         self._s = sql.Identifier(schema)
         # The SQL of every delivery, composed once (psycopg would compose a sql.Composed again at each execute).
         self._q_position = sql.SQL(
@@ -123,7 +132,7 @@ class IdempotentConsumer(ParkedMessages):
             return "parked"
         try:
             event = from_cloudevent(body)
-            previous = FeedCursor.parse(body.get("previoussequence"))
+            previous = self._previous(source, body)
         except Exception as exc:  # noqa: BLE001  (anything malformed is parked with its reason)
             self.park(source, body, f"malformed message: {exc!r}")
             return "parked"
@@ -131,6 +140,14 @@ class IdempotentConsumer(ParkedMessages):
             self.park(source, body, f"unknown event type {event.type!r} on {source}'s exchange")
             return "parked"
         return self._deliver(source, event, previous)
+
+    def _previous(self, source: str, body: dict[str, Any]) -> FeedCursor:
+        """Where the event's predecessor is in the feed: in the consumer's topic if it subscribes to one (its
+        queue gets no other events), else in the whole feed; an event that does not name the topic shows a
+        gap unless it directly follows the cursor (see topics.py)."""
+        topic = self.topics.get(source)
+        in_topic = parse_previous(body.get("topicprevious"), topic.name) if topic is not None else None
+        return in_topic if in_topic is not None else FeedCursor.parse(body.get("previoussequence"))
 
     def catch_up(self, source: str) -> int:
         """Read and apply the source's feed after our cursor until we reach its end.

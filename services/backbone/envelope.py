@@ -126,9 +126,11 @@ class RecordedEvent:
         return replace(self, data=data, schema_version=schema_version)
 
 
-def to_cloudevent(event: RecordedEvent, previous: FeedCursor | None) -> dict[str, Any]:
-    """CloudEvents 1.0 structured form; `previoussequence` lets a consumer see a gap."""
+def to_cloudevent(event: RecordedEvent, previous: FeedCursor | None, topic_previous: str = "") -> dict[str, Any]:
+    """CloudEvents 1.0 structured form; `previoussequence` lets a consumer see a gap, and `topicprevious`
+    (only on an event of a published topic, see topics.py) one subscribed to that topic alone."""
     meta = event.metadata
+    extension = {"topicprevious": topic_previous} if topic_previous else {}
     return {
         "specversion": "1.0",
         "id": str(event.event_id),
@@ -144,6 +146,7 @@ def to_cloudevent(event: RecordedEvent, previous: FeedCursor | None) -> dict[str
         "correlationid": meta.correlation_id,
         "causationid": meta.causation_id,
         "fourgatesmetadata": meta.to_json(),
+        **extension,
         "data": event.data,
     }
 

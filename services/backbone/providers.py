@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from services.backbone.relay import Relay
 from services.backbone.resilience import harden_nameko
 from services.backbone.rpcclient import ReusedRpc
 from services.backbone.store import EventStore
+from services.backbone.topics import Topic
 from services.backbone.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,8 @@ class EventStoreProvider(DependencyProvider):
 class RelayProvider(DependencyProvider):
     """Runs the service's relay in a managed thread; replicas stand by on the advisory lock."""
 
-    def __init__(self, store_provider_attr: str = "store") -> None:
-        self.store_attr = store_provider_attr
+    def __init__(self, store_provider_attr: str = "store", topics: Sequence[Topic] = ()) -> None:
+        self.store_attr, self.topics = store_provider_attr, tuple(topics)
         self.relay: Relay | None = None
 
     def start(self) -> None:
@@ -106,7 +108,7 @@ class RelayProvider(DependencyProvider):
             return  # a replica that serves but never relays (FOURGATES_RELAY_ENABLED=false)
         self.relay = Relay(
             store_provider.store, store_provider.conninfo, amqp_uri(config), self.container.service_name,
-            poll_seconds=float(setting(config, "RELAY_POLL_SECONDS", 0.2)),
+            poll_seconds=float(setting(config, "RELAY_POLL_SECONDS", 0.2)), topics=self.topics,
         )
         self.container.spawn_managed_thread(self.relay.run, identifier=f"{self.container.service_name}.relay")
 
@@ -153,8 +155,10 @@ class ConsumerProvider(DependencyProvider):
 
     def __init__(self, handlers: dict[str, Handler], store_provider_attr: str = "store",
                  versions: dict[str, dict[str, int]] | None = None,
-                 batch_handlers: dict[str, BatchHandler] | None = None) -> None:
+                 batch_handlers: dict[str, BatchHandler] | None = None,
+                 topics: dict[str, Topic] | None = None) -> None:
         self.handlers, self.versions, self.batch_handlers = handlers, versions, batch_handlers
+        self.topics = topics
         self.store_attr = store_provider_attr
         self.consumer: IdempotentConsumer | None = None
         self.feeds: ReusedRpc | None = None
@@ -177,7 +181,7 @@ class ConsumerProvider(DependencyProvider):
             self.consumer = IdempotentConsumer(
                 store_provider.pool, store_provider.schema, self.container.service_name,
                 self.handlers, self._fetch_feed, store=store_provider.store, versions=self.versions,
-                batch_handlers=self.batch_handlers,
+                batch_handlers=self.batch_handlers, topics=self.topics,
             )
         return self.consumer
 

@@ -10,21 +10,27 @@ it saves it without waiting for the disk (losing the last save only republishes 
 The leader wakes as soon as an append commits (a trigger NOTIFYs `fourgates_events_<schema>`,
 migration 004) and otherwise polls; while committed events are held back by the feed's horizon (an
 older transaction still open), it looks again every 20 ms.
+
+Each event of a published topic (topics.py) carries the position of that topic's previous event; the
+leader keeps the last position of each topic beside the checkpoint, in memory and saved with it.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
 from kombu import Connection, Exchange, Producer
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent, to_cloudevent
 from services.backbone.metrics import EVENTS_PUBLISHED
 from services.backbone.store import EventStore
+from services.backbone.topics import Topic, format_previous
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,7 @@ class Relay:
     def __init__(
         self, store: EventStore, conninfo: str, amqp_uri: str, service: str,
         batch_size: int = 200, poll_seconds: float = 0.2,
-        on_published: Callable[[int, FeedCursor], None] | None = None,
+        on_published: Callable[[int, FeedCursor], None] | None = None, topics: Sequence[Topic] = (),
     ) -> None:
         self.store, self.conninfo, self.amqp_uri, self.service = store, conninfo, amqp_uri, service
         self.batch_size, self.poll_seconds = batch_size, poll_seconds
@@ -50,6 +56,15 @@ class Relay:
         self.is_leader = False
         self._ident = sql.Identifier(store.schema)
         self._cursor: FeedCursor | None = None  # the checkpoint, kept in memory while this relay leads
+        if foreign := [st.name for st in topics if st.source != service]:
+            raise ValueError(f"relay {service}: topics {foreign} are another service's")
+        self.topics = tuple(topics)
+        # with the checkpoint: the position of each topic's last event published (None: not read yet)
+        self._topic_last: dict[str, FeedCursor] | None = None
+        self._topics_of: dict[str, list[str]] = {}
+        for st in self.topics:
+            for type_ in st.types:
+                self._topics_of.setdefault(type_, []).append(st.name)
         # ORDER BY ... LIMIT 1, not EXISTS: for a prepared (generic) plan, EXISTS over a row comparison is a
         # sequential scan of the whole log when nothing follows the checkpoint -- the relay's idle case
         self._after = sql.SQL("SELECT 1 FROM {}.events WHERE (era, tx_id, position) > (%s, %s::text::xid8, %s)"
@@ -61,7 +76,7 @@ class Relay:
             try:
                 self._lead_and_publish()
             except Exception as exc:  # noqa: BLE001  (broker or database away: retry, never die)
-                self.is_leader, self._cursor = False, None
+                self.is_leader, self._cursor, self._topic_last = False, None, None
                 log.warning("relay %s: %s; retrying in 1s", self.service, exc)
                 self.stop.wait(1.0)
 
@@ -75,6 +90,7 @@ class Relay:
                 if self.stop.wait(self.poll_seconds * 5):
                     return
             self.is_leader, self._cursor = True, self.checkpoint()
+            self._topic_last = self._topic_positions(self._cursor)
             conn.execute("SET synchronous_commit = off")  # its commits are checkpoint saves: a lost one only republishes
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as amqp:
@@ -114,21 +130,27 @@ class Relay:
         """Publish the next batch after the checkpoint, confirmed, then save the checkpoint (on `conn`, an
         autocommit connection, if given; else in pooled transactions)."""
         checkpoint = self._position()
+        # the leader knows each topic's place; a relay that does not lead reads it at the checkpoint
+        topic_last = (dict(self._topic_last) if self._cursor is not None and self._topic_last is not None
+                       else self._topic_positions(checkpoint))
         events = self.store.read_feed(checkpoint, self.batch_size, conn=conn)
         previous: FeedCursor | None = checkpoint if checkpoint != FEED_START else None
         for event in events:
-            self._publish(producer, event, previous)
+            in_topics = self._topics_of.get(event.type, ())
+            self._publish(producer, event, previous, format_previous({name: topic_last[name] for name in in_topics}))
             previous = event.cursor
+            for name in in_topics:
+                topic_last[name] = event.cursor
         if events:
-            self._save(events[-1].cursor, len(events), conn)
+            self._save(events[-1].cursor, len(events), topic_last, conn)
             EVENTS_PUBLISHED.labels(self.service).inc(len(events))
             if self.on_published:
                 self.on_published(len(events), events[-1].cursor)
         return len(events)
 
-    def _publish(self, producer: Producer, event: RecordedEvent, previous: FeedCursor | None) -> None:
+    def _publish(self, producer: Producer, event: RecordedEvent, previous: FeedCursor | None, in_topics: str) -> None:
         producer.publish(
-            to_cloudevent(self.store.revealed(event), previous),
+            to_cloudevent(self.store.revealed(event), previous, in_topics),
             routing_key=event.type,
             delivery_mode=2,
             headers={"nameko.correlation_id": event.metadata.correlation_id},
@@ -148,17 +170,49 @@ class Relay:
             ).fetchone()
         return FeedCursor(*row) if row else FEED_START
 
-    def _save(self, cursor: FeedCursor, count: int, conn: psycopg.Connection | None = None) -> None:
+    def _topic_positions(self, checkpoint: FeedCursor) -> dict[str, FeedCursor]:
+        """Each topic's last event at or before the checkpoint: as saved with it, else found in the log."""
+        if not self.topics:
+            return {}
+        with self.store.transaction() as conn:
+            row = conn.execute(sql.SQL("SELECT topics FROM {}.relay_checkpoint WHERE relay = 'main'"
+                                       " AND (era, tx_id, position) = (%s, %s, %s)").format(self._ident),
+                               tuple(checkpoint)).fetchone()
+            saved: dict[str, Any] = (row[0] if row else None) or {}
+            positions: dict[str, FeedCursor] = {}
+            for st in self.topics:
+                entry = saved.get(st.name)
+                if entry is not None and sorted(entry.get("types", ())) == sorted(st.types):
+                    positions[st.name] = FeedCursor.parse(entry["last"])
+                    continue
+                # ordered by the table's columns (see store.py) so that the feed-order index serves it, backwards
+                found = conn.execute(sql.SQL(
+                    "SELECT era, tx_id::text::bigint, position FROM {}.events WHERE type = ANY(%s)"
+                    " AND (era, tx_id, position) <= (%s, %s::text::xid8, %s)"
+                    " ORDER BY events.era DESC, events.tx_id DESC, events.position DESC LIMIT 1").format(self._ident),
+                    (sorted(st.types), *checkpoint)).fetchone()
+                positions[st.name] = FeedCursor(*found) if found else FEED_START
+        return positions
+
+    def _saved_topics(self, topic_last: dict[str, FeedCursor]) -> Jsonb | None:
+        if not self.topics:
+            return None
+        return Jsonb({st.name: {"types": sorted(st.types), "last": topic_last[st.name].token} for st in self.topics})
+
+    def _save(self, cursor: FeedCursor, count: int, topic_last: dict[str, FeedCursor],
+              conn: psycopg.Connection | None = None) -> None:
         query = sql.SQL(
-            "INSERT INTO {}.relay_checkpoint (relay, era, tx_id, position, published) VALUES ('main', %s, %s, %s, %s)"
+            "INSERT INTO {}.relay_checkpoint (relay, era, tx_id, position, published, topics)"
+            " VALUES ('main', %s, %s, %s, %s, %s)"
             " ON CONFLICT (relay) DO UPDATE SET era = EXCLUDED.era, tx_id = EXCLUDED.tx_id,"
             " position = EXCLUDED.position, published = relay_checkpoint.published + EXCLUDED.published,"
-            " updated_at = now()").format(self._ident)
+            " topics = EXCLUDED.topics, updated_at = now()").format(self._ident)
+        params = (*cursor, count, self._saved_topics(topic_last))
         if conn is not None:
-            conn.execute(query, (*cursor, count))  # the leader's connection commits without waiting for the disk
+            conn.execute(query, params)  # the leader's connection commits without waiting for the disk
         else:
             with self.store.transaction() as own:
                 own.execute("SET LOCAL synchronous_commit = off")  # a lost save only republishes: no need to wait
-                own.execute(query, (*cursor, count))
-        if self._cursor is not None:
-            self._cursor = cursor
+                own.execute(query, params)
+        if self._cursor is not None:  # leading: the checkpoint and the topics' places are kept in memory
+            self._cursor, self._topic_last = cursor, topic_last

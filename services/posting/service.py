@@ -33,6 +33,7 @@ from services.posting import handlers as h
 from services.posting import queries as q
 from services.posting import schemas as s
 from services.posting.domain import SOURCE_EVENT_TYPE
+from services.topics import SELECTION_APPROVALS, published_by, subscribed_by
 
 log = logging.getLogger(__name__)
 ROUTES = RouteTable("posting")
@@ -86,11 +87,12 @@ def _placement_step(step: str, path: str, summary: str, body: type[s.CommandIn],
 class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "posting"
     store = EventStoreProvider()
-    relay = RelayProvider()
+    relay = RelayProvider(topics=published_by("posting"))
     sequencer = SequencerProvider()
     consumer = ConsumerProvider(
         {"selection": apply_selection_event},
         versions={"selection": {SOURCE_EVENT_TYPE: 1, ERASURE_EVENT: 1}},
+        topics=subscribed_by("posting"),
     )
     config = Config()
 
@@ -183,7 +185,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         """A year's plan per placement type beside the placements planned to start that year."""
         return dict(s.PlanOut().dump(q.plan_against_actual(self.aggregates, int(year))))
 
-    @subscribe("selection")
+    @subscribe("selection", topic=SELECTION_APPROVALS)
     def on_selection_event(self, body: dict[str, Any]) -> None:
         """Records approved nominations and erasures exactly once, in selection's feed order (idempotent consumer)."""
         self.consumer.receive("selection", body)

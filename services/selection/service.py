@@ -25,6 +25,7 @@ from services.selection import csvio
 from services.selection import domain as d
 from services.selection import handlers as h
 from services.selection import schemas as s
+from services.topics import ASSESSMENT_FINALISED, published_by, subscribed_by
 
 log = logging.getLogger(__name__)
 ROUTES = RouteTable("selection")
@@ -48,10 +49,11 @@ def apply_assessment_event(conn: psycopg.Connection, event: RecordedEvent, store
 class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     name = "selection"
     store = EventStoreProvider()
-    relay = RelayProvider()
+    relay = RelayProvider(topics=published_by("selection"))
     sequencer = SequencerProvider()
     consumer = ConsumerProvider({"assessment": apply_assessment_event},
-                                versions={"assessment": {"assessment.AssessmentFinalised": 1}})
+                                versions={"assessment": {"assessment.AssessmentFinalised": 1}},
+                                topics=subscribed_by("selection"))
 
     @property
     def aggregates(self) -> Aggregates:
@@ -198,7 +200,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         cadre = d.fold_cadre(self.aggregates.history(h.cadre_stream(cadre_id)))
         return cadre.rank if cadre else None
 
-    @subscribe("assessment")
+    @subscribe("assessment", topic=ASSESSMENT_FINALISED)
     def on_assessment_event(self, body: dict[str, Any]) -> None:
         """Records finalised assessments on the cadre, exactly once, in assessment's feed order (idempotent consumer)."""
         self.consumer.receive("assessment", body)

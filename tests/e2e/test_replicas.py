@@ -32,6 +32,7 @@ from deploy.supervise import Supervisor
 from services.backbone.migrations import ensure_database
 from services.backbone.vault import MARKER, Vault
 from tests.support.api import free_port
+from tests.support.consumed import backlog
 from tests.support.processes import throwaway_vhost
 
 BASE = "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname="
@@ -175,25 +176,27 @@ def drive(urls: dict[str, list[str]], db: str, today: date) -> Driver:
 
 
 def counts(db: str) -> dict[str, Any]:
-    """Events per service, events each consumer has applied per source, overdue alerts raised."""
+    """Events per service, events each consumer has applied per source, events of its subscriptions each
+    has yet to apply, overdue alerts raised."""
     with psycopg.connect(db) as conn:
         events = {s: conn.execute(f"SELECT count(*) FROM {s}.events").fetchone()[0] for s in SERVICES}  # type: ignore[index]
         inbox = {(consumer, source): n for consumer in SERVICES for source, n in conn.execute(
             f"SELECT source, count(*) FROM {consumer}.consumer_inbox GROUP BY source").fetchall()}
+        behind = backlog(conn)
         overdue = conn.execute("SELECT count(*) FROM posting.events WHERE type = 'posting.CheckInOverdue'").fetchone()[0]  # type: ignore[index]
-    return {"events": events, "inbox": inbox, "overdue": overdue}
+    return {"events": events, "inbox": inbox, "behind": behind, "overdue": overdue}
 
 
 def settle(db: str, timeout: float = WAIT) -> dict[str, Any]:
-    """Wait until every consumer has applied every event of its sources, the overdue alerts are raised,
+    """Wait until every consumer has applied every event it subscribes to, the overdue alerts are raised,
     and nothing changed for two seconds."""
     expected_overdue = sum(1 for n in range(CADRES) if is_stale(n) and not fails_inspection(n))
     deadline = time.monotonic() + timeout
     previous: dict[str, Any] = {}
     while True:
         now = counts(db)
-        caught_up = all(now["inbox"].get((consumer, source), 0) == now["events"][source]
-                        for consumer, sources in SUBSCRIPTIONS.items() for source in sources)
+        caught_up = not any(now["behind"].values()) and set(now["behind"]) == {
+            (consumer, source) for consumer, sources in SUBSCRIPTIONS.items() for source in sources}
         if now == previous and caught_up and now["overdue"] == expected_overdue:
             return now
         assert time.monotonic() < deadline, f"never settled: {now} (expected {expected_overdue} overdue alerts); {horizon(db)}"

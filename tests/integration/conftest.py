@@ -16,8 +16,10 @@ APP = "tests.integration.backbone_app"
 @pytest.fixture
 def env(db_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS ledger CASCADE; DROP SCHEMA IF EXISTS tally CASCADE")
-        conn.execute("CREATE SCHEMA tally; CREATE TABLE tally.applied (event_id uuid, stream text, version int)")
+        conn.execute("DROP SCHEMA IF EXISTS ledger CASCADE; DROP SCHEMA IF EXISTS tally CASCADE;"
+                     " DROP SCHEMA IF EXISTS sieve CASCADE")
+        for consumer in ("tally", "sieve"):
+            conn.execute(f"CREATE SCHEMA {consumer}; CREATE TABLE {consumer}.applied (event_id uuid, stream text, version int)")
     with throwaway_vhost() as amqp_uri:
         yield {"AMQP_URI": amqp_uri, "FOURGATES_DB": db_url, "LOG_DIR": str(tmp_path)}
 
