@@ -124,9 +124,14 @@ def test_each_payload_schema_follows_the_marshmallow_schema_and_marks_personal_f
 
 def test_the_envelope_schema_has_exactly_the_attributes_the_code_sends(asyncapi: dict[str, Any]) -> None:
     body = to_cloudevent(recorded("selection.PolicyAdopted", {}), None)
+    in_topic = to_cloudevent(recorded("selection.PolicyAdopted", {}), None, "approvals=1.2.3")
     envelope = asyncapi["components"]["schemas"]["CloudEvent"]
-    assert set(envelope["properties"]) == set(body)
+    # topicprevious travels only on an event of a published topic: documented, not required
+    assert set(envelope["properties"]) == set(in_topic) == set(body) | {"topicprevious"}
     assert set(envelope["required"]) == set(body)
+    jsonschema.validate(in_topic["topicprevious"], envelope["properties"]["topicprevious"])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("approvals=1.2", envelope["properties"]["topicprevious"])
     metadata = envelope["properties"]["fourgatesmetadata"]
     # request_hash travels only on events of commands sent over HTTP (this one was not): documented, not required.
     assert set(metadata["properties"]) == set(body["fourgatesmetadata"]) | {"request_hash"}
