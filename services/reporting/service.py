@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from nameko.events import event_handler
 from nameko.timer import timer
 from werkzeug.wrappers import Request, Response
 
@@ -23,6 +22,7 @@ from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint, http
 from services.backbone.providers import ConsumerProvider, EventStoreProvider
 from services.backbone.store import EventStore
+from services.backbone.subscribe import subscribe
 from services.reporting import gates, labels, summaries, views
 from services.reporting import responses as out
 from services.reporting import schemas as s
@@ -215,17 +215,17 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def dashboard_asset(self, request: Request, name: str) -> Response:
         return asset(name)
 
-    @event_handler("selection", "#")
+    @subscribe("selection")
     def on_selection_event(self, body: dict[str, Any]) -> None:
         """Every selection event, applied exactly once in feed order (idempotent consumer)."""
         self._receive("selection", body)
 
-    @event_handler("posting", "#")
+    @subscribe("posting")
     def on_posting_event(self, body: dict[str, Any]) -> None:
         """Every posting event, applied exactly once in feed order (idempotent consumer)."""
         self._receive("posting", body)
 
-    @event_handler("assessment", "#")
+    @subscribe("assessment")
     def on_assessment_event(self, body: dict[str, Any]) -> None:
         """Every assessment event, applied exactly once in feed order (idempotent consumer)."""
         self._receive("assessment", body)

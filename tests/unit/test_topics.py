@@ -12,6 +12,7 @@ from nameko.events import EventHandler
 
 from services.backbone.envelope import FEED_START, FeedCursor
 from services.backbone.providers import ConsumerProvider, RelayProvider
+from services.backbone.subscribe import SourceSubscription
 from services.backbone.topics import Topic, format_previous, parse_previous
 from services.topics import PUBLISHED, SUBSCRIPTIONS, published_by
 
@@ -70,6 +71,8 @@ def test_each_service_chains_its_own_topics_binds_and_checks_what_the_contract_s
              for attr in vars(cls).values() for handler in getattr(attr, "nameko_entrypoints", ())
              if isinstance(handler, EventHandler)}
     assert bound == SUBSCRIPTIONS[service]
+    handlers = [h for attr in vars(cls).values() for h in getattr(attr, "nameko_entrypoints", ()) if isinstance(h, EventHandler)]
+    assert all(isinstance(h, SourceSubscription) for h in handlers), "a plain event handler drops undecodable messages"
     assert {s: t for s, t in bound.items() if t is not None} == (consumer.topics or {})
     for source, topic in (consumer.topics or {}).items():
         acted_on = set((consumer.versions or {}).get(source, {}))
