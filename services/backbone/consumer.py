@@ -240,6 +240,11 @@ class IdempotentConsumer(ParkedMessages):
         types = self.versions.get(source)
         return types is None or event.type in types
 
+    def _in_topic(self, source: str, event: RecordedEvent) -> bool:
+        """Is the event one the consumer's queue receives (all of them, unless it subscribes to a topic)?"""
+        topic = self.topics.get(source)
+        return topic is None or event.type in topic.types
+
     def _segments(self, source: str, batch: list[_Delivery]) -> list[list[_Delivery]]:
         """The batch cut after each event the handler interprets (a per-event handler's transactions)."""
         segments: list[list[_Delivery]] = [[]]
@@ -266,6 +271,10 @@ class IdempotentConsumer(ParkedMessages):
             for delivery in batch:
                 event = delivery.event
                 if event.event_id in seen or event.cursor <= inbox_since:
+                    outcomes.append("duplicate")
+                elif event.cursor <= cursor and not self._in_topic(source, event):
+                    # Outside the consumer's topic, and passed: a catch-up read it while a delivery of the
+                    # topic moved the cursor beyond it. The consumer has nothing to do with it.
                     outcomes.append("duplicate")
                 elif event.cursor <= cursor:
                     # Behind the cursor, yet never applied: the cursor was moved past it, by an event its
