@@ -33,7 +33,19 @@ PROBLEM = {
     "properties": {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
         "detail": {"type": "string"}, "instance": {"type": "string"}, "rule": {"type": "string"},
-        "errors": {"type": "object"},
+        "errors": {
+            "description": "what was wrong: with rule `validation`, an object from each field (nested as the body"
+                           " is) to its messages; with rule `csv_invalid`, a list with one entry per refused cell",
+            "oneOf": [
+                {"type": "object"},
+                {"type": "array", "items": {
+                    "type": "object", "required": ["line", "field", "rule", "message"],
+                    "properties": {"line": {"type": "integer", "description": "the file's line (the header is line 1)"},
+                                   "field": {"type": "string", "description": "the column"},
+                                   "rule": {"type": "string"}, "message": {"type": "string"}}}},
+            ],
+        },
+        "rows": {"type": "integer", "description": "with rule `csv_invalid`: the data lines the file has"},
         "invalid_fields": {
             "type": "array",
             "description": "with rule `validation`: one entry per message in `errors`, so a client branches on `rule`"

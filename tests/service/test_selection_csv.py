@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+from openapi_schema_validator import OAS30Validator
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.support.api import TOKENS, Api, uid
@@ -125,6 +126,8 @@ def test_a_file_with_bad_rows_applies_nothing_and_names_each_line_field_and_rule
     assert refused.headers["Content-Type"].startswith("application/problem+json")
     problem = refused.json()
     assert problem["rule"] == "csv_invalid" and "nothing was applied" in problem["detail"]
+    served = requests.get(api.base + "/selection/openapi.json", timeout=10).json()["components"]["schemas"]["Problem"]
+    OAS30Validator({**served, "additionalProperties": False}).validate(problem)  # the refusal is what the document says
     assert {(e["line"], e["field"], e["rule"]) for e in problem["errors"]} == {
         (3, "rank", "one_of"),
         (4, "birth_date", "type"),
