@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.rows import tuple_row
 from psycopg_pool import ConnectionPool
 
@@ -106,6 +106,24 @@ class EventStore:
             with self.transaction() as own:
                 yield own
 
+    @contextmanager
+    def _reading(self, conn: psycopg.Connection | None) -> Iterator[psycopg.Connection]:
+        """`conn`, or a pooled connection in autocommit for reads: each statement its own snapshot, as in a
+        READ COMMITTED transaction, without the round trips of BEGIN and COMMIT (a one-statement read cost
+        240 µs in a transaction, 90 µs without, 110 against 43 µs of the client's CPU)."""
+        if conn is not None:
+            yield conn
+            return
+        with self.pool.connection() as own:
+            own.autocommit = True
+            try:
+                yield own
+            finally:
+                if own.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+                    own.autocommit = False
+                else:
+                    own.close()  # left inside a transaction (a BEGIN of its own?): the pool discards it
+
     def append(
         self,
         stream: str,
@@ -171,7 +189,7 @@ class EventStore:
 
     def read_events(self, event_ids: Sequence[Any], conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """The stored events among `event_ids`, in feed order."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(self._q.by_ids, (_uuid_array(event_ids),)).fetchall()
         return [_row_to_event(r) for r in rows]
 
@@ -199,7 +217,7 @@ class EventStore:
         self, stream: str, until: datetime | None = None, conn: psycopg.Connection | None = None
     ) -> list[RecordedEvent]:
         """Every event of one stream in version order (recorded at or before `until`, if given), personal fields revealed."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(self._q.stream, (stream, until, until)).fetchall()
             return self._revealed_all(c, rows)
 
@@ -207,18 +225,18 @@ class EventStore:
                      conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """Every event of the named streams (recorded at or before `until`, if given), in stream then version
         order, personal fields revealed: one query for a page of aggregates."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(self._q.streams, (list(streams), until, until)).fetchall()
             return self._revealed_all(c, rows)
 
     def read_stream_after(self, stream: str, version: int, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """The stream's events after `version`, in version order, personal fields revealed (a cached fold's update)."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(self._q.stream_after, (stream, version)).fetchall()
             return self._revealed_all(c, rows)
 
     def stream_version(self, stream: str, conn: psycopg.Connection | None = None) -> int:
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             row = c.execute(self._q.version, (stream,)).fetchone()
         return int(row[0]) if row else 0
 
@@ -226,7 +244,7 @@ class EventStore:
         self, after: FeedCursor = FEED_START, limit: int = 500, conn: psycopg.Connection | None = None
     ) -> list[RecordedEvent]:
         """Up to `limit` committed events after `after`, in feed order. Never skips, never reorders a stream."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(self._q.feed, (*after, self.horizon(c), limit)).fetchall()
         return [_row_to_event(r) for r in rows]
 
@@ -235,7 +253,7 @@ class EventStore:
         `after` names as its `previoussequence` — the cursor a reader gave need not be an event's."""
         if after == FEED_START:
             return None
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             row = c.execute(self._q.predecessor, tuple(after)).fetchone()
         return FeedCursor(int(row[0]), int(row[1]), int(row[2])) if row else None
 
@@ -250,13 +268,13 @@ class EventStore:
         """How many committed events lie after `after` in the feed, and the age in seconds of the oldest of them
         (0 when none): the relay's and the sequencer's lag. Not prepared: with the cursor as a parameter,
         PostgreSQL's generic plan scans the whole log (docs/bench-e2e.md, "The relay's idle check")."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             row = c.execute(self._q.backlog_after, tuple(after), prepare=False).fetchone()
         return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     def stream_versions(self, prefix: str, conn: psycopg.Connection | None = None) -> dict[str, int]:
         """Each stream whose name starts with `prefix` -> its current version (one cheap aggregate, no event data)."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             return dict(c.execute(self._q.versions, (prefix + "%",)).fetchall())
 
     def values_where(self, prefix: str, type_: str, field: str, key: str, value: str,
@@ -265,7 +283,7 @@ class EventStore:
 
         PostgreSQL filters the data as stored (not revealed, not upcast): for plain identifiers that no
         personal-data declaration seals and no schema version renames, e.g. the placements opened for a cadre."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(self._q.values_where, (field, prefix + "%", type_, key, value)).fetchall()
         return {str(found) for (found,) in rows if found is not None}
 
@@ -278,13 +296,13 @@ class EventStore:
         query = sql.SQL("SELECT stream, {} FROM {}.events WHERE stream LIKE %s AND type = %s AND version = 1"
                         " AND (%s::timestamptz IS NULL OR recorded_at <= %s::timestamptz) ORDER BY stream").format(
             sql.SQL(", ").join(sql.SQL("data->{}").format(sql.Literal(f)) for f in fields), sql.Identifier(self.schema))
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(query, (prefix + "%", type_, until, until)).fetchall()
         return {stream: dict(zip(fields, values, strict=True)) for stream, *values in rows}
 
     def read_streams_prefix(self, prefix: str, conn: psycopg.Connection | None = None) -> list[RecordedEvent]:
         """Every event of the streams whose name starts with `prefix`, in stream then version order, revealed."""
-        with self._using(conn) as c:
+        with self._reading(conn) as c:
             rows = c.execute(self._q.prefix, (prefix + "%",)).fetchall()
             return self._revealed_all(c, rows)
 
