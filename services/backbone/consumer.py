@@ -389,12 +389,15 @@ class IdempotentConsumer(ParkedMessages):
                   self.name, source, cursor, source, to, extra={"consumer": self.name})
 
     def _record(self, conn: psycopg.Connection, source: str, events: list[RecordedEvent]) -> None:
-        """The events in the inbox, and the cursor at the last of them (one statement)."""
+        """The events in the inbox, and the cursor at the last of them (one statement). Of a topic's subscriber,
+        only the topic's events: the others reach it only through the feed, which the cursor keeps it from
+        reading twice, and it has nothing to do with them (its inbox would grow by every event of the source)."""
         if not events:
             return
         conn.execute(
             self._q_record,
-            (self.name, [e.event_id for e in events], source, self.name, source, *events[-1].cursor),
+            (self.name, [e.event_id for e in events if self._in_topic(source, e)], source, self.name, source,
+             *events[-1].cursor),
         )
 
     def cursor(self, source: str, conn: psycopg.Connection | None = None) -> FeedCursor:

@@ -194,3 +194,28 @@ def test_a_catch_up_overtaken_by_a_delivery_of_the_topic_passes_what_lies_behind
         assert consumer.cursor("ledger") == happened.cursor
         assert acted == ["ledger.Happened"]
         assert consumer.catch_up("ledger") == 0  # and nothing is read again
+
+
+def test_a_topic_subscriber_keeps_in_its_inbox_only_the_topics_events(db_url: str, schema: str) -> None:
+    """The catch-up brings the source's other events too; they move the cursor and are kept nowhere (before
+    topics, each consumer's inbox grew by every event of every source it read)."""
+    from services.backbone.consumer import IdempotentConsumer
+    from services.backbone.topics import Topic
+
+    counted = Topic("ledger", "counted", ("ledger.Happened",))
+    with ConnectionPool(db_url, min_size=1, max_size=4) as pool:
+        store = EventStore(pool, schema)
+        for type_ in ("ledger.Noted", "ledger.Happened", "ledger.Noted", "ledger.Noted"):
+            store.append("s", [new_event(type_)])
+        wait_until(lambda: len(store.read_feed()) == 4)
+        consumer = IdempotentConsumer(
+            pool, schema, "sieve", {"ledger": lambda conn, event, _: None},
+            lambda _, after, limit: [to_cloudevent(e, None) for e in store.read_feed(after, limit)],
+            versions={"ledger": {"ledger.Happened": 1}}, topics={"ledger": counted})
+        assert consumer.catch_up("ledger") == 4
+        assert consumer.cursor("ledger") == store.read_feed()[-1].cursor
+        with psycopg.connect(db_url) as conn:
+            kept = conn.execute(f'SELECT e.type FROM "{schema}".consumer_inbox i JOIN "{schema}".events e'  # noqa: S608
+                                " USING (event_id) WHERE i.consumer = 'sieve'").fetchall()
+        assert kept == [("ledger.Happened",)]
+        assert consumer.catch_up("ledger") == 0
