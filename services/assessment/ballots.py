@@ -40,14 +40,14 @@ def digest(token: str) -> bytes:
 
 
 def issue_tokens(agg: Aggregates, meta: CommandMeta, assessment_id: str,
-                 payload: dict[str, Any]) -> tuple[CommandResult, list[str]]:
+                 payload: dict[str, Any], if_match: int | None = None) -> tuple[CommandResult, list[str]]:
     """Record how many tokens a group got and store their digests; the tokens are returned once, never again."""
     command = d.IssueBallotTokens(assessment_id, payload["rater_group"], payload["count"])
     tokens = [secrets.token_urlsafe(24) for _ in range(command.count)]
     table = sql.SQL("INSERT INTO {}.ballot_tokens (token_digest, assessment_id, rater_group) VALUES (%s, %s, %s)")
     with agg.store.transaction() as conn:
         result = execute_on_assessment(agg, assessment_id,
-                                       lambda s: d.decide_issue_ballot_tokens(s, command, meta.context), meta, None, conn)
+                                       lambda s: d.decide_issue_ballot_tokens(s, command, meta.context), meta, if_match, conn)
         if result.replayed:
             return result, []
         with conn.cursor() as cur:

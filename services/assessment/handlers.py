@@ -44,11 +44,12 @@ def period_assessment_id(placement_id: str, period: str) -> str:
     return f"{placement_id}/{period}"
 
 
-def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
-    """Adopt a version of the annual-assessment rules; an identical repeat appends nothing."""
+def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None) -> CommandResult:
+    """Adopt a version of the annual-assessment rules; an identical repeat appends nothing. `if_match`: the
+    version of the rules' book the caller saw."""
     policy = d.AssessmentPolicy(**{k: v for k, v in payload.items() if k != "reason"})
     return agg.execute(POLICY_STREAM, d.fold_policies,
-                       lambda adopted: d.decide_adopt_policy(adopted, d.AdoptPolicy(policy), meta.context), meta)
+                       lambda adopted: d.decide_adopt_policy(adopted, d.AdoptPolicy(policy), meta.context), meta, if_match)
 
 
 def policies(agg: Aggregates, conn: Any = None, until: datetime | None = None) -> tuple[d.AssessmentPolicy, ...]:

@@ -88,7 +88,7 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     @endpoint(ROUTES, "POST", "/policies", summary="Adopt a version of the annual-assessment rules", body=s.PolicyIn,
               response=s.CommandOut, roles=OD, status=201)
     def adopt_policy(self, call: Call) -> Any:
-        return h.adopt_policy(self.aggregates, call.meta, call.payload).to_json()
+        return h.adopt_policy(self.aggregates, call.meta, call.payload, call.if_match).to_json()
 
     @endpoint(ROUTES, "GET", "/policies", summary="Every policy version, the default first", query=s.ListQuery,
               response=r.PolicyPageOut)
@@ -108,7 +108,7 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
         return status
 
     @endpoint(ROUTES, "POST", "/assessments", summary="Open an annual assessment or end-of-term appraisal",
-              body=s.OpenAssessmentIn, response=s.CommandOut, roles=HOST, status=201)
+              body=s.OpenAssessmentIn, response=s.CommandOut, roles=HOST, status=201, if_match=False)
     def open_assessment(self, call: Call) -> Any:
         return h.open_assessment(self.aggregates, call.meta, call.payload).to_json()
 
@@ -149,11 +149,11 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
               body=s.BallotTokensIn, response=r.BallotTokensOut, roles=HOST, status=201)
     def issue_ballot_tokens(self, call: Call, placement_id: str, period: str) -> Any:
         assessment_id = h.period_assessment_id(placement_id, period)
-        result, tokens = b.issue_tokens(self.aggregates, call.meta, assessment_id, call.payload)
+        result, tokens = b.issue_tokens(self.aggregates, call.meta, assessment_id, call.payload, call.if_match)
         return {**result.to_json(), "rater_group": call.payload["rater_group"], "tokens": tokens}
 
     @endpoint(ROUTES, "POST", "/ballots", summary="Cast an anonymous ballot with a one-time token",
-              body=s.TokenBallotIn, response=r.BallotAcceptedOut, public=True, status=201)
+              body=s.TokenBallotIn, response=r.BallotAcceptedOut, public=True, status=201, if_match=False)
     def cast_ballot(self, call: Call) -> Any:
         b.cast(self.aggregates, call.payload["ballot_token"], call.payload["grade"])
         return {"accepted": True}
@@ -200,7 +200,7 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
         return self._step(call, placement_id, period, "appeal")
 
     @endpoint(ROUTES, "POST", "/campaigns", summary="Open a leadership-team assessment campaign", body=s.CampaignIn,
-              response=s.CommandOut, roles=OD, status=201)
+              response=s.CommandOut, roles=OD, status=201, if_match=False)
     def open_campaign(self, call: Call) -> Any:
         return c.open_campaign(self.aggregates, call.meta, call.payload).to_json()
 

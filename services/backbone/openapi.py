@@ -150,9 +150,14 @@ def _operation(route: Route, service: str) -> dict[str, Any]:
             {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 200},
              "description": "a retried request with the same key and principal returns the first result and"
                             " appends nothing; another body or principal with the same key: 422"},
-            {"name": "If-Match", "in": "header", "schema": {"type": "string"},
-             "description": "the aggregate version the client saw; 412 when stale"},
         ]
+        if route.if_match:
+            op["parameters"].append({"name": "If-Match", "in": "header", "schema": {"type": "string"},
+                                     "description": "the aggregate version the client saw; 412 when stale"})
+        else:
+            op["responses"].setdefault("400", {"description": "Refused: e.g. an If-Match, which this request does"
+                                                              " not take (it creates an aggregate or changes many)",
+                                               **problem})
     if route.query is not None:
         op["parameters"].append({"in": "query", "schema": route.query})
     return op

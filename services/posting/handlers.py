@@ -119,11 +119,12 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
                              lambda state: decide(state, command, meta.context), meta, if_match, conn=conn)
 
 
-def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
-    """Record (or revise) a year's placement plan; the same numbers again append nothing."""
+def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None) -> CommandResult:
+    """Record (or revise) a year's placement plan; the same numbers again append nothing. `if_match`: the
+    version of the year's plan the caller saw."""
     command = _command(d.RecordPlacementPlan, payload)
     return agg.execute(plan_stream(command.year), d.fold_plan,
-                       lambda s: d.decide_record_placement_plan(s, command, meta.context), meta)
+                       lambda s: d.decide_record_placement_plan(s, command, meta.context), meta, if_match)
 
 
 def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime, max_days: int) -> int:

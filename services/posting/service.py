@@ -101,7 +101,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return Aggregates(self.store, h.REGISTRY)
 
     @endpoint(ROUTES, "POST", "/placements", summary="Plan the placement of an approved nomination",
-              body=s.PlacementIn, response=s.CommandOut, roles=OD, status=201)
+              body=s.PlacementIn, response=s.CommandOut, roles=OD, status=201, if_match=False)
     def plan_placement(self, call: Call) -> Any:
         return h.plan_placement(self.aggregates, call.meta, call.payload).to_json()
 
@@ -160,7 +160,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "POST", "/plans", summary="Record or revise a year's placement plan", body=s.PlanIn,
               response=s.CommandOut, roles=OD)
     def record_plan(self, call: Call) -> Any:
-        return h.record_plan(self.aggregates, call.meta, call.payload).to_json()
+        return h.record_plan(self.aggregates, call.meta, call.payload, call.if_match).to_json()
 
     @endpoint(ROUTES, "GET", "/plans/{year}", summary="A year's plan against the placements actually planned",
               response=s.PlanOut)

@@ -95,11 +95,11 @@ def erase_personal_data(agg: Aggregates, meta: CommandMeta, cadre_id: str, reaso
     return result
 
 
-def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
+def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None) -> CommandResult:
     command = d.AdoptPolicy(payload["version"], payload["effective_from"], payload["age_caps"],
                             payload["reserve_preferred"])
     return agg.execute(POLICY_STREAM, d.fold_policy_book,
-                       lambda s: d.decide_adopt_policy(s, command, meta.context), meta)
+                       lambda s: d.decide_adopt_policy(s, command, meta.context), meta, if_match)
 
 
 def recommend(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:

@@ -65,7 +65,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return h.register_cadre(self.aggregates, call.meta, call.payload, call.if_match).to_json()
 
     @endpoint(ROUTES, "POST", "/cadres/bulk", summary="Register or update many cadres", body=s.CadreBulkIn,
-              response=s.CadreBulkOut, roles=REGISTRARS)
+              response=s.CadreBulkOut, roles=REGISTRARS, if_match=False)
     def register_cadres(self, call: Call) -> Any:
         results = h.register_cadres(self.aggregates, call.meta, call.payload["cadres"])
         return {"results": results, "changed": sum(1 for r in results if r["events"] and not r["replayed"])}
@@ -77,7 +77,7 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         return page_body([h.cadre_view(c, version) for version, c in page], total, call.payload)
 
     @endpoint(ROUTES, "POST", "/cadres/import", summary="Import cadres from a CSV file, all rows or none",
-              body=s.CadreCsvIn, response=s.CsvImportOut, roles=REGISTRARS, text_body=("text/csv", "csv"))
+              body=s.CadreCsvIn, response=s.CsvImportOut, roles=REGISTRARS, text_body=("text/csv", "csv"), if_match=False)
     def import_cadres(self, call: Call) -> Any:
         rows = csvio.parse_cadres(call.payload["csv"])
         return csvio.import_cadres(self.aggregates, call.meta, rows, call.payload.get("reason"))
@@ -120,10 +120,10 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     @endpoint(ROUTES, "POST", "/policies", summary="Adopt an eligibility policy version", body=s.PolicyIn,
               response=s.CommandOut, roles=OD, status=201)
     def adopt_policy(self, call: Call) -> Any:
-        return h.adopt_policy(self.aggregates, call.meta, call.payload).to_json()
+        return h.adopt_policy(self.aggregates, call.meta, call.payload, call.if_match).to_json()
 
     @endpoint(ROUTES, "POST", "/nominations", summary="Recommend a cadre for a placement", body=s.NominationIn,
-              response=s.CommandOut, roles=("sending_unit",), status=201)
+              response=s.CommandOut, roles=("sending_unit",), status=201, if_match=False)
     def recommend(self, call: Call) -> Any:
         return h.recommend(self.aggregates, call.meta, call.payload).to_json()
 

@@ -292,6 +292,10 @@ def test_the_annual_plan_is_shown_against_actual_placements(running: dict[str, A
     plan = {"year": 2030, "gap_filling": 19, "strength": 5, "docking": 3}
     assert_refused(api.post("/posting/plans", plan, "qingshui"), 403, "role_not_allowed")
     assert api.post("/posting/plans", plan, "od").status_code == 200
+    # revising it on the strength of the first version, after someone else revised it: 412, nothing changed
+    assert api.post("/posting/plans", {**plan, "gap_filling": 18}, "od", **{"If-Match": "1"}).status_code == 200
+    assert_refused(api.post("/posting/plans", {**plan, "gap_filling": 17}, "od", **{"If-Match": "1"}), 412, "if_match")
+    assert api.post("/posting/plans", plan, "od", **{"If-Match": "2"}).status_code == 200
     planned(running, start=date(2030, 1, 1), placement_type="strength")
 
     report = api.get("/posting/plans/2030").json()

@@ -241,6 +241,30 @@ def test_a_bad_cadre_in_a_bulk_registration_is_named_by_its_place(api: Api) -> N
     assert refused.json()["detail"] == "cadres.1.fit_for_duty: Not a valid boolean."
 
 
+def test_if_match_on_a_command_that_creates_or_changes_many_is_refused_not_ignored(api: Api) -> None:
+    """A nomination is created, a bulk register changes many cadres: no one version for If-Match to name. Sent
+    anyway, it is refused by name, and nothing is recorded, rather than ignored behind the client's back."""
+    cadre_id = cadre(api)
+    body = {"nomination_id": uid("n"), "cadre_id": cadre_id, "placement_type": "gap_filling",
+            "host_unit": "qingshui-township", "host_post": "副镇长", "post_level": "deputy_section",
+            "posting_mode": "same_level", "reason": "年轻干部缺少基层经历", "recommended_on": "2025-02-01"}
+    refused = api.post("/selection/nominations", body, "finance", **{"If-Match": "0"})
+    assert refused.status_code == 400 and refused.json()["rule"] == "if_match_not_applicable", refused.text
+    assert "Idempotency-Key" in refused.json()["detail"]
+    assert api.get(f"/selection/nominations/{body['nomination_id']}").status_code == 404
+    bulk = api.post("/selection/cadres/bulk", {"cadres": [full_cadre(uid("c"))]}, "hr", **{"If-Match": "3"})
+    assert bulk.status_code == 400 and bulk.json()["rule"] == "if_match_not_applicable"
+    assert api.post("/selection/nominations", body, "finance").status_code == 201
+
+
+def test_a_stale_if_match_on_adopting_a_policy_is_refused(api: Api) -> None:
+    """The policy book has a version like any aggregate: an officer who decided on the book as it was gets 412
+    when another adoption came in between (it used to be ignored)."""
+    policy = {"version": uid("p"), "effective_from": "2031-01-01", "age_caps": {"deputy_section": 40}, "reason": "测试"}
+    stale = api.post("/selection/policies", policy, "od", **{"If-Match": "999999"})
+    assert stale.status_code == 412, stale.text
+
+
 def test_a_stale_if_match_is_refused(api: Api) -> None:
     nomination_id, _ = recommend(api, cadre(api))
     stale = api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od",
