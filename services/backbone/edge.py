@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from services.backbone.domain import NotFoundError
 from services.backbone.envelope import FeedCursor
 from services.backbone.http import Call, Problem, RouteTable, endpoint, http, json_response, reload_tokens
 from services.backbone.metrics import ServiceState, exposition
-from services.backbone.openapi import build_spec
+from services.backbone.openapi import PATH_PARAMETERS, build_spec
 from services.backbone.providers import FeedEndpoints, RpcMetrics
 from services.backbone.schemas import Strict
 
@@ -149,12 +150,12 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
 
         @endpoint(table, "POST", "/parked/{parked_id}/replay", summary="Apply a parked event again, once its cause"
                   " is fixed; it stays parked (409) if it fails again", body=ReplayBody, response=ResolutionOut,
-                  roles=("operator",))
+                  roles=("operator",), if_match=False)
         def replay_parked(self, call: Call, parked_id: str) -> dict[str, Any]:
             return _consumer(self).replay_parked(_parked_id(parked_id), call.actor.principal, call.payload["reason"])
 
         @endpoint(table, "POST", "/parked/{parked_id}/dismiss", summary="Close a parked message without applying it",
-                  body=DismissBody, response=ResolutionOut, roles=("operator",))
+                  body=DismissBody, response=ResolutionOut, roles=("operator",), if_match=False)
         def dismiss_parked(self, call: Call, parked_id: str) -> dict[str, Any]:
             return _consumer(self).dismiss_parked(_parked_id(parked_id), call.actor.principal, call.payload["reason"])
 
@@ -171,8 +172,11 @@ def _consumer(service: Any) -> IdempotentConsumer:
     return consumer
 
 
+_PARKED_ID = re.compile(PATH_PARAMETERS["parked_id"]["pattern"])  # the rule the OpenAPI document states
+
+
 def _parked_id(text: str) -> int:
-    if not text.isdigit() or len(text) > 18:
+    if not _PARKED_ID.fullmatch(text):
         raise NotFoundError("parked.unknown", f"no parked message {text!r}: ids are the numbers GET …/parked lists")
     return int(text)
 

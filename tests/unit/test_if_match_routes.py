@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("selection", "posting", "assessment", "reporting")
+SERVICES = ("selection", "posting", "assessment", "reporting", "backbone")  # backbone: every service's edge routes
+MODULES = {service: f"services/{service}/service.py" for service in SERVICES} | {"backbone": "services/backbone/edge.py"}
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -17,7 +18,7 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 
 def _commands(service: str) -> list[tuple[str, ast.FunctionDef, bool]]:
     """(path, handler, takes If-Match) of each route with a body in the service's module."""
-    tree = ast.parse((ROOT / "services" / service / "service.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / MODULES[service]).read_text(encoding="utf-8"))
     found = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef):
@@ -34,7 +35,7 @@ def _commands(service: str) -> list[tuple[str, ast.FunctionDef, bool]]:
 
 
 def _helpers(service: str) -> dict[str, ast.FunctionDef]:
-    tree = ast.parse((ROOT / "services" / service / "service.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / MODULES[service]).read_text(encoding="utf-8"))
     return {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
 
 
@@ -62,4 +63,5 @@ def test_the_routes_that_refuse_if_match_are_those_that_create_or_change_many() 
     refusing = {(service, path) for service in SERVICES for path, _, takes in _commands(service) if not takes}
     assert refusing == {("selection", "'/cadres/bulk'"), ("selection", "'/cadres/import'"),
                         ("selection", "'/nominations'"), ("posting", "'/placements'"),
-                        ("assessment", "'/assessments'"), ("assessment", "'/campaigns'"), ("assessment", "'/ballots'")}
+                        ("assessment", "'/assessments'"), ("assessment", "'/campaigns'"), ("assessment", "'/ballots'"),
+                        ("backbone", "'/parked/{parked_id}/replay'"), ("backbone", "'/parked/{parked_id}/dismiss'")}
