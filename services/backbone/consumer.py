@@ -305,10 +305,12 @@ class IdempotentConsumer(ParkedMessages):
                 self.stats.duplicates += 1
             elif outcome == "applied":
                 self.stats.applied += 1
-                CONSUMER_LAG.labels(self.name, source).observe(max(0.0, time.time() - delivery.event.recorded_at.timestamp()))
-                correlation_id.set(delivery.event.metadata.correlation_id)
-                log.info("applied %s from %s", delivery.event.type, source,
-                         extra={"consumer": self.name, "event_id": str(delivery.event.event_id)})
+                if self._in_topic(source, delivery.event):  # the others a catch-up only passed: no lag, no log line
+                    CONSUMER_LAG.labels(self.name, source).observe(
+                        max(0.0, time.time() - delivery.event.recorded_at.timestamp()))
+                    correlation_id.set(delivery.event.metadata.correlation_id)
+                    log.info("applied %s from %s", delivery.event.type, source,
+                             extra={"consumer": self.name, "event_id": str(delivery.event.event_id)})
 
     def _run_handlers(self, conn: psycopg.Connection, source: str, events: list[RecordedEvent],
                       one_by_one: bool) -> dict[Any, str]:

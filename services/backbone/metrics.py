@@ -25,7 +25,8 @@ REWINDS = Counter("fourgates_consumer_rewinds_total", "Times a consumer found it
 RPC_SECONDS = Histogram("fourgates_rpc_seconds", "RPC calls this process served, by method and outcome (ok or error)",
                         ["service", "method", "outcome"])
 CONSUMER_LAG = Histogram("fourgates_consumer_lag_seconds", "From an event's commit at its source to its application"
-                         " here (events caught up through the feed count from their commit too)", ["consumer", "source"],
+                         " here (events caught up through the feed count from their commit too; of a topic's"
+                         " subscriber, the topic's events only)", ["consumer", "source"],
                          buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, float("inf")))
 HTTP_REQUESTS = Histogram("fourgates_http_request_seconds", "HTTP requests by route and status",
                           ["service", "method", "route", "status"])

@@ -14,8 +14,8 @@ The source owns its topics (they are part of what it publishes, like its event t
 the topic it reads; a topic whose types change gets a new name, and the source publishes both while
 consumers move over. Should a consumer's copy of a topic ever disagree with the source's, it still loses
 nothing: an event without the consumer's topic in `topicprevious` falls back to `previoussequence`,
-which shows a gap at each delivery, and the feed is read every time -- slow, loud in the catch-up metric,
-never wrong.
+which shows a gap at each delivery, and the feed is read every time -- slow, and loud in
+`fourgates_consumer_messages_total{outcome="caught_up"}`, never wrong.
 """
 from __future__ import annotations
 

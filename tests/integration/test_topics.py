@@ -199,6 +199,8 @@ def test_a_catch_up_overtaken_by_a_delivery_of_the_topic_passes_what_lies_behind
 def test_a_topic_subscriber_keeps_in_its_inbox_only_the_topics_events(db_url: str, schema: str) -> None:
     """The catch-up brings the source's other events too; they move the cursor and are kept nowhere (before
     topics, each consumer's inbox grew by every event of every source it read)."""
+    from prometheus_client import REGISTRY
+
     from services.backbone.consumer import IdempotentConsumer
     from services.backbone.topics import Topic
 
@@ -212,8 +214,13 @@ def test_a_topic_subscriber_keeps_in_its_inbox_only_the_topics_events(db_url: st
             pool, schema, "sieve", {"ledger": lambda conn, event, _: None},
             lambda _, after, limit: [to_cloudevent(e, None) for e in store.read_feed(after, limit)],
             versions={"ledger": {"ledger.Happened": 1}}, topics={"ledger": counted})
+        lag = {"consumer": "sieve", "source": "ledger"}
+        timed = REGISTRY.get_sample_value("fourgates_consumer_lag_seconds_count", lag) or 0
         assert consumer.catch_up("ledger") == 4
         assert consumer.cursor("ledger") == store.read_feed()[-1].cursor
+        # only the topic's event counts in the consumer's lag: the others, passed by a catch-up every few
+        # seconds, would hold its p99 at seconds and keep FourGatesConsumerLagging firing
+        assert REGISTRY.get_sample_value("fourgates_consumer_lag_seconds_count", lag) == timed + 1
         with psycopg.connect(db_url) as conn:
             kept = conn.execute(f'SELECT e.type FROM "{schema}".consumer_inbox i JOIN "{schema}".events e'  # noqa: S608
                                 " USING (event_id) WHERE i.consumer = 'sieve'").fetchall()
