@@ -43,7 +43,7 @@ class Route:
     query: type[marshmallow.Schema] | None
     public: bool
     text_body: tuple[str, str] | None = None  # (media type, body field): e.g. ("text/csv", "csv")
-    # Does the command take If-Match? Not when it creates an aggregate or changes many: no one version to name.
+    # Does the command take If-Match? Not when it has no one aggregate version to name (creates one, changes many).
     if_match: bool = True
 
 
@@ -92,9 +92,10 @@ def endpoint(
     """Declare an HTTP entrypoint: nameko `@http` plus auth, parsing, problem details and OpenAPI.
 
     `text_body=("text/csv", "csv")` also accepts a body of that media type, handed to the body schema
-    as `{"csv": <the text>}` (JSON stays accepted as well). `if_match=False`: a command that creates an
-    aggregate or changes many, which refuses an If-Match (400) rather than ignore it; the others must
-    pass `call.if_match` on to the command (tests/unit/test_openapi_served.py holds them to it).
+    as `{"csv": <the text>}` (JSON stays accepted as well). `if_match=False`: a command with no one aggregate
+    version to name (it creates one, changes many, or resolves a parked message), which refuses an If-Match
+    (400) rather than ignore it; the others must
+    pass `call.if_match` on to the command (tests/unit/test_if_match_routes.py holds them to it).
     """
     route = Route(method, f"/{table.service}{path}", summary, body, response, roles, status, query, public, text_body,
                   if_match and body is not None)
@@ -132,9 +133,9 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
                       f"{route.summary[1:]}); allowed: {', '.join(route.roles)}", rule="role_not_allowed")
     if not route.if_match and route.body is not None and "If-Match" in request.headers:
         raise Problem(400, "If-Match does not apply",
-                      f"{route.method} {route.path} ({route.summary[0].lower()}{route.summary[1:]}) creates an aggregate"
-                      " or changes many: there is no one version for If-Match to name. Send it without If-Match; an"
-                      " Idempotency-Key makes a retry safe", rule="if_match_not_applicable")
+                      f"{route.method} {route.path} ({route.summary[0].lower()}{route.summary[1:]}) has no one aggregate"
+                      " version for If-Match to name (it creates one, changes many, or resolves a parked message)."
+                      " Send it without If-Match; an Idempotency-Key makes a retry safe", rule="if_match_not_applicable")
     payload, sent = _parse_body(route, request) if route.body else (_parse_query(route, request), None)
     command_id = request.headers.get("Idempotency-Key") or str(uuid.uuid4())
     if len(command_id) > 200:

@@ -156,7 +156,7 @@ def _operation(route: Route, service: str) -> dict[str, Any]:
                                      "description": "the aggregate version the client saw; 412 when stale"})
         else:
             op["responses"].setdefault("400", {"description": "Refused: e.g. an If-Match, which this request does"
-                                                              " not take (it creates an aggregate or changes many)",
+                                                              " not take (no one aggregate version to name)",
                                                **problem})
     if route.query is not None:
         op["parameters"].append({"in": "query", "schema": route.query})
