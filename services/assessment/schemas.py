@@ -12,7 +12,7 @@ from services.assessment.domain import (
     RESULT_USES,
     TEAM_GRADES,
 )
-from services.backbone.schemas import ID, TEXT, WORK_DATE, Day, JsonInteger, Strict
+from services.backbone.schemas import ID, TEXT, WORK_DATE, YEAR, Day, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -51,7 +51,7 @@ class OpenAssessmentIn(Strict):
     placement_id = fields.String(required=True, validate=ID)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS),
                          metadata={"description": "annual 下派年度考核 / end_of_term 期满考核"})
-    year = JsonInteger(required=True, validate=validate.Range(2000, 2100))
+    year = JsonInteger(required=True, validate=YEAR)
     reason = _reason()
 
 
@@ -138,7 +138,7 @@ class CampaignSettingsIn(Strict):
 
 class CampaignIn(Strict):
     campaign_id = fields.String(required=True, validate=ID)
-    year = JsonInteger(required=True, validate=validate.Range(2000, 2100))
+    year = JsonInteger(required=True, validate=YEAR)
     units = fields.List(fields.String(validate=ID), required=True, validate=validate.Length(min=1, max=200))
     agency = fields.String(required=True, validate=ID,
                            metadata={"description": "the unit of the appointed third-party survey agency"})
@@ -200,7 +200,7 @@ class ResultUseIn(Strict):
 class AssessmentListQuery(ListQuery):
     host_unit = fields.String(load_default=None, validate=ID)
     cadre_id = fields.String(load_default=None, validate=ID)
-    year = fields.Integer(load_default=None, validate=validate.Range(2000, 2100))
+    year = fields.Integer(load_default=None, validate=YEAR)
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "finalised"]))
 
 

@@ -13,14 +13,14 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.backbone.http import Route, RouteTable
 from services.backbone.refusals import RULE_LABELS
-from services.backbone.schemas import ID
+from services.backbone.schemas import ID, YEAR
 
 # What each path parameter holds: an id as every body takes it (schemas.ID), a year, an assessment's period,
 # a parked message's number. A path that does not fit names nothing: it is answered 404.
 _AN_ID = {"type": "string", "pattern": ID.regex.pattern, "maxLength": 64}
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     **dict.fromkeys(("cadre_id", "campaign_id", "nomination_id", "placement_id", "unit", "unit_id"), _AN_ID),
-    "year": {"type": "string", "pattern": "^[0-9]{4}$", "description": "a year, 2000–2100"},
+    "year": {"type": "string", "pattern": "^[0-9]{4}$", "description": f"a year, {YEAR.min}–{YEAR.max}"},
     "period": {"type": "string", "pattern": "^([0-9]{4}|end-of-term)$",
                "description": "the year of an annual assessment, or `end-of-term` for the end-of-term appraisal"},
     "parked_id": {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "a number GET …/parked lists"},

@@ -17,6 +17,8 @@ ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # Dates of the work itself (decisions, terms, check-ins): far-past and far-future dates are typing errors.
 WORK_DATE = validate.Range(min=date(1980, 1, 1), max=date(2100, 12, 31),
                            error="must lie between {min} and {max}")
+# The year of a plan, an assessment, a campaign (in bodies, queries and paths alike).
+YEAR = validate.Range(2000, 2100)
 
 
 class JsonBoolean(fields.Boolean):

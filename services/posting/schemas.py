@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Day, JsonInteger, Strict
+from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, YEAR, Day, JsonInteger, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
 from services.backbone.schemas import ListQuery as ListQuery  # re-exported for service.py
@@ -115,7 +115,7 @@ PLAN_COUNT = validate.Range(max=10_000, error="at most {max} placements of one t
 
 
 class PlanIn(CommandIn):
-    year = JsonInteger(required=True, validate=validate.Range(2000, 2100))
+    year = JsonInteger(required=True, validate=YEAR)
     gap_filling = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "补短型 placements called for"})
     strength = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "扬长型 placements called for"})
     docking = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "对接型 placements called for"})

@@ -23,7 +23,7 @@ from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.rpcclient import ReusedRpc
-from services.backbone.schemas import page_body
+from services.backbone.schemas import YEAR, page_body
 from services.backbone.scope import may_read, require_read, unit_of
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
@@ -212,8 +212,8 @@ def _readable(call: Call, view: Any) -> bool:
 
 
 def _year(raw: str) -> int:
-    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
-        raise NotFoundError("plan_year_invalid", f"plans are kept per year 2000–2100; {raw!r} is not one")
+    if not raw.isdigit() or not YEAR.min <= int(raw) <= YEAR.max:
+        raise NotFoundError("plan_year_invalid", f"plans are kept per year {YEAR.min}–{YEAR.max}; {raw!r} is not one")
     return int(raw)
 
 
