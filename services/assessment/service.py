@@ -66,8 +66,8 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     sequencer = SequencerProvider()
     consumer = ConsumerProvider(
         {"posting": apply_posting_event, "selection": apply_selection_event},
-        # the types each handler acts on (the consumer only records the others) and the version it reads;
-        # the topics it subscribes to (its queues get those types alone)
+        # the types each handler acts on and the version it reads; the topics it subscribes to (its queues
+        # get those types alone; the others, met only in a catch-up of the feed, move its cursor and nothing else)
         versions={"posting": dict.fromkeys(ROSTER_EVENT_TYPES, 1),
                   "selection": {"selection.PersonalDataErased": 1}},
         topics=subscribed_by("assessment"),
