@@ -102,11 +102,15 @@ class Aggregates:
     def previous_result(self, meta: CommandMeta, conn: Any = None) -> CommandResult | None:
         """The result of an earlier run of this command id; IdempotencyMismatchError if that was another request
         or another principal's (a key is no pass: whoever did not send the first request gets no result)."""
-        ids = [deterministic_event_id(meta.command_id, i) for i in range(MAX_EVENTS_PER_COMMAND)]
-        found = self.store.read_events(ids, conn=conn)
-        if not found:
+        # A command's events are appended in one transaction with ids 0, 1, ... (new_events): its first id
+        # is stored if and only if it ran. So one index probe answers every first run (the common case) --
+        # probing all MAX_EVENTS_PER_COMMAND ids cost PostgreSQL ~0.4 ms per command -- and only a retry reads the rest.
+        first = self.store.read_events([deterministic_event_id(meta.command_id, 0)], conn=conn)
+        if not first:
             return None
-        check_retry(found[0], meta)
+        check_retry(first[0], meta)
+        found = self.store.read_events(
+            [deterministic_event_id(meta.command_id, i) for i in range(MAX_EVENTS_PER_COMMAND)], conn=conn)
         last = found[-1]
         return CommandResult(last.stream, last.version, found, replayed=True)
 
@@ -164,18 +168,19 @@ class Aggregates:
 
     def append(
         self, stream: str, events: Sequence[Event], expected: int | None, meta: CommandMeta,
-        policy_version: str | None = None, conn: Any = None, first_index: int = 0,
+        policy_version: str | None = None, conn: Any = None,
     ) -> list[RecordedEvent]:
-        new = self.new_events(events, meta, policy_version, first_index)
+        new = self.new_events(events, meta, policy_version)
         return self.store.append(stream, new, expected_version=expected, conn=conn)  # type: ignore[no-any-return]
 
     def new_events(
-        self, events: Sequence[Event], meta: CommandMeta, policy_version: str | None = None, first_index: int = 0
+        self, events: Sequence[Event], meta: CommandMeta, policy_version: str | None = None
     ) -> list[NewEvent]:
+        """The command's events with their ids: 0, 1, ... in order (previous_result relies on the first)."""
         metadata = meta.metadata(policy_version)
         new = []
         vault = self.store.vault
-        for i, event in enumerate(events, start=first_index):
+        for i, event in enumerate(events):
             type_, version, data = self.registry.dump(event)
             entry = self.registry.get(type_)
             event_meta = metadata
