@@ -39,7 +39,7 @@ from services.backbone.logs import correlation_id
 from services.backbone.metrics import CONSUMED, CONSUMER_LAG, REWINDS
 from services.backbone.parking import ParkedMessages, ParkedStillFailsError
 from services.backbone.pipelining import pipelined_transaction
-from services.backbone.store import EventStore
+from services.backbone.store import UNPREPARED, EventStore
 from services.backbone.topics import Topic, parse_previous
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,8 @@ class IdempotentConsumer(ParkedMessages):
                   batch: list[_Delivery]) -> tuple[FeedCursor, set[Any], FeedCursor]:
         """Our cursor in the source's feed, which of the batch's events the inbox has seen already, and up to
         where events were applied without being recorded in the inbox (a rebuild's load; else the start)."""
-        row = conn.execute(self._q_position, (self.name, [d.event.event_id for d in batch], self.name, source)).fetchone()
+        row = conn.execute(self._q_position, (self.name, [d.event.event_id for d in batch], self.name, source),
+                           prepare=UNPREPARED).fetchone()  # the inbox grows: see UNPREPARED
         assert row is not None
         cursor = FeedCursor(*row[:3]) if row[0] is not None else FEED_START
         inbox_since = FeedCursor(*row[4:7]) if row[4] is not None else FEED_START

@@ -27,6 +27,14 @@ from services.backbone.metrics import EVENTS_APPENDED
 
 ANY_VERSION = None
 NO_STREAM = 0
+# `execute(..., prepare=UNPREPARED)`: planned afresh at each execution, with the values given and the table's
+# size now. For a statement that matches a table's growing rows by an array of keys (`= ANY(...)`, a join
+# with `unnest(...)`): psycopg prepares a statement at its fifth run, and PostgreSQL then keeps the generic
+# plan it chose while the table was small -- a scan of every row of the key's prefix, say -- until the table
+# is next ANALYZEd. Without autovacuum (off on the machines measured here) that is never: the reporting
+# consumer's inbox check took 2.6 ms and its read models' updates 3.6 ms by the end of a 3-minute benchmark,
+# growing with the tables, against 0.03-0.07 ms planned with the values (docs/bench-e2e.md).
+UNPREPARED = False
 # The first key of every appender's shared advisory lock (the second is the events table's oid);
 # migration 005's feed_horizon() looks for exactly this key.
 APPEND_LOCK_CLASS = 1178944340

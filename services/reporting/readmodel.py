@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.pipelining import in_pipeline
+from services.backbone.store import UNPREPARED
 from services.backbone.vault import ERASED
 from services.reporting.model import TABLE_KEYS, Row, Slot, SourceEvent, Working
 from services.reporting.projections import PERSONAL, PERSONAL_COLUMNS, needs_of, project_all
@@ -74,7 +75,8 @@ class ReadModels:
             by_table[table].append(key)
         queries = {table: self._query(conn, "current", table, self._select_current) for table in by_table}
         with conn.pipeline():  # every table's select in one round trip
-            cursors = {table: conn.execute(queries[table], self._key_arrays(table, keys)) for table, keys in by_table.items()}
+            cursors = {table: conn.execute(queries[table], self._key_arrays(table, keys), prepare=UNPREPARED)
+                       for table, keys in by_table.items()}
         for table, cursor in cursors.items():
             names = [name for name, _ in self.columns(conn, table)]
             key_columns = TABLE_KEYS[table]
@@ -97,7 +99,8 @@ class ReadModels:
         if sum(map(len, inserting.values())) > SMALL_BATCH and not pipelined:
             touched = self._lock_cadres(conn, working)
             for table, items in closing.items():
-                conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
+                conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)],
+                             prepare=UNPREPARED)
             for table, rows in inserting.items():
                 self.copy_rows(conn, table, rows)
             due = self._erased_among_touched(conn, working, touched)
@@ -106,7 +109,8 @@ class ReadModels:
             with nullcontext() if pipelined else conn.pipeline():
                 touched = self._lock_cadres(conn, working)
                 for table, items in closing.items():
-                    conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)])
+                    conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)],
+                                 prepare=UNPREPARED)
                 for table, rows in inserting.items():
                     self.insert_rows(conn, table, rows)
                 due = self._erased_among_touched(conn, working, touched)
