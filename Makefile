@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: run test test-fast bench-store bench-rebuild bench-e2e migrate setup services lint clean-vhosts
+.PHONY: run test test-fast bench-store bench-rebuild bench-e2e bench-relay migrate setup services lint clean-vhosts
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -31,6 +31,9 @@ bench-e2e: setup services
 
 bench-rebuild: setup services
 	$(PY) -m bench.rebuild
+
+bench-relay: setup services
+	$(PY) -m bench.relay
 
 lint: setup
 	$(PY) -m ruff check services tests bench deploy

@@ -1,5 +1,6 @@
 """The relay (transactional outbox): publishes a service's committed events, in feed order, to its
-topic exchange, with publisher confirms, then advances a persisted checkpoint.
+topic exchange, with publisher confirms (a batch at a time: published whole, then one wait for its acks),
+then advances a persisted checkpoint.
 
 A crash between publishing and saving the checkpoint republishes a few events on restart;
 consumers are idempotent, so duplicates change nothing. One replica relays at a time: the holder
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
+from amqp import spec
 from kombu import Connection, Exchange, Producer
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -38,6 +41,50 @@ log = logging.getLogger(__name__)
 def events_exchange(service: str) -> Exchange:
     """The topic exchange `<service>.events`, declared exactly as nameko's EventDispatcher does."""
     return Exchange(f"{service}.events", type="topic", durable=True, delivery_mode=2)
+
+
+class BatchConfirms:
+    """Publisher confirms for a batch at a time, on a channel of its own: every event of the batch is published,
+    then one wait covers the broker's acknowledgements of all of them (kombu's `confirm_publish` waits a round
+    trip after each message). A refusal (nack) or no answer within `timeout` raises: the relay starts again
+    from its checkpoint, and consumers skip what they already have."""
+
+    def __init__(self, channel: Any, timeout: float = 30.0) -> None:
+        self.channel, self.timeout = channel, timeout
+        self.sent = 0  # on a channel in confirm mode the broker numbers the messages published 1, 2, ...
+        self.unconfirmed: set[int] = set()
+        self.refused = 0
+        channel.events["basic_ack"].add(self._ack)
+        channel.events["basic_nack"].add(self._nack)
+        channel.confirm_select()
+
+    def published(self) -> None:
+        self.sent += 1
+        self.unconfirmed.add(self.sent)
+
+    def _settle(self, tag: int, multiple: bool) -> None:
+        if multiple:
+            self.unconfirmed = {t for t in self.unconfirmed if t > tag}
+        else:
+            self.unconfirmed.discard(tag)
+
+    def _ack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple)
+
+    def _nack(self, tag: int, multiple: bool) -> None:
+        self.refused += 1
+        self._settle(tag, multiple)
+
+    def wait(self) -> None:
+        """Until the broker has confirmed every message published so far."""
+        deadline = time.monotonic() + self.timeout
+        while self.unconfirmed:
+            if (left := deadline - time.monotonic()) <= 0:
+                raise TimeoutError(f"the broker confirmed none of {len(self.unconfirmed)} message(s) in {self.timeout:.0f}s")
+            self.channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=left)
+        if self.refused:
+            refused, self.refused = self.refused, 0
+            raise RuntimeError(f"the broker refused {refused} message(s) (basic.nack)")
 
 
 class Relay:
@@ -93,11 +140,13 @@ class Relay:
             self._topic_last = self._topic_positions(self._cursor)
             conn.execute("SET synchronous_commit = off")  # its commits are checkpoint saves: a lost one only republishes
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-            with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as amqp:
-                producer = Producer(amqp.channel(), exchange=events_exchange(self.service), serializer="cloudevents")
+            with Connection(self.amqp_uri) as amqp:
+                channel = amqp.channel()
+                producer = Producer(channel, exchange=events_exchange(self.service), serializer="cloudevents")
                 producer.declare()
+                confirms = BatchConfirms(channel)
                 while not self.stop.is_set():
-                    if self.publish_batch(producer, conn) == self.batch_size:
+                    if self.publish_batch(producer, conn, confirms) == self.batch_size:
                         continue  # a full batch: more may follow at once
                     if self._held_back(conn):
                         # committed, yet not readable: an older transaction still open holds the feed's
@@ -126,9 +175,11 @@ class Relay:
         row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"relay:{self.store.schema}",)).fetchone()
         return bool(row and row[0])
 
-    def publish_batch(self, producer: Producer, conn: psycopg.Connection | None = None) -> int:
+    def publish_batch(self, producer: Producer, conn: psycopg.Connection | None = None,
+                      confirms: BatchConfirms | None = None) -> int:
         """Publish the next batch after the checkpoint, confirmed, then save the checkpoint (on `conn`, an
-        autocommit connection, if given; else in pooled transactions)."""
+        autocommit connection, if given; else in pooled transactions). With `confirms` (the producer's channel's),
+        the batch is confirmed as a whole; else the producer's channel must confirm each publish itself."""
         checkpoint = self._position()
         # the leader knows each topic's place; a relay that does not lead reads it at the checkpoint
         topic_last = (dict(self._topic_last) if self._cursor is not None and self._topic_last is not None
@@ -137,10 +188,15 @@ class Relay:
         previous: FeedCursor | None = checkpoint if checkpoint != FEED_START else None
         for event in events:
             in_topics = self._topics_of.get(event.type, ())
-            self._publish(producer, event, previous, format_previous({name: topic_last[name] for name in in_topics}))
+            self._publish(producer, event, previous, format_previous({name: topic_last[name] for name in in_topics}),
+                          retry=confirms is None)  # a reconnection would lose the batch's confirms: start again
+            if confirms is not None:
+                confirms.published()
             previous = event.cursor
             for name in in_topics:
                 topic_last[name] = event.cursor
+        if events and confirms is not None:
+            confirms.wait()
         if events:
             self._save(events[-1].cursor, len(events), topic_last, conn)
             EVENTS_PUBLISHED.labels(self.service).inc(len(events))
@@ -148,13 +204,14 @@ class Relay:
                 self.on_published(len(events), events[-1].cursor)
         return len(events)
 
-    def _publish(self, producer: Producer, event: RecordedEvent, previous: FeedCursor | None, in_topics: str) -> None:
+    def _publish(self, producer: Producer, event: RecordedEvent, previous: FeedCursor | None, in_topics: str,
+                 retry: bool = True) -> None:
         producer.publish(
             to_cloudevent(self.store.revealed(event), previous, in_topics),
             routing_key=event.type,
             delivery_mode=2,
             headers={"nameko.correlation_id": event.metadata.correlation_id},
-            retry=True,
+            retry=retry,
             retry_policy={"max_retries": 3},
         )
 
