@@ -107,6 +107,9 @@ class IdempotentConsumer(ParkedMessages):
             "  WHERE consumer = %s AND event_id = ANY(%s)), c.inbox_era, c.inbox_tx_id, c.inbox_position"
             " FROM (SELECT 1) AS one"
             " LEFT JOIN {s}.consumer_cursor c ON c.consumer = %s AND c.source = %s").format(s=self._s).as_string(None)
+        # for a delivery alone (the usual case): by equality, prepared -- an index lookup however small the inbox
+        # was when the plan was made; the array form is planned with its values at each run (UNPREPARED)
+        self._q_position_one = self._q_position.replace("event_id = ANY(%s)", "event_id = %s")
         self._q_rewind = sql.SQL("UPDATE {s}.consumer_cursor SET era = %s, tx_id = %s, position = %s, updated_at = now()"
                                  " WHERE consumer = %s AND source = %s").format(s=self._s).as_string(None)
         self._q_record = sql.SQL(
@@ -375,8 +378,11 @@ class IdempotentConsumer(ParkedMessages):
                   batch: list[_Delivery]) -> tuple[FeedCursor, set[Any], FeedCursor]:
         """Our cursor in the source's feed, which of the batch's events the inbox has seen already, and up to
         where events were applied without being recorded in the inbox (a rebuild's load; else the start)."""
-        row = conn.execute(self._q_position, (self.name, [d.event.event_id for d in batch], self.name, source),
-                           prepare=UNPREPARED).fetchone()  # the inbox grows: see UNPREPARED
+        if len(batch) == 1:
+            row = conn.execute(self._q_position_one, (self.name, batch[0].event.event_id, self.name, source)).fetchone()
+        else:  # the inbox grows: see UNPREPARED
+            row = conn.execute(self._q_position, (self.name, [d.event.event_id for d in batch], self.name, source),
+                               prepare=UNPREPARED).fetchone()
         assert row is not None
         cursor = FeedCursor(*row[:3]) if row[0] is not None else FEED_START
         inbox_since = FeedCursor(*row[4:7]) if row[4] is not None else FEED_START

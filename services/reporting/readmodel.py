@@ -73,10 +73,8 @@ class ReadModels:
         for table, key in slots:
             found[(table, key)] = None
             by_table[table].append(key)
-        queries = {table: self._query(conn, "current", table, self._select_current) for table in by_table}
         with conn.pipeline():  # every table's select in one round trip
-            cursors = {table: conn.execute(queries[table], self._key_arrays(table, keys), prepare=UNPREPARED)
-                       for table, keys in by_table.items()}
+            cursors = {table: self._current(conn, table, keys) for table, keys in by_table.items()}
         for table, cursor in cursors.items():
             names = [name for name, _ in self.columns(conn, table)]
             key_columns = TABLE_KEYS[table]
@@ -99,8 +97,7 @@ class ReadModels:
         if sum(map(len, inserting.values())) > SMALL_BATCH and not pipelined:
             touched = self._lock_cadres(conn, working)
             for table, items in closing.items():
-                conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)],
-                             prepare=UNPREPARED)
+                self._close_versions(conn, table, items)
             for table, rows in inserting.items():
                 self.copy_rows(conn, table, rows)
             due = self._erased_among_touched(conn, working, touched)
@@ -109,8 +106,7 @@ class ReadModels:
             with nullcontext() if pipelined else conn.pipeline():
                 touched = self._lock_cadres(conn, working)
                 for table, items in closing.items():
-                    conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)],
-                                 prepare=UNPREPARED)
+                    self._close_versions(conn, table, items)
                 for table, rows in inserting.items():
                     self.insert_rows(conn, table, rows)
                 due = self._erased_among_touched(conn, working, touched)
@@ -211,6 +207,39 @@ class ReadModels:
                     if values[i] is not None:
                         values[i] = convert(values[i])
                 copy.write_row(values)
+
+    def _current(self, conn: psycopg.Connection, table: str, keys: list[tuple[Any, ...]]) -> psycopg.Cursor[Any]:
+        """The current versions of the rows with these keys. One key (a live event's usual case): by equality,
+        prepared -- its plan is an index lookup whatever the table's size when it was planned. More: by an array of
+        keys, planned with them (UNPREPARED: a generic plan made while the table was small would scan it all)."""
+        if len(keys) == 1:
+            return conn.execute(self._query(conn, "current_one", table, self._select_current_one), keys[0])
+        return conn.execute(self._query(conn, "current", table, self._select_current), self._key_arrays(table, keys),
+                            prepare=UNPREPARED)
+
+    def _close_versions(self, conn: psycopg.Connection, table: str, items: list[tuple[Any, ...]]) -> None:
+        """Close the versions superseded: `items` are (*key, version, valid_to); as `_current`, one by equality."""
+        if len(items) == 1:
+            *key, version, valid_to = items[0]
+            conn.execute(self._query(conn, "close_one", table, self._close_one), (valid_to, *key, version))
+        else:
+            conn.execute(self._query(conn, "close", table, self._close), [list(c) for c in zip(*items, strict=True)],
+                         prepare=UNPREPARED)
+
+    def _key_match(self, conn: psycopg.Connection, table: str, columns: Sequence[str]) -> sql.Composable:
+        types = dict(self.columns(conn, table))
+        return sql.SQL(" AND ").join(sql.SQL("{} = %s::{}").format(sql.Identifier(c), sql.Identifier(types[c]))
+                                     for c in columns)
+
+    def _select_current_one(self, conn: psycopg.Connection, table: str) -> sql.Composed:
+        names = [name for name, _ in self.columns(conn, table)]
+        return sql.SQL("SELECT {} FROM {}.{} WHERE valid_to IS NULL AND {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)), self._s, sql.Identifier(table),
+            self._key_match(conn, table, TABLE_KEYS[table]))
+
+    def _close_one(self, conn: psycopg.Connection, table: str) -> sql.Composed:
+        return sql.SQL("UPDATE {}.{} SET valid_to = %s::timestamptz WHERE {}").format(
+            self._s, sql.Identifier(table), self._key_match(conn, table, (*TABLE_KEYS[table], "version")))
 
     def _select_current(self, conn: psycopg.Connection, table: str) -> sql.Composed:
         names = [name for name, _ in self.columns(conn, table)]
