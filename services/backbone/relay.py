@@ -80,7 +80,7 @@ class BatchConfirms:
         deadline = time.monotonic() + self.timeout
         while self.unconfirmed:
             if (left := deadline - time.monotonic()) <= 0:
-                raise TimeoutError(f"the broker confirmed none of {len(self.unconfirmed)} message(s) in {self.timeout:.0f}s")
+                raise TimeoutError(f"{len(self.unconfirmed)} message(s) not confirmed by the broker in {self.timeout:.0f}s")
             self.channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=left)
         if self.refused:
             refused, self.refused = self.refused, 0
