@@ -110,6 +110,7 @@ class IdempotentConsumer(ParkedMessages):
         # for a delivery alone (the usual case): by equality, prepared -- an index lookup however small the inbox
         # was when the plan was made; the array form is planned with its values at each run (UNPREPARED)
         self._q_position_one = self._q_position.replace("event_id = ANY(%s)", "event_id = %s")
+        assert self._q_position_one != self._q_position, "the inbox check's array form changed: mend its equality form"
         self._q_rewind = sql.SQL("UPDATE {s}.consumer_cursor SET era = %s, tx_id = %s, position = %s, updated_at = now()"
                                  " WHERE consumer = %s AND source = %s").format(s=self._s).as_string(None)
         self._q_record = sql.SQL(
