@@ -306,8 +306,8 @@ def year_figures(page: Any) -> tuple[str, str]:
     return metric(page, "method.total"), metric(page, "responsibility.assessments_not_opened")
 
 
-def test_a_link_with_a_year_opens_that_year_and_choosing_one_puts_it_in_the_address(
-        browser: Any, county: tuple[Running, dict[str, Any]]) -> None:
+def figures_by_year(county: tuple[Running, dict[str, Any]]) -> tuple[int, dict[int, tuple[str, str]]]:
+    """This year, and what `year_figures` should read for 2025 and for this year (the API's answers)."""
     api, this_year = county[0].api, datetime.now(UTC).year
     expected = {}
     for year in (2025, this_year):
@@ -315,6 +315,12 @@ def test_a_link_with_a_year_opens_that_year_and_choosing_one_puts_it_in_the_addr
         expected[year] = (str((gates["method"]["gap_filling"] or {"total": 0})["total"]),  # no plan: 0
                           str(gates["responsibility"]["assessments_not_opened"]))
     assert expected[2025] != expected[this_year]  # else the page could not tell which year it shows
+    return this_year, expected
+
+
+def test_a_link_with_a_year_opens_that_year_and_choosing_one_puts_it_in_the_address(
+        browser: Any, county: tuple[Running, dict[str, Any]]) -> None:
+    this_year, expected = figures_by_year(county)
 
     with opened(browser, county, f"token=dev-auditor&year={this_year}") as page:
         assert page.input_value("#year") == str(this_year)
@@ -336,6 +342,25 @@ def test_a_link_with_a_year_opens_that_year_and_choosing_one_puts_it_in_the_addr
     with opened(browser, county, "token=dev-auditor&year=20x5") as page:  # no year: the default one, said so
         assert page.input_value("#year") == "2025" and "year=" not in page.url
         assert year_figures(page) == expected[2025]
+
+
+def test_a_view_overtaken_by_another_never_shows(browser: Any, county: tuple[Running, dict[str, Any]]) -> None:
+    """The reader chooses 2025, then this year, before 2025's answer comes: when it comes, late, the page keeps
+    showing this year, once — not 2025's figures, nor both."""
+    this_year, expected = figures_by_year(county)
+    with opened(browser, county, f"token=dev-auditor&year={this_year}") as page:
+        page.evaluate("""() => { const fetchNow = window.fetch;
+          window.fetch = (url, ...rest) => (String(url).includes("year=2025")
+            ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => fetchNow(url, ...rest))
+            : fetchNow(url, ...rest)); }""")
+        page.select_option("#year", "2025")
+        page.select_option("#year", str(this_year))
+        ready(page, "gates")
+        assert year_figures(page) == expected[this_year]
+        page.wait_for_timeout(2500)  # 2025's answer has come and been drawn, where no one sees it
+        assert page.locator("main .view-title").count() == 1
+        assert year_figures(page) == expected[this_year]
+        assert page.get_attribute("main", "data-ready") == "true"
 
 
 def test_gate_numbers_open_their_lists(page: Any) -> None:

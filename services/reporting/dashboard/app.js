@@ -24,7 +24,7 @@ const LABELS = {
 // asOfShown: what the form's input showed for it, so that submitting it unchanged keeps the exact moment;
 // asOfError: the address's as_of that could not be read; answeredAsOf: the moment the API said it answered.
 const state = { token: null, asOf: null, asOfDate: null, asOfShown: "", asOfError: null, answeredAsOf: null,
-  year: null, yearChosen: false, view: "gates", dossier: null, focusList: null };
+  year: null, yearChosen: false, view: "gates", dossier: null, focusList: null, showing: 0 };
 
 // ---- DOM helpers ---------------------------------------------------------------------------------
 function h(tag, attrs, ...children) {
@@ -207,13 +207,13 @@ const VIEWS = {
 };
 const ALL_YEARS = "全部年度 all years";
 
-async function renderGates() {
+async function renderGates(into) {
   const g = await api("/compliance", { year: state.year });
   const s = g.selection, r = g.responsibility, f = g.safeguards, m = g.method.gap_filling;
   const card = (title, sub, scope, ...metrics) => h("section", { class: "gate" },
     h("h3", {}, title, h("small", {}, ` ${sub}`), h("span", { class: "scope" }, scope)), ...metrics);
   const alerts = (list) => ({ view: "alerts", list });
-  main().append(h("h2", { class: "view-title" }, `四关总览 · the four gates`),
+  into.append(h("h2", { class: "view-title" }, `四关总览 · the four gates`),
     h("div", { class: "gates" },
       card("选拔关", "selection", ALL_YEARS,
         metric("selection.open", "在途推荐 open nominations", s.open),
@@ -243,7 +243,7 @@ async function renderGates() {
         metric("safeguards.rewards", "奖励 rewards", f.rewards), metric("safeguards.penalties", "惩戒 penalties", f.penalties),
         metric("safeguards.promoted", "提拔任用 promoted", f.promoted))));
   const plan = g.method.by_type;
-  main().append(section(`${g.year}年计划与实际 · plan vs actual`, Charts.barChart({
+  into.append(section(`${g.year}年计划与实际 · plan vs actual`, Charts.barChart({
     id: "plan-vs-actual", title: `${g.year}年各类型挂职：计划与实际 Plan vs actual by type, ${g.year}`,
     xLabel: "挂职类型 placement type", yLabel: "人数 cadres",
     categories: plan.map((p) => both(LABELS.placement_type[p.placement_type], p.placement_type)),
@@ -252,7 +252,7 @@ async function renderGates() {
   })));
 }
 
-async function renderPlacements() {
+async function renderPlacements(into) {
   const [byType, byUnit, bySender] = await Promise.all([
     api("/placements/summary", { by: "placement_type", year: state.year }),
     api("/placements/summary", { by: "host_unit,placement_type", year: state.year }),
@@ -272,11 +272,11 @@ async function renderPlacements() {
       series: TYPE_ORDER.map((t) => ({ name: both(LABELS.placement_type[t], t),
         values: units.map((u) => (rows.items.find((r) => r[key] === u && r.placement_type === t) || {}).placements || 0) })) });
   };
-  main().append(h("h2", { class: "view-title" }, `${state.year}年挂职登记 · placements`), h("div", { class: "charts" }, typeChart,
+  into.append(h("h2", { class: "view-title" }, `${state.year}年挂职登记 · placements`), h("div", { class: "charts" }, typeChart,
     unitChart(byUnit, "host_unit", "placements-by-host", `${state.year}年按接收单位 Placements by host unit`, "接收单位 host unit"),
     unitChart(bySender, "sending_unit", "placements-by-sender", `${state.year}年按派出单位 Placements by sending unit`,
       "派出单位 sending unit")));
-  main().append(section("挂职登记 · placement register", pagedTable("placements", "/placements", [
+  into.append(section("挂职登记 · placement register", pagedTable("placements", "/placements", [
     { key: "placement_id", label: "编号 id" }, { key: "cadre_name", label: "干部 cadre" },
     { key: "placement_type", label: "类型 type" }, { key: "sending_unit", label: "派出单位 sending" },
     { key: "host_unit", label: "接收单位 host" }, { key: "host_post", label: "挂任职务 post" },
@@ -284,13 +284,13 @@ async function renderPlacements() {
     { key: "check_ins", label: "督查 check-ins" }], { year: state.year }, toDossier)));
 }
 
-async function renderAssessments() {
+async function renderAssessments(into) {
   const [grades, teams] = await Promise.all([api("/assessments/grades", { year: state.year }),
     api("/teams/grades", { year: state.year })]);
   const rows = grades.items;
   const categories = rows.map((r) => `${unitOf(r, "unit")} ${r.year} ${r.kind_label || r.kind}`);
   const withheld = rows.reduce((n, r) => n + r.groups_withheld, 0);
-  main().append(h("h2", { class: "view-title" }, `${state.year}年考核结果 · assessments`), h("div", { class: "charts" },
+  into.append(h("h2", { class: "view-title" }, `${state.year}年考核结果 · assessments`), h("div", { class: "charts" },
     Charts.barChart({ id: "final-grades", title: `${state.year}年考核等次分布（按接收单位）Final grades by host unit`,
       horizontal: true, stacked: true, xLabel: "人数 cadres", yLabel: "接收单位 host unit", categories,
       series: GRADE_ORDER.map((g) => ({ name: both(LABELS.grade[g], g), values: rows.map((r) => r[g]) })) }),
@@ -301,21 +301,21 @@ async function renderAssessments() {
       yLabel: "班子数 teams", categories: ["excellent", "good", "average", "poor"].map((g) => both(LABELS.team_grade[g], g)),
       series: [{ name: "班子 teams", values: ["excellent", "good", "average", "poor"].map((g) =>
         teams.items.filter((t) => t.team_grade === g).reduce((n, t) => n + t.teams, 0)) }] })));
-  main().append(h("p", { class: "note", "data-metric": "grades.withheld" },
+  into.append(h("p", { class: "note", "data-metric": "grades.withheld" },
     `少于最低人数的测评组不计入：${withheld} 个测评组未显示 · rater groups below the minimum count withheld: ${withheld}`));
-  main().append(section("考核结果 · assessment results", pagedTable("assessments", "/assessments", [
+  into.append(section("考核结果 · assessment results", pagedTable("assessments", "/assessments", [
     { key: "cadre_name", label: "干部 cadre" }, { key: "year", label: "年度 year" }, { key: "kind", label: "类别 kind" },
     { key: "host_unit", label: "接收单位 host" }, { key: "status", label: "状态 status" },
     { key: "final_grade", label: "等次 grade" }, { key: "composite", label: "综合分 composite" },
     { key: "warnings", label: "预警 warnings" }], { year: state.year }, toDossier)));
-  main().append(section("领导班子综合考核 · team results", pagedTable("teams", "/teams", [
+  into.append(section("领导班子综合考核 · team results", pagedTable("teams", "/teams", [
     { key: "campaign_id", label: "考核 campaign" }, { key: "unit", label: "单位 unit" },
     { key: "team_grade", label: "等次 grade" }, { key: "composite", label: "综合分 composite" },
     { key: "qualitative", label: "定性 qualitative" }, { key: "quantitative", label: "定量 quantitative" }],
   { year: state.year })));
 }
 
-async function renderAlerts() {
+async function renderAlerts(into) {
   const placementColumns = [{ key: "placement_id", label: "编号 id" }, { key: "cadre_name", label: "干部 cadre" },
     { key: "host_unit", label: "接收单位 host" }, { key: "status", label: "状态 status" }];
   const list = (name, title, table) => h("section", { class: "panel", id: `list-${name}`, "data-list": name },
@@ -334,9 +334,10 @@ async function renderAlerts() {
       "/compliance/missing-assessments", [...placementColumns,
         { key: "assessment_status", label: "考核状态 assessment", labels: "assessment_status" }],
       { year: state.year }, toDossier))];
-  main().append(h("h2", { class: "view-title" }, "预警事项 · alerts"), ...lists);
+  into.append(h("h2", { class: "view-title" }, "预警事项 · alerts"), ...lists);
   await Promise.all(lists.map((l) => l.querySelector(".paged").loaded));
-  const focus = state.focusList && document.getElementById(`list-${state.focusList}`);
+  if (!into.isConnected) return;  // overtaken: the list to open is the next showing's
+  const focus = state.focusList && into.querySelector(`#list-${CSS.escape(state.focusList)}`);
   state.focusList = null;
   if (focus) {
     focus.classList.add("focused");
@@ -345,15 +346,15 @@ async function renderAlerts() {
   }
 }
 
-async function renderDossiers() {
-  if (state.dossier) return renderDossier(state.dossier);
+async function renderDossiers(into) {
+  if (state.dossier) return renderDossier(into, state.dossier);
   const search = h("input", { type: "search", id: "cadre-search", name: "q" });
   const results = h("div", {});
   const find = () => results.replaceChildren(pagedTable("cadres", "/cadres", [
     { key: "cadre_id", label: "编号 id" }, { key: "name", label: "姓名 name" }, { key: "rank", label: "职级 rank" },
     { key: "home_unit", label: "所在单位 unit" }, { key: "placements", label: "挂职 placements" }],
   { q: search.value.trim() }, toDossier));
-  main().append(section("干部档案 · cadre dossiers", h("form", { class: "filters", role: "search",
+  into.append(section("干部档案 · cadre dossiers", h("form", { class: "filters", role: "search",
     onsubmit: (e) => { e.preventDefault(); find(); } },
   h("label", { for: "cadre-search" }, "姓名或编号 name or id"), search, h("button", { type: "submit" }, "查找 find")), results));
   find();
@@ -399,24 +400,24 @@ function eventSummary(event, skip) {
   }).join(" · ");
 }
 
-async function renderDossier(cadreId) {
+async function renderDossier(into, cadreId) {
   const d = await api(`/cadres/${encodeURIComponent(cadreId)}/dossier`, {});
   const c = d.cadre || { cadre_id: cadreId, name: "（未登记 not registered）" };
-  main().append(h("div", { class: "dossier-head" },
+  into.append(h("div", { class: "dossier-head" },
     h("button", { onclick: () => { state.dossier = null; go("dossier"); } }, "‹ 返回 back"),
     h("h2", { "data-metric": "dossier.name" }, `${c.name} `, h("small", {}, c.cadre_id)),
     h("p", { "data-metric": "dossier.details" }, `${c.rank_label || ""} ${c.rank || ""} · ${unitOf(c, "home_unit")} · ` +
       `${c.reserve_cadre ? "后备干部 reserve cadre" : ""}`)));
-  main().append(section("推荐 · nominations", table("dossier-nominations", [{ key: "nomination_id", label: "编号 id" },
+  into.append(section("推荐 · nominations", table("dossier-nominations", [{ key: "nomination_id", label: "编号 id" },
     { key: "status", label: "状态 status" }, { key: "placement_type", label: "类型 type" }, { key: "host_unit", label: "接收单位 host" },
     { key: "decision_ref", label: "审定文号 decision" }], d.nominations)));
-  main().append(section("挂职 · placements", table("dossier-placements", [{ key: "placement_id", label: "编号 id" },
+  into.append(section("挂职 · placements", table("dossier-placements", [{ key: "placement_id", label: "编号 id" },
     { key: "placement_type", label: "类型 type" }, { key: "host_unit", label: "接收单位 host" }, { key: "status", label: "状态 status" },
     { key: "started_on", label: "开始 start" }, { key: "outcome", label: "结果 outcome" }], d.placements)));
-  main().append(section("考核 · assessments", table("dossier-assessments", [{ key: "year", label: "年度 year" },
+  into.append(section("考核 · assessments", table("dossier-assessments", [{ key: "year", label: "年度 year" },
     { key: "kind", label: "类别 kind" }, { key: "status", label: "状态 status" }, { key: "final_grade", label: "等次 grade" }],
   d.assessments)));
-  main().append(section(`经历 · what happened (${d.total})`,
+  into.append(section(`经历 · what happened (${d.total})`,
     h("p", { class: "note" }, "记录时间为本地时间；业务日期为事件所载日期 · recorded at (your local time); the business date is the one the event carries"),
     h("ol", { class: "events", "data-total": d.total }, d.items.map((e) => {
       const when = businessDate(e.data);
@@ -446,7 +447,7 @@ function openList(list) {
 const TIMELINE_FILTERS = [["cadre_id", "干部编号 cadre id"], ["unit", "单位 unit"], ["actor", "操作人 actor"],
   ["type", "事件类型 event type"], ["correlation_id", "关联编号 correlation id"]];
 
-async function renderTimeline() {
+async function renderTimeline(into) {
   const fields = TIMELINE_FILTERS.map(([name]) => h("input", { name, id: `filter-${name}`, class: "filter" }));
   const results = h("div", {});
   const zone = zoneName(state.asOfDate || new Date());
@@ -466,7 +467,7 @@ async function renderTimeline() {
     { ...toDossier, key: "cadre_id" }));
     return results.firstChild.loaded;
   };
-  main().append(section("审计时间线 · audit timeline", h("form", { class: "filters timeline-filters",
+  into.append(section("审计时间线 · audit timeline", h("form", { class: "filters timeline-filters",
     onsubmit: (e) => { e.preventDefault(); run(); } },
   TIMELINE_FILTERS.map(([name, label], i) => h("label", { class: "field" }, h("span", {}, label), fields[i])),
   h("button", { type: "submit" }, "筛选 filter")), results));
@@ -503,22 +504,33 @@ function go(view) {
   return show(view);
 }
 
+// Each showing of a view draws into a canvas of its own. A showing overtaken by another (a slow answer, the
+// back button pressed twice, a moment or year chosen meanwhile) goes on drawing into a canvas no longer on the
+// page, and does not say the page is ready: what is shown is always the last view asked for, never a mix.
 async function show(view) {
+  const showing = waitForView();
   state.view = view;
   document.querySelectorAll("nav button").forEach((b) => {
     b.classList.toggle("active", b.dataset.view === view);
     if (b.dataset.view === view) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
   });
-  main().replaceChildren();
+  const canvas = h("div", { class: "view-canvas" });
+  main().replaceChildren(canvas);
   main().dataset.view = view;
-  main().dataset.ready = "false";
   try {
-    await VIEWS[view][2]();
+    await VIEWS[view][2](canvas);
   } catch (error) {
-    showError(error);
+    canvas.prepend(errorNote(error));
   }
-  main().dataset.ready = "true";
+  if (showing === state.showing) main().dataset.ready = "true";
+}
+
+// The page is about to show something else: whatever is being drawn now is overtaken.
+function waitForView() {
+  main().dataset.ready = "false";
+  state.showing += 1;
+  return state.showing;
 }
 
 // The years to choose from: those with placements or a plan as of the moment, and the moment's own year.
@@ -603,7 +615,7 @@ function wireShell() {
   });
   document.getElementById("as-of-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    main().dataset.ready = "false";
+    waitForView();
     const value = document.getElementById("as-of").value;
     // unchanged: keep the exact moment (microseconds) the address gave; else the input's local time
     if (!value) setAsOf(null);
@@ -619,6 +631,7 @@ function wireShell() {
     document.getElementById("as-of-form").requestSubmit();
   });
   window.addEventListener("popstate", () => {
+    waitForView();
     const before = [state.asOf, state.year, state.yearChosen].join();
     readAddress();
     const changed = before !== [state.asOf, state.year, state.yearChosen].join();
