@@ -223,8 +223,13 @@ BARE_CONNECTIONS = 16  # per load process
 WARMUP_SECONDS = 2.0
 MEASURE_SECONDS = 8.0
 # (offered commands/s, seconds); stops after the first step >= 100/s not kept up
-LADDER = ((10.0, 14.0), (25.0, 14.0), (50.0, 14.0), (100.0, 14.0), (150.0, 12.0), (200.0, 12.0), (250.0, 12.0),
-          (300.0, 12.0), (400.0, 12.0), (600.0, 12.0))
+LADDER: tuple[tuple[float, float], ...] = (
+    (10.0, 14.0), (25.0, 14.0), (50.0, 14.0), (100.0, 14.0), (150.0, 12.0), (200.0, 12.0), (250.0, 12.0),
+    (300.0, 12.0), (400.0, 12.0), (600.0, 12.0))
+# FOURGATES_BENCH_E2E_LADDER="180:60" (rate:seconds, comma-separated) replaces the ladder, e.g. for a profile at a
+# steady rate; the figures printed then are those of that schedule, not the benchmark's
+if ladder := os.environ.get("FOURGATES_BENCH_E2E_LADDER"):
+    LADDER = tuple((float(rate), float(seconds)) for rate, seconds in (step.split(":") for step in ladder.split(",")))
 LAG_RATE = 100.0  # the step whose projection lag is reported
 SEED_CADRES = 60  # played through selection and posting first: the placements the replica comparison checks in on
 SETTLE = 4.0  # seconds into a step before its answers count: journeys started at the old rate are still going
