@@ -352,12 +352,13 @@ def test_a_view_overtaken_by_another_never_shows(browser: Any, county: tuple[Run
         page.evaluate("""() => { const fetchNow = window.fetch;
           window.fetch = (url, ...rest) => (String(url).includes("year=2025")
             ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => fetchNow(url, ...rest))
+              .then((answer) => { setTimeout(() => { window.lateAnswerDrawn = true; }, 200); return answer; })
             : fetchNow(url, ...rest)); }""")
         page.select_option("#year", "2025")
         page.select_option("#year", str(this_year))
         ready(page, "gates")
         assert year_figures(page) == expected[this_year]
-        page.wait_for_timeout(2500)  # 2025's answer has come and been drawn, where no one sees it
+        page.wait_for_function("() => window.lateAnswerDrawn === true")  # 2025's answer came, and was drawn unseen
         assert page.locator("main .view-title").count() == 1
         assert year_figures(page) == expected[this_year]
         assert page.get_attribute("main", "data-ready") == "true"
