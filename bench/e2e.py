@@ -1073,14 +1073,18 @@ def replicas(supervisor: Any, replica_cls: Any, memory: Memory, prefix: str, bar
             quiet = wait_consumed(30)
             cpu_before, clock = memory.cpu(), time.monotonic()
             result = checkins(urls[label], sets[label], f"{prefix}{label}{round_}")
-            cpu_after = memory.cpu()
-            busy = ((cpu_after.get("machine", 0.0) - cpu_before.get("machine", 0.0))
-                    / ((time.monotonic() - clock) * (os.cpu_count() or 1)))
+            cpu_after, seconds = memory.cpu(), time.monotonic() - clock
+            busy = (cpu_after.get("machine", 0.0) - cpu_before.get("machine", 0.0)) / (seconds * (os.cpu_count() or 1))
+            # each posting process's share of one core: near 100% it is posting that bounds the rate (a second
+            # process can add to it); well below, with the machine near full, it is the rest of the system
+            posting = ", ".join(f"{name} {(cpu_after[name] - cpu_before.get(name, 0.0)) / seconds:.0%} of a core"
+                                for name in cpu_after if name.startswith("posting#"))
             figures[label].append(result["ok_per_s"])
             print(f"  check-ins, {label} posting process{'es' if label == 'two' else ''} (round {round_ + 1}):"
                   f" {result['ok_per_s']:.0f}/s, p50 {percentile(result['latencies'], 50):.0f} ms,"
                   f" p99 {percentile(result['latencies'], 99):.0f} ms, {result['errors']} errors;"
-                  f" machine {busy:.0%} busy (consumers idle after {quiet:.1f}s)", flush=True)
+                  f" machine {busy:.0%} busy{'; ' + posting if posting else ''} (consumers idle after {quiet:.1f}s)",
+                  flush=True)
     one, two = (sum(figures[k]) / len(figures[k]) for k in ("one", "two"))
     print(f"posting_checkins_one_replica_per_s={one:.0f}  ({one / bare_rps:.1%} of the bare ceiling)")
     print(f"posting_checkins_two_replicas_per_s={two:.0f}  ({two / bare_rps:.1%} of the bare ceiling)")
