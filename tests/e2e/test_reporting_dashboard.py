@@ -364,6 +364,24 @@ def test_a_view_overtaken_by_another_never_shows(browser: Any, county: tuple[Run
         assert page.get_attribute("main", "data-ready") == "true"
 
 
+def test_a_page_of_a_list_answered_late_does_not_replace_the_page_asked_for_after_it(page: Any) -> None:
+    """In the audit timeline, the reader asks for page 3, then (before it comes) back to page 1: page 1 stays."""
+    open_view(page, "timeline")
+    page.wait_for_selector("[data-table=timeline] tbody tr")
+    page.evaluate("""() => { const fetchNow = window.fetch;
+      window.fetch = (url, ...rest) => (String(url).includes("/timeline?") && String(url).includes("offset=40")
+        ? new Promise((resolve) => setTimeout(resolve, 1500)).then(() => fetchNow(url, ...rest))
+          .then((answer) => { setTimeout(() => { window.lateAnswerDrawn = true; }, 200); return answer; })
+        : fetchNow(url, ...rest)); }""")
+    page.click(".pager button:has-text('下一页')")
+    page.wait_for_selector(".pager .pageinfo:has-text('第 21–40 条')")
+    page.click(".pager button:has-text('下一页')")  # page 3: its answer is held back
+    page.click(".pager button:has-text('上一页')")  # page 1 instead, at once
+    page.wait_for_selector(".pager .pageinfo:has-text('第 1–20 条')")
+    page.wait_for_function("() => window.lateAnswerDrawn === true")
+    assert page.inner_text(".pager .pageinfo").startswith("第 1–20 条")
+
+
 def test_gate_numbers_open_their_lists(page: Any) -> None:
     for key, list_ in (("responsibility.overdue_check_ins", "overdue"), ("selection.stuck", "stuck"),
                        ("responsibility.unsigned_agreements", "unsigned"),

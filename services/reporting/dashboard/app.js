@@ -182,8 +182,11 @@ function section(title, ...content) {
 
 function pagedTable(id, path, columns, params, open) {
   const holder = h("div", { class: "paged" });
+  let asked = 0;  // the page shown is the last one asked for, whichever answer comes last
   const load = async (offset) => {
+    const mine = ++asked;
     const page = await api(path, { ...params, limit: 20, offset });
+    if (mine !== asked) return;
     const info = h("span", { class: "pageinfo" },
       page.total ? `第 ${offset + 1}–${offset + page.items.length} 条 · 共 ${page.total} 条` : "无记录 · none");
     const nav = h("div", { class: "pager" },
