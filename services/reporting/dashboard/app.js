@@ -618,7 +618,7 @@ function wireShell() {
   });
   document.getElementById("as-of-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    waitForView();
+    const asked = waitForView();
     const value = document.getElementById("as-of").value;
     // unchanged: keep the exact moment (microseconds) the address gave; else the input's local time
     if (!value) setAsOf(null);
@@ -627,18 +627,20 @@ function wireShell() {
     try {
       await chooseYear();
     } catch (error) { /* the view below shows the error */ }
-    show(state.view);
+    if (asked === state.showing) show(state.view);  // unless the reader asked for something else meanwhile
   });
   document.getElementById("as-of-now").addEventListener("click", () => {
     document.getElementById("as-of").value = "";
     document.getElementById("as-of-form").requestSubmit();
   });
   window.addEventListener("popstate", () => {
-    waitForView();
+    const asked = waitForView();
     const before = [state.asOf, state.year, state.yearChosen].join();
     readAddress();
     const changed = before !== [state.asOf, state.year, state.yearChosen].join();
-    (changed ? chooseYear().catch(() => null) : Promise.resolve()).then(() => show(state.view));
+    (changed ? chooseYear().catch(() => null) : Promise.resolve()).then(() => {
+      if (asked === state.showing) show(state.view);  // unless the reader asked for something else meanwhile
+    });
   });
 }
 
