@@ -62,18 +62,21 @@ class BatchConfirms:
         self.sent += 1
         self.unconfirmed.add(self.sent)
 
-    def _settle(self, tag: int, multiple: bool) -> None:
+    def _settle(self, tag: int, multiple: bool) -> int:
+        """Marks the message `tag` (with `multiple`, every one up to it) confirmed; returns how many that was."""
+        before = len(self.unconfirmed)
         if multiple:
             self.unconfirmed = {t for t in self.unconfirmed if t > tag}
         else:
             self.unconfirmed.discard(tag)
+        return before - len(self.unconfirmed)
 
     def _ack(self, tag: int, multiple: bool) -> None:
         self._settle(tag, multiple)
 
     def _nack(self, tag: int, multiple: bool) -> None:
-        self.refused += 1
-        self._settle(tag, multiple)
+        # one basic.nack may refuse several messages at once (multiple=True): count the messages, not the frames
+        self.refused += self._settle(tag, multiple)
 
     def wait(self) -> None:
         """Until the broker has confirmed every message published so far."""

@@ -73,3 +73,19 @@ def test_a_message_the_broker_refuses_fails_the_batch_and_the_checkpoint_stays(e
             assert relay.checkpoint() == FEED_START  # published again on the next try: consumers skip duplicates
         finally:
             queue(amqp.channel()).delete()
+
+
+def test_one_nack_for_several_messages_counts_each_message(env: dict[str, str]) -> None:
+    """The broker may refuse several messages with one basic.nack (multiple=True); CI once saw "refused 1" for two.
+    The frames are handed to the channel's own handlers, as amqp does on receiving them."""
+    with Connection(env["AMQP_URI"]) as amqp:
+        confirms = BatchConfirms(amqp.channel())
+        for _ in range(3):
+            confirms.published()
+        for handler in confirms.channel.events["basic_ack"]:
+            handler(1, False)
+        for handler in confirms.channel.events["basic_nack"]:
+            handler(3, True)  # messages 2 and 3 refused in one frame
+        with pytest.raises(RuntimeError, match="refused 2 message"):
+            confirms.wait()
+        assert not confirms.unconfirmed and confirms.refused == 0
