@@ -7,7 +7,9 @@ overrides) and its own RabbitMQ vhost (deleted afterwards); logs in var/bench-e2
 
 1. Bare ceiling. `bench/bare_service.py` (one `@http` endpoint that does no work) under `nameko run`,
    driven closed-loop by the load generator: LOAD_PROCESSES processes x BARE_CONNECTIONS keep-alive
-   connections, GET /bare, for MEASURE_SECONDS after a warm-up. Then it is stopped.
+   connections, GET /bare, for MEASURE_SECONDS after a warm-up. Then, the same way, its minimal command
+   (POST /bare/events: one INSERT of an event row, nothing else -- the issue's second reference figure).
+   Then it is stopped.
 2. The four services (deploy/supervise.py, one process each, deploy/nameko.yaml settings; MAX_WORKERS,
    DB_POOL_SIZE etc. from the environment pass through) and a realistic mix: cadres' journeys (`journey`
    below: register, recommend, inspect, approve; place, draft, three signatures, start, check-ins; open
@@ -214,6 +216,7 @@ RABBIT_API = os.environ.get("RABBIT_MANAGEMENT", "http://guest:guest@127.0.0.1:1
 # since it sets posting's processes itself
 PROCESSES = int(os.environ.get("FOURGATES_BENCH_E2E_PROCESSES", "1"))
 WORK_DIR = ROOT / "var" / "bench-e2e"
+BARE_TABLE = "public.bare_events"  # bench/bare_service.py's minimal command inserts here
 VHOST_PREFIX = "fourgates_bench_e2e_"
 SERVICES = ("selection", "posting", "assessment", "reporting")
 SOURCES = ("selection", "posting", "assessment")
@@ -375,6 +378,9 @@ async def _closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
 def _closed_request(spec: dict[str, Any], i: int, k: int) -> tuple[str, str, dict[str, str], bytes | None]:
     if spec["kind"] == "bare":
         return "GET", "/bare", {}, None
+    if spec["kind"] == "insert":
+        body = {"cadre": f"{i}-{k}", "checked_on": "2026-11-28", "work": f"第{k}次走访"}
+        return "POST", "/bare/events", {"Content-Type": "application/json"}, json.dumps(body).encode()
     placements = spec["placements"][i::spec["connections"]]
     placement_id, token = placements[k % len(placements)]
     body = {"checked_on": spec["today"], "thinking": "思想稳定", "work": f"第{k}次走访", "met_by": "镇党委书记"}
@@ -680,13 +686,39 @@ class Memory:
                 used[label] = times.user + times.system
         total = self.psutil.cpu_times()
         used["machine"] = total.user + total.system + getattr(total, "softirq", 0.0) + getattr(total, "irq", 0.0)
+        used.update(self._rest())
         return used
 
+    def _rest(self) -> dict[str, float]:
+        """CPU seconds of what is not a service process: PostgreSQL's and RabbitMQ's processes (those alive
+        now), and the load generator (this process and the load processes it has reaped)."""
+        rest = {"=postgresql": 0.0, "=rabbitmq": 0.0}
+        for proc in self.psutil.process_iter(["name", "cpu_times"]):
+            times, name = proc.info["cpu_times"], proc.info["name"] or ""
+            if times is None:
+                continue
+            group = "=postgresql" if name.startswith("postgres") else "=rabbitmq" if name in RABBITMQ_PROCESSES else None
+            if group:
+                rest[group] += times.user + times.system
+        own = self.psutil.Process().cpu_times()
+        rest["=load generator"] = own.user + own.system + own.children_user + own.children_system
+        return rest
 
-def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float, commands: int) -> None:
-    """Where the CPU went during the mix: per service process (ms per command), and the machine as a whole."""
+
+RABBITMQ_PROCESSES = {"beam.smp", "erl_child_setup", "epmd", "inet_gethost"}
+
+
+def rest_report(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """", PostgreSQL x% of a core, ..." -- the share of a core each part of the rest of the system used."""
+    return "".join(f", {label[1:]} {(after[label] - before.get(label, 0.0)) / seconds:.0%} of a core"
+                   for label in after if label.startswith("="))
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float, commands: int) -> float:
+    """Where the CPU went during the mix: per service process (ms per command), and the machine as a whole.
+    Returns the machine's CPU milliseconds per command (NaN without psutil)."""
     if not before:
-        return
+        return float("nan")
     parts = []
     for label in [k for k in after if "#" in k]:
         used = after.get(label, 0.0) - before.get(label, 0.0)
@@ -696,6 +728,9 @@ def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float
     print(f"  CPU during the mix ({seconds:.0f}s, {commands} commands answered 2xx): " + ", ".join(parts))
     print(f"  the machine's {cores} cores were {busy:.0%} busy (everything: the services, PostgreSQL, RabbitMQ, the load"
           " generator, and whatever else runs on this machine)")
+    services = sum(after[k] - before.get(k, 0.0) for k in after if "#" in k)
+    print(f"  shares of a core: the service processes {services / seconds:.0%}" + rest_report(before, after, seconds))
+    return 1000 * (after["machine"] - before["machine"]) / max(commands, 1)
 
 
 def gc_seconds(urls: dict[str, list[str]]) -> dict[str, float]:
@@ -729,7 +764,7 @@ class Bare:
         self.port = free_port()
         config = WORK_DIR / "bare.yaml"
         config.write_text(f"WEB_SERVER_ADDRESS: 127.0.0.1:{self.port}\nmax_workers: 10\n")
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}", "BARE_DB": BENCH_DB}
         log = open(WORK_DIR / "logs" / "bare.log", "ab")  # noqa: SIM115  (closed with the process)
         self.proc = subprocess.Popen([sys.executable, "-m", "nameko", "run", "bench.bare_service", "--config", str(config)],
                                      cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -870,13 +905,23 @@ def main() -> None:
     memory = Memory()
     out: dict[str, Any] = {}
 
-    # 1. the bare ceiling
+    # 1. the bare ceiling, and a minimal command beside it
+    ensure_database(BENCH_DB)
+    with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {BARE_TABLE}")
+        conn.execute(f"CREATE TABLE {BARE_TABLE} (position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                     " event_id uuid NOT NULL UNIQUE, type text NOT NULL, data jsonb NOT NULL,"
+                     " recorded_at timestamptz NOT NULL DEFAULT now())")
     bare = Bare()
     memory.watch("bare", bare.proc.pid)
     try:
         ceiling = run_closed([{"kind": "bare", "urls": [bare.url], "connections": BARE_CONNECTIONS,
                                "warmup": WARMUP_SECONDS, "seconds": MEASURE_SECONDS} for _ in range(LOAD_PROCESSES)])
         reference = wrk_reference(bare.url + "/bare")
+        cpu_before = memory.cpu()
+        minimal = run_closed([{"kind": "insert", "urls": [bare.url], "connections": BARE_CONNECTIONS,
+                               "warmup": WARMUP_SECONDS, "seconds": MEASURE_SECONDS} for _ in range(LOAD_PROCESSES)])
+        cpu_after = memory.cpu()
     finally:
         bare.stop()
     bare_rps = ceiling["ok_per_s"]
@@ -885,13 +930,23 @@ def main() -> None:
           f" {LOAD_PROCESSES}x{BARE_CONNECTIONS} connections)", flush=True)
     if reference is not None:
         print(f"  reference: wrk on the same endpoint {reference:.0f} req/s (not used in any ratio)")
+    # the machine's CPU per request: every insert of the run (the warm-up's too) against all the CPU from before the
+    # load processes were started to after they ended (their start-up too, so this slightly overstates)
+    with psycopg.connect(BENCH_DB) as conn:
+        inserted = conn.execute(f"SELECT count(*) FROM {BARE_TABLE}").fetchone()[0]  # type: ignore[index]
+    minimal_ms = 1000 * (cpu_after.get("machine", float("nan")) - cpu_before.get("machine", float("nan"))) / max(1, inserted)
+    out["minimal_cpu_ms"] = minimal_ms
+    print(f"minimal_insert_command_req_per_s={minimal['ok_per_s']:.0f}  ({minimal['ok_per_s'] / bare_rps:.0%} of the"
+          f" bare ceiling; the bare endpoint inserting one event row, nothing else; p50"
+          f" {percentile(minimal['latencies'], 50):.1f} ms, {minimal['errors']} errors; the machine's CPU"
+          f" <= {minimal_ms:.2f} ms per request)", flush=True)
 
     # 2. the services
     print(("services: one process each; " if PROCESSES == 1 else f"services: {PROCESSES} processes each; ") + ", ".join(
         f"{name}={os.environ.get(name, default)}" for name, default in
         (("MAX_WORKERS", "10"), ("DB_POOL_SIZE", "10"), ("FOURGATES_RELAY_POLL_SECONDS", "0.2"))), flush=True)
-    ensure_database(BENCH_DB)
     with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {BARE_TABLE}")
         for schema in SERVICES:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     prefix = f"b{uuid.uuid4().hex[:6]}"
@@ -940,6 +995,9 @@ def main() -> None:
     print("goals:")
     print(f"  mix sustained >= {GOALS['ratio']:.0%} of the bare ceiling: {ratio:.1%}"
           f" -> {'met' if ratio >= GOALS['ratio'] else 'NOT met'}")
+    if "mix_cpu_ms" in out and "minimal_cpu_ms" in out:
+        print(f"    (the machine spent {out['mix_cpu_ms']:.1f} ms of CPU per mix command, everything included,"
+              f" against <= {out['minimal_cpu_ms']:.2f} ms per minimal insert: x{out['mix_cpu_ms'] / out['minimal_cpu_ms']:.1f})")
     lag99 = out["lag_p99"]
     if out["lag_kept_up"]:
         print(f"  p99 projection lag <= {GOALS['lag_p99_ms']:.0f} ms at 100 commands/s: {lag99:.0f} ms"
@@ -976,7 +1034,7 @@ def mix(urls: dict[str, list[str]], prefix: str, bare_rps: float, memory: Memory
     cpu_before, gc_before, clock = memory.cpu(), gc_seconds(urls), time.monotonic()
     steps = run_ladder(urls, prefix, list(LADDER), on_step)
     cpu_after = memory.cpu()
-    cpu_report(cpu_before, cpu_after, time.monotonic() - clock, sum(len(s["latencies"]) for s in steps))
+    machine_ms = cpu_report(cpu_before, cpu_after, time.monotonic() - clock, sum(len(s["latencies"]) for s in steps))
     gc_report(gc_before, gc_seconds(urls), cpu_before, cpu_after)
     kept: list[dict[str, Any]] = []
     for step in steps:
@@ -1008,7 +1066,7 @@ def mix(urls: dict[str, list[str]], prefix: str, bare_rps: float, memory: Memory
         print(f"  at the sustained step ({best['rate']:.0f}/s offered): projection lag p50"
               f" {percentile(lag_best['reporting'], 50):.0f} ms, p99 {percentile(lag_best['reporting'], 99):.0f} ms"
               f" ({len(lag_best['reporting'])} events)")
-    out = {"sustained": sustained, "peak": peak, "lag_p99": float("nan"), "lag_kept_up": False}
+    out = {"sustained": sustained, "peak": peak, "lag_p99": float("nan"), "lag_kept_up": False, "mix_cpu_ms": machine_ms}
     if at is None:
         print(f"(the ladder stopped before {LAG_RATE:.0f} commands/s: no projection lag at that rate)")
         return out
@@ -1083,7 +1141,9 @@ def replicas(supervisor: Any, replica_cls: Any, memory: Memory, prefix: str, bar
             print(f"  check-ins, {label} posting process{'es' if label == 'two' else ''} (round {round_ + 1}):"
                   f" {result['ok_per_s']:.0f}/s, p50 {percentile(result['latencies'], 50):.0f} ms,"
                   f" p99 {percentile(result['latencies'], 99):.0f} ms, {result['errors']} errors;"
-                  f" machine {busy:.0%} busy{'; ' + posting if posting else ''} (consumers idle after {quiet:.1f}s)",
+                  f" machine {busy:.0%} busy{'; ' + posting if posting else ''}"
+                  f", reporting#0 {(cpu_after.get('reporting#0', 0.0) - cpu_before.get('reporting#0', 0.0)) / seconds:.0%}"
+                  f"{rest_report(cpu_before, cpu_after, seconds)} (consumers idle after {quiet:.1f}s)",
                   flush=True)
     one, two = (sum(figures[k]) / len(figures[k]) for k in ("one", "two"))
     print(f"posting_checkins_one_replica_per_s={one:.0f}  ({one / bare_rps:.1%} of the bare ceiling)")
