@@ -28,6 +28,11 @@ class PreconditionFailedError(Exception):
         self.stream, self.expected, self.actual = stream, expected, actual
 
 
+# The forms of the command ids the services give their own commands (a consumed event's, the overdue scan's):
+# an Idempotency-Key may not take them (http.py), or a client could claim those commands' event ids in advance.
+RESERVED_KEY_PREFIXES = ("consume:", "check-in-overdue:")
+
+
 @dataclass(frozen=True)
 class CommandMeta:
     """Everything about a command that is not its payload: who, why, which request."""

@@ -17,7 +17,7 @@ import marshmallow
 from werkzeug.wrappers import Request, Response
 
 from services.backbone.auth import authenticate, load_tokens
-from services.backbone.commands import CommandMeta, utcnow
+from services.backbone.commands import RESERVED_KEY_PREFIXES, CommandMeta, utcnow
 from services.backbone.domain import Actor, Context
 from services.backbone.logs import correlation_id
 from services.backbone.metrics import HTTP_REQUESTS
@@ -140,6 +140,12 @@ def _prepare(route: Route, request: Request, service: str) -> Call:
     command_id = request.headers.get("Idempotency-Key") or str(uuid.uuid4())
     if len(command_id) > 200:
         raise Problem(400, "Invalid Idempotency-Key", "the Idempotency-Key header is longer than 200 characters",
+                      rule="idempotency_key")
+    if command_id.startswith(RESERVED_KEY_PREFIXES):
+        # the services' own commands (a consumed event, the overdue scan) have ids of these forms: a client's key
+        # of the same form would take their event ids and make them fail
+        raise Problem(400, "Invalid Idempotency-Key", f"an Idempotency-Key may not begin with"
+                      f" {' or '.join(repr(p) for p in RESERVED_KEY_PREFIXES)}: the services' own commands use those",
                       rule="idempotency_key")
     correlation = request.headers.get("X-Correlation-Id") or command_id
     # Public (anonymous) routes, such as casting a ballot, are never tied to a client-chosen id in the logs.

@@ -6,6 +6,7 @@ they know nothing of HTTP or nameko.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -14,11 +15,12 @@ import psycopg
 
 from services.backbone.commands import Aggregates, CommandMeta, CommandResult
 from services.backbone.domain import Actor, Context, Decision, Event
-from services.backbone.errors import ConcurrencyConflictError
+from services.backbone.errors import ConcurrencyConflictError, IdempotencyMismatchError
 from services.backbone.foldcache import FoldCache
 from services.backbone.registry import EventRegistry
 from services.posting import domain as d
 
+log = logging.getLogger(__name__)
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
 REGISTRY.register(d.NominationRecorded, version=2)  # v2: the committee's decision date
 REGISTRY.upcaster(d.NominationRecorded.TYPE, 1)(d.upcast_nomination_recorded_v1)
@@ -145,6 +147,11 @@ def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime, max_day
             agg.append(stream, decision.events, version, meta)
         except ConcurrencyConflictError:
             continue  # a check-in (or another replica) moved the stream on; the next scan decides again
+        except IdempotencyMismatchError:
+            # the id is taken by another principal's command (a key of this form sent before keys were checked):
+            # this placement waits for its next check-in or version; the scan goes on with the others
+            log.warning("overdue scan: command id %s is taken by another command; %s skipped", command_id, stream)
+            continue
         raised += 1
     return raised
 

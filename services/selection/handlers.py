@@ -61,7 +61,8 @@ def register_cadres(agg: Aggregates, meta: CommandMeta, cadres: list[dict[str, A
                               item=i, field="cadre_id", first_item=j)
     results = []
     for i, cadre in enumerate(cadres):
-        each = CommandMeta(meta.context, f"{meta.command_id}:{i}", meta.correlation_id, meta.source)
+        # the request's hash goes with each item: a retry of the key with another body is refused, not replayed
+        each = dataclasses.replace(meta, command_id=f"{meta.command_id}:{i}")
         results.append({"cadre_id": cadre["cadre_id"], **register_cadre(agg, each, cadre).to_json()})
     return results
 

@@ -136,3 +136,27 @@ def test_a_refusal_is_the_problem_the_openapi_document_declares(api: Api) -> Non
     assert sorted(refused(response)) == [("cadres.0.blood_type", "unknown_field"), ("cadres.0.name", "length"),
                                          ("cadres.0.rank", "one_of"), ("cadres.1._schema", "type"),
                                          ("cadres.2.birth_date", "range"), ("cadres.2.fit_for_duty", "required")]
+
+
+def test_a_bulk_registration_retried_under_its_key_with_another_body_is_refused_not_replayed(api: Api) -> None:
+    key, first = uid("bulk-key"), cadre()
+    assert api.post("/selection/cadres/bulk", {"cadres": [first]}, "hr", **{"Idempotency-Key": key}).status_code == 200
+
+    same = api.post("/selection/cadres/bulk", {"cadres": [first]}, "hr", **{"Idempotency-Key": key})
+    changed = api.post("/selection/cadres/bulk", {"cadres": [{**first, "rank": "section_chief"}]}, "hr",
+                       **{"Idempotency-Key": key})
+
+    assert same.status_code == 200 and same.json()["results"][0]["replayed"] is True
+    assert changed.status_code == 422 and changed.json()["rule"] == "idempotency_key", changed.text
+    assert api.get(f"/selection/cadres/{first['cadre_id']}").json()["rank"] == "deputy_section"
+
+
+@pytest.mark.parametrize("key", ["consume:3f1c0e9a-6a57-4b8e-9d0f-2f7f5d2b1a10", "check-in-overdue:placement-p-1:7"])
+def test_a_key_of_the_form_the_services_give_their_own_commands_is_refused(api: Api, key: str) -> None:
+    body = cadre()
+
+    response = api.post("/selection/cadres", body, "hr", **{"Idempotency-Key": key})
+
+    assert response.status_code == 400 and response.json()["rule"] == "idempotency_key", response.text
+    assert "may not begin with" in response.json()["detail"]
+    assert api.get(f"/selection/cadres/{body['cadre_id']}").status_code == 404  # nothing written

@@ -69,3 +69,21 @@ def test_every_http_route_comes_from_the_backbones_http() -> None:
     for path in python_files(ROOT / "services"):
         if path != ROOT / "services" / "backbone" / "web.py":
             assert "nameko.web.handlers" not in imports_of(path), f"{path.relative_to(ROOT)}: use services.backbone.http.http"
+
+
+def test_the_ids_the_services_give_their_own_commands_are_of_a_form_no_client_key_may_take() -> None:
+    """An f-string command id made by a service (a consumed event's, a scan's) begins with a reserved prefix, which
+    the HTTP edge refuses as an Idempotency-Key: else a client could take those commands' event ids in advance."""
+    from services.backbone.commands import RESERVED_KEY_PREFIXES
+
+    made = []
+    for path in python_files(ROOT / "services"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = ([k.value for k in node.keywords if k.arg == "command_id"] if isinstance(node, ast.Call) else
+                       [node.value] if isinstance(node, ast.Assign) and any(
+                           isinstance(t, ast.Name) and t.id == "command_id" for t in node.targets) else [])
+            for value in targets:
+                if isinstance(value, ast.JoinedStr) and value.values and isinstance(value.values[0], ast.Constant):
+                    made.append((path.relative_to(ROOT), str(value.values[0].value)))
+    assert len(made) >= 4, made  # the three consumers and the overdue scan at least
+    assert [(p, head) for p, head in made if not head.startswith(RESERVED_KEY_PREFIXES)] == []
