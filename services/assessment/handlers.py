@@ -85,8 +85,14 @@ def open_assessment(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any])
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         roster = roster_for(agg, command.placement_id, conn)
         policy = d.policy_in_force(policies(agg, conn), meta.context.now.date())
-        result = agg.execute(stream, d.fold,
-                             lambda s: d.decide_open_assessment(s, command, meta.context, roster, policy), meta, conn=conn)
+
+        def decide(state: d.Assessment | None) -> Decision:
+            decision = d.decide_open_assessment(state, command, meta.context, roster, policy)
+            if (placement := roster.find(command.placement_id)) is not None and agg.store.vault is not None:
+                agg.store.vault.hold_person(conn, placement.cadre_id)  # an erased cadre is assessed no more
+            return decision
+
+        result = agg.execute(stream, d.fold, decide, meta, conn=conn)
         index_cohorts(agg, conn, result)
         return result
 

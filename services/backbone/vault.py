@@ -150,6 +150,17 @@ class Vault:
         for subject, wrapped in rows:
             self._remember(subject, self._unwrap(subject, bytes(wrapped)), expires)
 
+    def hold_person(self, conn: psycopg.Connection, cadre_id: str) -> None:
+        """In a command's transaction, before it writes anything about `cadre_id` (a placement, an assessment):
+        PersonErasedError if the cadre's erasure has been applied here; else the cadre is held (a shared lock
+        until the transaction ends) so that an erasure applied meanwhile waits for it, then finds what it wrote
+        and destroys that key too (`erase_person_everywhere`). Without it, a placement or an assessment begun
+        after the erasure -- or committed while it ran -- got a fresh key that no erasure would ever destroy."""
+        conn.execute(_Q_HOLD_PERSON, (_person_lock(self.schema, cadre_id),))
+        if conn.execute(self._q_erased, (PERSON_SUBJECT + cadre_id,)).fetchone():
+            raise PersonErasedError(f"the personal data of cadre {cadre_id} was erased: nothing about them may be"
+                                    " recorded again")
+
     def erase(self, conn: psycopg.Connection, subject: str) -> bool:
         """Destroy the subject's key; True if there was one. Later seals for the subject are refused."""
         self._uncached.add(subject)
@@ -212,11 +223,24 @@ class PersonErasedError(Exception):
 ERASURE_EVENT = "selection.PersonalDataErased"
 
 
+PERSON_SUBJECT = "cadre:"  # in erased_subjects: the cadre's erasure was applied in this service (`hold_person`)
+_Q_HOLD_PERSON = "SELECT pg_advisory_xact_lock_shared(hashtext(%s))"
+_Q_LOCK_PERSON = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+
+
+def _person_lock(schema: str, cadre_id: str) -> str:
+    return f"person:{schema}:{cadre_id}"
+
+
 def erase_person_everywhere(store: Any, conn: psycopg.Connection, cadre_id: str, prefix: str,
                             opening_type: str, subject_field: str) -> int:
-    """On `selection.PersonalDataErased`: destroy the keys of every aggregate this service keeps about
-    the cadre (found by the event that opened it, e.g. a placement's `PlacementPlanned`, filtered by
-    PostgreSQL: neither reading nor revealing the service's other events)."""
+    """On `selection.PersonalDataErased`: mark the cadre erased here (commands about them are refused from now
+    on: `Vault.hold_person`), then destroy the keys of every aggregate this service keeps about the cadre (found
+    by the event that opened it, e.g. a placement's `PlacementPlanned`, filtered by PostgreSQL: neither reading
+    nor revealing the service's other events). The cadre's lock, taken first, waits for the commands that hold
+    the cadre, so the search below sees what they wrote."""
+    conn.execute(_Q_LOCK_PERSON, (_person_lock(store.schema, cadre_id),))
+    store.vault.erase(conn, PERSON_SUBJECT + cadre_id)
     subjects = store.values_where(prefix, opening_type, subject_field, "cadre_id", cadre_id, conn=conn)
     for subject in subjects:
         store.vault.erase(conn, subject)

@@ -89,6 +89,8 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
             placement, p_version = agg.load(p_stream, d.fold_placement, conn=conn)
             nomination, n_version = agg.load(n_stream, d.fold_nomination, conn=conn)
             decision = d.decide_plan_placement(placement, command, meta.context, nomination)
+            if nomination is not None and agg.store.vault is not None:
+                agg.store.vault.hold_person(conn, nomination.cadre_id)  # an erased cadre is placed no more
             new = agg.new_events(decision.events, meta, decision.policy_version)
             batches = [
                 (p_stream, [n for e, n in zip(decision.events, new, strict=True) if not _nomination_event(e)], p_version),

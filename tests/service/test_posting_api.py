@@ -368,3 +368,30 @@ def test_metrics_show_rpcs_relay_lag_consumer_lag_parked_messages_and_the_chain_
     assert all(metric(scrape(r, "posting"), "fourgates_parked_messages", consumer="posting") == 0 for r in replicas)
     resolved = api.get("/posting/parked", "auditor", include_resolved="true").json()["items"][-1]
     assert (resolved["resolution"], resolved["resolved_by"]) == ("dismissed", "ops.he")
+
+
+def test_a_cadre_erased_after_approval_is_placed_no_more(running: dict[str, Any]) -> None:
+    """Erasure destroys the keys of the placements posting has; a placement planned after it would have had a
+    fresh key, and the cadre's check-ins readable for good under it."""
+    api, nomination_id = running["posting"], approved(running)
+    cadre_id = api.get(f"/posting/nominations/{nomination_id}").json()["cadre_id"]
+    erased = running["selection"].post(f"/selection/cadres/{cadre_id}/erasure", {"reason": "本人依法申请删除个人信息"}, "od")
+    assert erased.status_code == 200, erased.text
+    with psycopg.connect(POSTING_DB) as conn:
+        erasure = conn.execute("SELECT event_id FROM selection.events WHERE type = 'selection.PersonalDataErased'"
+                               " AND data->>'cadre_id' = %s", (cadre_id,)).fetchone()
+    assert erasure is not None
+
+    def applied() -> bool:  # posting's consumer has applied the erasure
+        with psycopg.connect(POSTING_DB) as conn:
+            return conn.execute("SELECT 1 FROM posting.consumer_inbox WHERE event_id = %s", erasure).fetchone() is not None
+
+    assert eventually(applied)
+    before, placement_id = events(api), uid("p")
+
+    refused = api.post("/posting/placements", {"placement_id": placement_id, "nomination_id": nomination_id,
+                                               "term_months": 24, "start_date": TODAY.isoformat()}, "od")
+
+    assert_refused(refused, 409, "personal_data_erased")
+    assert cadre_id in refused.json()["detail"]
+    assert events(api) == before
