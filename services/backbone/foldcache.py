@@ -27,8 +27,12 @@ class FoldCache:
     """
 
     def __init__(self, evolve: Callable[[Any, Any], Any], load: Callable[[RecordedEvent], Any],
-                 scrub: Callable[[Any], Any] = lambda state: state, size: int = 20_000) -> None:
+                 scrub: Callable[[Any], Any] = lambda state: state, size: int = 20_000,
+                 refold_on: frozenset[str] = frozenset()) -> None:
         self.evolve, self.load, self.scrub, self.size = evolve, load, scrub, size
+        # Event types after which the stream is folded again from its start: an erasure changes what the earlier
+        # events read as (sealed fields become placeholders), and the kept state must be what a fresh fold gives.
+        self.refold_on = refold_on
         self._folds: weakref.WeakKeyDictionary[EventStore, OrderedDict[str, tuple[int, Any]]] = weakref.WeakKeyDictionary()
 
     def state(self, store: EventStore, stream: str, conn: psycopg.Connection | None = None) -> tuple[int, Any]:
@@ -36,6 +40,8 @@ class FoldCache:
         folds = self._folds.setdefault(store, OrderedDict())
         version, state = folds.get(stream, (0, None))
         new = store.read_stream_after(stream, version, conn=conn)
+        if version and any(recorded.type in self.refold_on for recorded in new):
+            version, state, new = 0, None, store.read_stream_after(stream, 0, conn=conn)
         for recorded in new:
             state = self.evolve(state, self.load(recorded))
         if new:

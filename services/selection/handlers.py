@@ -185,7 +185,8 @@ def versioned_nomination_page(agg: Aggregates, offset: int, limit: int | None,
 
 
 # Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
-CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name=""))
+CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name=""),
+                   refold_on=frozenset({d.PersonalDataErased.TYPE}))  # erased, an update's sealed changes read as {}
 
 
 def versioned_cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Cadre], bool],

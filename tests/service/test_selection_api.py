@@ -739,3 +739,26 @@ def test_the_unit_list_pages_by_unit_id_for_every_reader(api: Api) -> None:
         {"unit_id": f"{prefix}-b", "name": "白马镇", "version": 1}, {"unit_id": f"{prefix}-c", "name": "县财政局", "version": 1}]
     for reader in ("finance", "qingshui", "agency", "pc", "hr"):
         assert api.get("/selection/units", as_=reader, limit=1000).json()["items"] == listed["items"], reader
+
+
+def test_an_erased_cadre_who_changed_unit_is_listed_alike_now_and_as_of_now_to_every_unit(api: Api) -> None:
+    """A unit change is sealed with the cadre's name (CadreUpdated.changes), so erasure takes it back to the
+    registration's unit; the cadre list the service keeps folded must say the same as a fresh fold."""
+    cadre_id = cadre(api)  # county-finance
+    moved = api.post("/selection/cadres", {"cadre_id": cadre_id, "name": "李明", "rank": "deputy_section",
+                                           "home_unit": "county-education", "birth_date": "1992-05-01",
+                                           "grassroots_experience": False, "fit_for_duty": True, "reserve_cadre": True},
+                     "hr")
+    assert moved.status_code == 200, moved.text
+
+    def listed(reader: str, **params: Any) -> list[tuple[str, str]]:
+        items = api.get("/selection/cadres", reader, limit=1000, **params).json()["items"]
+        return [(c["cadre_id"], c["home_unit"]) for c in items if c["cadre_id"] == cadre_id]
+
+    assert listed("education") == [(cadre_id, "county-education")] and listed("finance") == []  # folded and kept
+    assert api.post(f"/selection/cadres/{cadre_id}/erasure", {"reason": "本人依法申请删除"}, "od").status_code == 200
+
+    for reader in ("finance", "education"):
+        assert listed(reader) == listed(reader, as_of=now_iso()), reader
+        for listed_id, _ in listed(reader):
+            assert api.get(f"/selection/cadres/{listed_id}", reader).status_code == 200, reader
