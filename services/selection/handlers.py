@@ -13,8 +13,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from services.backbone.commands import Aggregates, CommandMeta, CommandResult
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult, check_retry
 from services.backbone.domain import DomainError
+from services.backbone.envelope import AlreadyStored, deterministic_event_id
 from services.backbone.foldcache import FoldCache
 from services.backbone.registry import EventRegistry
 from services.selection import domain as d
@@ -51,19 +52,50 @@ def register_cadre(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], 
 
 
 def register_cadres(agg: Aggregates, meta: CommandMeta, cadres: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Register or update many cadres, each its own command (`<command id>:<index>`); a cadre_id sent twice
-    refuses the whole request before anything is written (which of the two should win?)."""
+    """Register or update many cadres, all or none: each is a command of its own (`<command id>:<index>`), decided
+    on the cadre's stream, and their events are appended together once every one was accepted. A cadre refused
+    (or a cadre_id sent twice) refuses the whole request, naming `cadres.<index>`; nothing is written."""
     first: dict[str, int] = {}
     for i, cadre in enumerate(cadres):
         if (j := first.setdefault(cadre["cadre_id"], i)) != i:
             raise DomainError("duplicate", f"duplicate rule: cadres.{i}.cadre_id: cadre {cadre['cadre_id']} is already "
                                            f"cadres.{j}; send each cadre once per request, nothing was applied",
                               item=i, field="cadre_id", first_item=j)
+    # the request's hash goes with each item: a retry of the key with another body is refused, not replayed
+    metas = [dataclasses.replace(meta, command_id=f"{meta.command_id}:{i}") for i in range(len(cadres))]
+    earlier = agg.store.read_events([deterministic_event_id(m.command_id, 0) for m in metas])
+    if earlier:  # a retry of the key: each cadre's first result again (a cadre left unchanged is decided again)
+        check_retry(earlier[0], meta)
+        return [{"cadre_id": cadre["cadre_id"], **register_cadre(agg, each, cadre).to_json()}
+                for each, cadre in zip(metas, cadres, strict=True)]
+    for cadre in cadres:
+        _ensure_key(agg, cadre["cadre_id"])  # the names are sealed under each cadre's own key
+    batches, decided = [], []
+    with agg.store.transaction() as conn:  # one connection for every read; append_streams checks the versions
+        for i, (cadre, each) in enumerate(zip(cadres, metas, strict=True)):
+            stream = cadre_stream(cadre["cadre_id"])
+            history = agg.history(stream, conn=conn)
+            try:
+                decision = d.decide_register_cadre(d.fold_cadre(history), d.RegisterCadre(**cadre), each.context)
+            except DomainError as exc:
+                field = exc.details.get("field")
+                raise type(exc)(exc.rule, f"cadres.{i}: {exc.message}; nothing was applied",
+                                **{**exc.details, "item": i, **({"field": f"cadres.{i}.{field}"} if field else {})}
+                                ) from exc
+            new = agg.new_events(decision.events, each, decision.policy_version)
+            if new:
+                batches.append((stream, new, len(history)))
+            decided.append((stream, len(history), new))
+    appended = agg.store.append_streams(batches) if batches else []
+    replayed = isinstance(appended, AlreadyStored)  # the same request, sent again while this one ran
+    if replayed:
+        check_retry(appended[0], meta)
+    recorded = {e.event_id: e for e in appended}
     results = []
-    for i, cadre in enumerate(cadres):
-        # the request's hash goes with each item: a retry of the key with another body is refused, not replayed
-        each = dataclasses.replace(meta, command_id=f"{meta.command_id}:{i}")
-        results.append({"cadre_id": cadre["cadre_id"], **register_cadre(agg, each, cadre).to_json()})
+    for cadre, (stream, version, new) in zip(cadres, decided, strict=True):
+        mine = [recorded[n.event_id] for n in new if n.event_id in recorded]
+        results.append({"cadre_id": cadre["cadre_id"],
+                        **CommandResult(stream, version + len(mine), mine, replayed=replayed and bool(mine)).to_json()})
     return results
 
 

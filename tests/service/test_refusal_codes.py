@@ -160,3 +160,24 @@ def test_a_key_of_the_form_the_services_give_their_own_commands_is_refused(api: 
     assert response.status_code == 400 and response.json()["rule"] == "idempotency_key", response.text
     assert "may not begin with" in response.json()["detail"]
     assert api.get(f"/selection/cadres/{body['cadre_id']}").status_code == 404  # nothing written
+
+
+def test_a_bulk_registration_with_one_cadre_refused_by_a_rule_writes_none_and_names_the_cadre(api: Api) -> None:
+    kept = cadre(reserve_cadre=True)
+    assert api.post("/selection/cadres", kept, "hr").status_code == 200
+    late = cadre()
+
+    refused_bulk = api.post("/selection/cadres/bulk", {"cadres": [late, {**kept, "reserve_cadre": False}]}, "hr")
+
+    assert refused_bulk.status_code == 422, refused_bulk.text
+    problem = refused_bulk.json()
+    assert problem["rule"] == "reserve_pool_change" and problem["item"] == 1
+    assert problem["field"] == "cadres.1.reserve_cadre" and problem["detail"].startswith("cadres.1: ")
+    assert "nothing was applied" in problem["detail"]
+    assert api.get(f"/selection/cadres/{late['cadre_id']}").status_code == 404  # the first cadre was not written
+
+    accepted = api.post("/selection/cadres/bulk", {"cadres": [late, {**kept, "home_unit": "county-education"}]}, "hr")
+
+    assert accepted.status_code == 200, accepted.text
+    assert [len(r["events"]) for r in accepted.json()["results"]] == [1, 1] and accepted.json()["changed"] == 2
+    assert api.get(f"/selection/cadres/{kept['cadre_id']}").json()["home_unit"] == "county-education"
