@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from services.backbone.commands import Aggregates, CommandMeta, check_retry
 from services.backbone.domain import DomainError
-from services.backbone.envelope import RecordedEvent, deterministic_event_id
+from services.backbone.envelope import AlreadyStored, RecordedEvent, deterministic_event_id
 from services.backbone.http import Problem
 from services.backbone.refusals import invalid_fields
 from services.selection import domain as d
@@ -193,6 +193,9 @@ def import_cadres(agg: Aggregates, meta: CommandMeta, rows: list[Row], reason: s
     if errors:
         raise _rejected(errors, len(rows))
     recorded = agg.store.append_streams(batches)
+    if isinstance(recorded, AlreadyStored):  # the same key, sent again while this import ran: that one's result
+        check_retry(recorded[0], meta)
+        return _summary(rows, recorded, {}, replayed=True)
     return _summary(rows, recorded, outcomes, replayed=False)
 
 
