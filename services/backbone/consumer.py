@@ -292,6 +292,7 @@ class IdempotentConsumer(ParkedMessages):
                     outcomes.append("applied")
                     fresh.append(event)
                     cursor = event.cursor
+                    seen.add(event.event_id)  # a second copy in this batch (a republish, a redelivery) is a duplicate
             failures = self._run_handlers(conn, source, fresh, one_by_one)
             for event in fresh:
                 if (error := failures.get(event.event_id)) is not None:

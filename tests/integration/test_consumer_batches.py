@@ -250,3 +250,23 @@ def test_the_inbox_check_of_a_batch_is_planned_with_its_values_not_kept_as_a_gen
     assert outcomes == ["applied"] * 8 and len(target.applied(db_url)) == 22
     assert [s for s in kept if "consumer_inbox" in s and "event_id = $2" in s], "a delivery alone: prepared"
     assert not [s for s in kept if "consumer_inbox" in s and "ANY" in s], kept
+
+
+def test_a_second_copy_of_an_event_in_the_same_batch_is_a_duplicate_not_a_forgery(
+        db_url: str, pool: ConnectionPool, schema: str, source: EventStore) -> None:
+    """The relay publishes again what the broker did not confirm in time, and the broker redelivers what was
+    not acknowledged: copies can arrive in the batch that applies the first one. They are duplicates -- no
+    rewind, no alert, no catch-up through the source's feed."""
+    from services.backbone.metrics import REWINDS
+
+    target = Target(pool, schema, source)
+    bodies = published(source, 6)
+    rewinds = REWINDS.labels("target", "ledger")._value.get()
+
+    outcomes = deliver_together(target.consumer, bodies + bodies[:3])
+
+    assert outcomes == ["applied"] * 6 + ["duplicate"] * 3
+    assert target.applied(db_url) == list(range(6))
+    assert REWINDS.labels("target", "ledger")._value.get() == rewinds, "a redelivered copy is not a forged message"
+    assert target.consumer.stats.catch_ups == 0
+    assert target.consumer.cursor("ledger") == FeedCursor.parse(bodies[-1]["sequence"])
