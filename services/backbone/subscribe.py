@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import eventlet
 from kombu import Connection, Queue, binding
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
@@ -16,16 +17,27 @@ from services.backbone.config import amqp_uri
 from services.backbone.topics import Topic
 
 log = logging.getLogger(__name__)
+PARK_RETRY_SECONDS = 1.0
 
 
 class ParkingQueueConsumer(QueueConsumer):
     """nameko's queue consumer, but an undecodable body is parked by the subscription it was meant for."""
 
     def on_decode_error(self, message: Any, exc: Exception) -> None:
+        """Park the message, then acknowledge it. Runs in the thread that reads every queue of the service:
+        should the parking fail (the database away), the message goes back to its queue, to be tried again
+        after a pause, instead of the error stopping the service or the message being dropped."""
         exchange = message.delivery_info.get("exchange")
         for provider in list(self._providers):
             if isinstance(provider, SourceSubscription) and provider.queue.exchange.name == exchange:
-                provider.park_undecodable(message, exc)
+                try:
+                    provider.park_undecodable(message, exc)
+                except Exception as failure:  # noqa: BLE001  (whatever it is, the message must not be lost)
+                    log.error("undecodable message on %s could not be parked (%r): back to its queue, tried again"
+                              " in %s s", exchange, failure, PARK_RETRY_SECONDS)
+                    eventlet.sleep(PARK_RETRY_SECONDS)
+                    message.requeue()
+                    return
                 break
         else:
             log.error("undecodable message on %s could not be parked: %r", exchange, exc)

@@ -183,3 +183,36 @@ def test_the_relays_idle_check_reads_the_index_not_the_whole_log(db_url: str, sc
         conn.execute(f"PREPARE idle_check(int, text, bigint) AS {relay._after % ('$1', '$2', '$3')}")
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE idle_check(1, '1', 0)").fetchall())
     assert "events_feed_order" in plan and "Seq Scan" not in plan, plan
+
+
+def test_an_undecodable_message_that_cannot_be_parked_yet_stays_queued_and_the_service_goes_on(
+        env: dict[str, str], db_url: str) -> None:
+    """Parking runs in the thread that reads the service's queues: when it fails (here its table is away, as
+    when the database is), the message goes back to its queue and is parked once it can be; the service
+    neither stops nor drops it, and goes on applying the events that follow."""
+    from kombu import Connection, Producer
+
+    from services.backbone.relay import events_exchange
+
+    tally = start(env, "tally")
+    ledger = start(env, "ledger")
+    try:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE tally.parked_messages RENAME TO parked_away")
+        with Connection(env["AMQP_URI"]) as amqp:
+            Producer(amqp.channel(), exchange=events_exchange("ledger")).publish(
+                b"\xff\xfe not even text", routing_key="ledger.Happened", content_type="application/json",
+                content_encoding="binary")
+        time.sleep(3)  # a few attempts to park it
+        with ConnectionPool(db_url, min_size=1, max_size=2) as pool:
+            EventStore(pool, "ledger").append("s", [new_event("ledger.Happened")])
+        wait_until(lambda: len(applied(db_url)) == 1, timeout=30)
+        assert tally.proc is not None and tally.proc.poll() is None, "the service stopped"
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE tally.parked_away RENAME TO parked_messages")
+        wait_until(lambda: len(parked(db_url)) == 1, timeout=30)
+    finally:
+        ledger.stop()
+        tally.stop()
+
+    assert "undecodable" in parked(db_url)[0][1]
