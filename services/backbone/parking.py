@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from services.backbone.domain import NotFoundError, StepOrderError
-from services.backbone.envelope import RecordedEvent, dumps, from_cloudevent, to_cloudevent
+from services.backbone.envelope import FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
 from services.backbone.logs import correlation_id
 
 log = logging.getLogger("services.backbone.consumer")
@@ -51,8 +51,20 @@ class ParkedMessages:
         event_id = body.get("id") if isinstance(body, dict) else None
         type_ = body.get("type") if isinstance(body, dict) else None
         with self.pool.connection() as conn, conn.transaction():
+            if event_id is not None and self._parked_already(conn, str(event_id), raw):
+                log.warning("consumer %s: a copy of parked message %s from %s arrived again; one is kept", self.name,
+                            event_id, source)
+                return
             self._insert_parked(conn, source, event_id, type_, raw, error, recorded=False)
         log.error("consumer %s parked a malformed message from %s: %s", self.name, source, error)
+
+    def _parked_already(self, conn: psycopg.Connection, event_id: str, body: str) -> bool:
+        """Is this very message parked unread and still open (a redelivery, a relay's republish)? The operator
+        has one to replay or dismiss, not one per copy."""
+        return conn.execute(sql.SQL(
+            "SELECT 1 FROM {}.parked_messages WHERE consumer = %s AND event_id = %s AND NOT recorded"
+            " AND resolved_at IS NULL AND body = %s LIMIT 1").format(self._s), (self.name, event_id, body)
+        ).fetchone() is not None
 
     def _insert_parked(self, conn: psycopg.Connection, source: str, event_id: str | None, type_: str | None,
                        body: str, error: str, recorded: bool) -> None:
@@ -103,7 +115,7 @@ class ParkedMessages:
                     raise StepOrderError("parked.not_an_event", f"parked message {parked_id} carries {event.type!r},"
                                          f" not an event of {source}: dismiss it instead", parked_id=parked_id)
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"consumer:{self.schema}:{self.name}:{source}",))
-                if not recorded and self._in_inbox(conn, event):
+                if not recorded and self._applied_already(conn, source, event):
                     raise StepOrderError("parked.applied_already", f"event {event.event_id} of parked message {parked_id}"
                                          f" was applied already (it came through {source}'s feed, or in another"
                                          " message): dismiss this one", parked_id=parked_id)
@@ -145,9 +157,15 @@ class ParkedMessages:
             raise StepOrderError("parked.resolved", f"parked message {parked_id} was {row[2]} already", parked_id=parked_id)
         return str(row[0] or ""), str(row[1]), bool(row[3])
 
-    def _in_inbox(self, conn: psycopg.Connection, event: RecordedEvent) -> bool:
-        return conn.execute(sql.SQL("SELECT 1 FROM {}.consumer_inbox WHERE consumer = %s AND event_id = %s")
-                            .format(self._s), (self.name, event.event_id)).fetchone() is not None
+    def _applied_already(self, conn: psycopg.Connection, source: str, event: RecordedEvent) -> bool:
+        """In the inbox, or at or before the cursor a rebuild left (it loaded those events without the inbox)."""
+        row = conn.execute(sql.SQL(
+            "SELECT EXISTS (SELECT 1 FROM {s}.consumer_inbox WHERE consumer = %s AND event_id = %s),"
+            " (SELECT ARRAY[inbox_era, inbox_tx_id, inbox_position] FROM {s}.consumer_cursor"
+            "  WHERE consumer = %s AND source = %s AND inbox_era IS NOT NULL)").format(s=self._s),
+            (self.name, event.event_id, self.name, source)).fetchone()
+        assert row is not None
+        return bool(row[0]) or (row[1] is not None and event.cursor <= FeedCursor(*row[1]))
 
     def _resolve(self, conn: psycopg.Connection, parked_id: int, resolution: str, by: str, note: str | None) -> None:
         conn.execute(sql.SQL("UPDATE {}.parked_messages SET resolved_at = now(), resolution = %s, resolved_by = %s,"

@@ -196,3 +196,32 @@ def test_behind_a_rebuilds_cursor_an_event_missing_from_the_inbox_counts_as_appl
         mirror = Mirror(pool, own, ledger)
         assert [mirror.consumer.receive("ledger", body) for body in bodies] == ["duplicate", "duplicate", "applied"]
         assert mirror.mirrored() == [2]
+
+
+def test_a_parked_copy_of_an_event_a_rebuild_loaded_is_not_replayed_and_copies_are_parked_once(
+        db_url: str, pool: ConnectionPool, schema: str) -> None:
+    """A rebuild loads the read models without the inbox and leaves its cursor as the line before which every
+    event counts as applied: a parked, unread copy of such an event is refused on replay like one in the inbox.
+    And a message parked unread that arrives again (a redelivery) is kept once, not once per copy."""
+    ledger, bodies, previous = EventStore(pool, schema), [], None
+    for n in range(3):
+        data = {"n": n, "blob": "x" * 1_100_000} if n == 1 else {"n": n}
+        event = ledger.append(f"l-{n}", [new_event("ledger.Happened", data)])[0]
+        bodies.append(to_cloudevent(event, previous))
+        previous = event.cursor
+    with migrated_schema(db_url) as own, psycopg.connect(db_url, autocommit=True) as conn:
+        # As a rebuild leaves it: the read models hold events 0 and 1, the inbox nothing.
+        cursor = ledger.read_feed(FEED_START, 2)[-1].cursor
+        conn.execute(f'INSERT INTO "{own}".consumer_cursor (consumer, source, era, tx_id, position, inbox_era,'
+                     " inbox_tx_id, inbox_position) VALUES ('mirror', 'ledger', %s, %s, %s, %s, %s, %s)",
+                     (*cursor, *cursor))
+        mirror = Mirror(pool, own, ledger)
+        assert [mirror.consumer.receive("ledger", body) for body in (bodies[1], bodies[1])] == ["parked", "parked"]
+        parked, total = mirror.consumer.parked()
+        assert total == 1 and "oversized" in parked[0]["error"]
+        with pytest.raises(StepOrderError, match="was applied already") as refused:
+            mirror.consumer.replay_parked(parked[0]["id"], "ops.he")
+        assert refused.value.rule == "parked.applied_already"
+        assert mirror.mirrored() == []
+        assert mirror.consumer.receive("ledger", bodies[2]) == "applied"
+        assert mirror.mirrored() == [2]
