@@ -9,7 +9,9 @@ overrides) and its own RabbitMQ vhost (deleted afterwards); logs in var/bench-e2
    driven closed-loop by the load generator: LOAD_PROCESSES processes x BARE_CONNECTIONS keep-alive
    connections, GET /bare, for MEASURE_SECONDS after a warm-up. Then, the same way, its minimal command
    (POST /bare/events: one INSERT of an event row, nothing else -- the issue's second reference figure).
-   Then it is stopped.
+   Then it is stopped. Then the architecture's floor (bench/floor_service.py: one event appended, sealed into
+   the audit chain, relayed with confirms and projected by a consumer in a second process; no domain), the
+   same way, with the machine's CPU per command until the consumer has projected everything.
 2. The four services (deploy/supervise.py, one process each, deploy/nameko.yaml settings; MAX_WORKERS,
    DB_POOL_SIZE etc. from the environment pass through) and a realistic mix: cadres' journeys (`journey`
    below: register, recommend, inspect, approve; place, draft, three signatures, start, check-ins; open
@@ -58,6 +60,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 # ---------------------------------------------------------------- the workload: one cadre's journey through HTTP
@@ -378,9 +381,10 @@ async def _closed_loop(spec: dict[str, Any]) -> dict[str, Any]:
 def _closed_request(spec: dict[str, Any], i: int, k: int) -> tuple[str, str, dict[str, str], bytes | None]:
     if spec["kind"] == "bare":
         return "GET", "/bare", {}, None
-    if spec["kind"] == "insert":
+    if spec["kind"] in ("insert", "floor"):
         body = {"cadre": f"{i}-{k}", "checked_on": "2026-11-28", "work": f"第{k}次走访"}
-        return "POST", "/bare/events", {"Content-Type": "application/json"}, json.dumps(body).encode()
+        path = "/bare/events" if spec["kind"] == "insert" else "/floor/events"
+        return "POST", path, {"Content-Type": "application/json"}, json.dumps(body).encode()
     placements = spec["placements"][i::spec["connections"]]
     placement_id, token = placements[k % len(placements)]
     body = {"checked_on": spec["today"], "thinking": "思想稳定", "work": f"第{k}次走访", "met_by": "镇党委书记"}
@@ -780,6 +784,88 @@ class Bare:
             self.proc.wait()
 
 
+class Floor:
+    """bench/floor_service.py: its sink, then its origin, each under `nameko run` with the services' config."""
+
+    SCHEMAS = ("floor_origin", "floor_sink")
+
+    def __init__(self, amqp_uri: str, memory: Memory) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "AMQP_URI": amqp_uri, "FOURGATES_DB": BENCH_DB,
+               "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}", "FOURGATES_CHAIN_HEAD_DIR": str(WORK_DIR / "chain-heads")}
+        try:
+            for name, label in (("Sink", "floor_sink"), ("Origin", "floor_origin")):
+                log = open(WORK_DIR / "logs" / f"{label}.log", "ab")  # noqa: SIM115  (closed with the process)
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "nameko", "run", f"bench.floor_service:{name}", "--config",
+                     str(ROOT / "deploy" / "nameko.yaml")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+                memory.watch(f"{label}#0", self.procs[-1].pid)
+                if name == "Sink":
+                    self._wait_subscribed(amqp_uri.rsplit("/", 1)[1])
+            self.url = f"http://127.0.0.1:{self.port}"
+            wait_http(self.url + "/floor")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_subscribed(self, vhost: str, timeout: float = 60) -> None:
+        """Until the sink consumes from its queue: the origin's first event must find it bound."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(requests.RequestException, ValueError):
+                queues = requests.get(f"{RABBIT_API}/queues/{vhost}", timeout=5).json()
+                if any("floor_sink" in q.get("name", "") and q.get("consumers", 0) > 0 for q in queues):
+                    return
+            if self.procs[-1].poll() is not None:
+                raise RuntimeError("the floor's sink exited: see var/bench-e2e/logs/floor_sink.log")
+            time.sleep(0.3)
+        raise RuntimeError(f"the floor's sink did not subscribe within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        stop_all([SimpleNamespace(proc=proc) for proc in self.procs])
+
+
+def floor_reference(memory: Memory, bare_rps: float) -> tuple[float, float]:
+    """The architecture's floor (bench/floor_service.py) driven like the minimal command: the machine's CPU
+    per command, everything included (the sink's projection too), and its rate's share of the bare ceiling.
+    Prints its line."""
+    import psycopg
+
+    with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+        for schema in Floor.SCHEMAS:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with own_vhost() as amqp_uri:
+        floor = Floor(amqp_uri, memory)
+        try:
+            with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS floor_sink.projected (event_id uuid PRIMARY KEY, stream text)")
+            cpu_before = memory.cpu()
+            result = run_closed([{"kind": "floor", "urls": [floor.url], "connections": BARE_CONNECTIONS,
+                                  "warmup": WARMUP_SECONDS, "seconds": MEASURE_SECONDS} for _ in range(LOAD_PROCESSES)])
+            ended = time.monotonic()
+            with psycopg.connect(BENCH_DB, autocommit=True) as conn:
+                appended = conn.execute("SELECT count(*) FROM floor_origin.events").fetchone()[0]  # type: ignore[index]
+                while (projected := conn.execute("SELECT count(*) FROM floor_sink.projected").fetchone()[0]  # type: ignore[index]
+                       ) < appended and time.monotonic() - ended < 60:
+                    time.sleep(0.1)
+            drained = time.monotonic() - ended
+            cpu_after = memory.cpu()
+        finally:
+            floor.stop()
+    cpu_ms = 1000 * (cpu_after.get("machine", float("nan")) - cpu_before.get("machine", float("nan"))) / max(1, appended)
+    parts = ", ".join(f"{label} {1000 * (cpu_after.get(label, 0.0) - cpu_before.get(label, 0.0)) / max(1, appended):.2f}"
+                      for label in ("floor_origin#0", "floor_sink#0", "=postgresql", "=rabbitmq", "=load generator"))
+    print(f"architecture_floor_req_per_s={result['ok_per_s']:.0f}  ({result['ok_per_s'] / bare_rps:.0%} of the bare ceiling;"
+          f" bench/floor_service.py: one event appended, sealed, relayed and projected by a consumer in another"
+          f" process, no domain; p50 {percentile(result['latencies'], 50):.1f} ms, {result['errors']} errors;"
+          f" {projected} of {appended} projected, {drained:.1f}s after the load; the machine's CPU <= {cpu_ms:.2f} ms"
+          f" per command: {parts.replace('=', '').replace('#0', '')} ms)", flush=True)
+    return cpu_ms, result["ok_per_s"] / bare_rps
+
+
 def wrk_reference(url: str) -> float | None:
     """Requests/s of wrk on the bare endpoint, when wrk is installed (for reference only)."""
     if not shutil.which("wrk"):
@@ -941,6 +1027,8 @@ def main() -> None:
           f" {percentile(minimal['latencies'], 50):.1f} ms, {minimal['errors']} errors; the machine's CPU"
           f" <= {minimal_ms:.2f} ms per request)", flush=True)
 
+    out["floor_cpu_ms"], out["floor_ratio"] = floor_reference(memory, bare_rps)
+
     # 2. the services
     print(("services: one process each; " if PROCESSES == 1 else f"services: {PROCESSES} processes each; ") + ", ".join(
         f"{name}={os.environ.get(name, default)}" for name, default in
@@ -998,6 +1086,10 @@ def main() -> None:
     if "mix_cpu_ms" in out and "minimal_cpu_ms" in out:
         print(f"    (the machine spent {out['mix_cpu_ms']:.1f} ms of CPU per mix command, everything included,"
               f" against <= {out['minimal_cpu_ms']:.2f} ms per minimal insert: x{out['mix_cpu_ms'] / out['minimal_cpu_ms']:.1f})")
+    if "mix_cpu_ms" in out and "floor_cpu_ms" in out:
+        print(f"    (and against <= {out['floor_cpu_ms']:.2f} ms per command of the architecture's floor, which answered"
+              f" {out['floor_ratio']:.1%} of the bare ceiling: the mix costs x{out['mix_cpu_ms'] / out['floor_cpu_ms']:.1f}"
+              " the floor)")
     lag99 = out["lag_p99"]
     if out["lag_kept_up"]:
         print(f"  p99 projection lag <= {GOALS['lag_p99_ms']:.0f} ms at 100 commands/s: {lag99:.0f} ms"
