@@ -163,7 +163,8 @@ def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = Non
             ).format(s=schema), (checked, batch)).fetchall()
             events = {e.event_id: e for e in store.read_events([row[1] for row in seals], conn=conn)}
             for audit_no, event_id, era, tx_id, position, stored_hash in seals:
-                finding = _check_seal(checked + 1, audit_no, event_id, events.get(event_id), previous, stored_hash)
+                finding = _check_seal(checked + 1, audit_no, event_id, events.get(event_id), previous, stored_hash,
+                                      FeedCursor(era, tx_id, position))
                 if finding is not None:
                     return VerifyResult(store.schema, checked, False, *finding)
                 previous, checked, last_cursor = stored_hash, checked + 1, FeedCursor(era, tx_id, position)
@@ -180,13 +181,17 @@ def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = Non
 
 
 def _check_seal(expected_no: int, audit_no: int, event_id: Any, event: RecordedEvent | None,
-                previous: str, stored_hash: str) -> tuple[int, Finding, str] | None:
+                previous: str, stored_hash: str, sealed_at: FeedCursor) -> tuple[int, Finding, str] | None:
     if audit_no != expected_no:
         return expected_no, "removed", f"audit numbers jump from {expected_no - 1} to {audit_no}: sealed events were deleted"
     if event is None:
         return audit_no, "removed", f"event {event_id} sealed as audit no {audit_no} is no longer in the log"
     if chain_hash(previous, event) != stored_hash:
         return audit_no, "changed", f"event {event_id} (audit no {audit_no}) does not match its seal: it was altered"
+    if tuple(event.cursor) != tuple(sealed_at):
+        # the hash does not cover the feed position; the seal keeps it, and replays read the log in that order
+        return audit_no, "changed", (f"event {event_id} (audit no {audit_no}) was sealed at feed position {sealed_at.token}"
+                                     f" and now sits at {event.cursor.token}: it was moved in the log")
     return None
 
 

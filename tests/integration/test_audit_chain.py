@@ -106,3 +106,16 @@ def test_truncating_the_newest_events_with_their_seals_is_named_by_the_exported_
     assert verify_chain(store).ok  # without the exported head the shortened chain looks whole
     result = verify_chain(store, heads(sequencer))
     assert (result.kind, result.audit_no) == ("truncated", 8)
+
+
+def test_moving_a_sealed_event_to_another_place_in_the_log_is_named(sealed: tuple, db_url: str, schema: str) -> None:
+    store, sequencer, events = sealed
+    # the feed's order is (era, tx_id, position): a later transaction id moves event 4 after event 8
+    tamper(db_url, f"UPDATE {schema}.events SET tx_id = %s::text::xid8 WHERE event_id = %s",
+           str(events[8].cursor.tx_id), events[3].event_id)
+    assert [e.event_id for e in store.read_feed(limit=20)].index(events[3].event_id) == 7
+
+    result = verify_chain(store, heads(sequencer))
+
+    assert (result.ok, result.kind, result.audit_no) == (False, "changed", 4)
+    assert "moved" in result.detail
