@@ -195,7 +195,9 @@ class ReportingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
               roles=READERS, response=out.TimelinePageOut)
     def timeline(self, call: Call) -> Response:
         q = call.payload
-        pattern = q["type"].replace("*", "%") if q.get("type") else None
+        # a type as written, but for its '*': LIKE's own wildcards and escape character are matched as themselves
+        pattern = (q["type"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace("*", "%")
+                   if q.get("type") else None)
         order = "v.recorded_at, v.event_id" if q["order"] == "asc" else None
         limit = page_limit(q)
         rows, total = self.reader.page(views.TIMELINE, {**q, "type": pattern}, limit, q["offset"], order=order)

@@ -188,3 +188,18 @@ def test_every_reporting_list_declares_what_it_answers_so_a_client_can_be_genera
         assert declared, path
         if path.removeprefix("/reporting") in {"/cadres", "/placements", "/timeline", "/compliance/stuck-nominations"}:
             assert {"items", "total", "limit", "offset", "as_of"} <= set(declared), path
+
+
+@pytest.mark.parametrize("pattern", ["selection.Cadre\\", "selection.*Registere\\"])
+def test_a_timeline_type_ending_in_a_backslash_is_a_type_matching_nothing(api: Api, pattern: str) -> None:
+    response = api.get("/reporting/timeline", type=pattern)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
+def test_a_timeline_type_is_matched_as_written_but_for_its_star(api: Api) -> None:
+    assert api.get("/reporting/timeline", type="selection.CadreRegistered").json()["total"] > 0
+    assert api.get("/reporting/timeline", type="selection.CadreRegister_d").json()["total"] == 0
+    assert api.get("/reporting/timeline", type="selection.%").json()["total"] == 0
+    assert api.get("/reporting/timeline", type="selection.*").json()["total"] > 0
