@@ -46,8 +46,16 @@ def respond(query: Mapping[str, Any], name: str, items: Rows, **extra: Any) -> R
     """JSON `{items, ...extra}` or, with format=csv, the items as `<name>.csv`."""
     as_of = query.get("as_of")
     if query.get("format") == "csv":  # an export as of a moment says which in its name
-        return csv_response(f"{name}-as-of-{as_of.astimezone(UTC):%Y%m%dT%H%M%SZ}" if as_of else name, items)
+        return csv_response(f"{name}-as-of-{_moment(as_of)}" if as_of else name, items)
     return json_response({"items": items, **extra, "as_of": as_of.isoformat() if as_of else None})
+
+
+def _moment(as_of: datetime) -> str:
+    """A moment as a file name has it: in UTC, or in its own zone when it lies before UTC's first day (0001-01-01)."""
+    try:
+        return f"{as_of.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+    except OverflowError:
+        return f"{as_of:%Y%m%dT%H%M%S%z}"
 
 
 def csv_response(name: str, items: Rows) -> Response:

@@ -203,3 +203,14 @@ def test_a_timeline_type_is_matched_as_written_but_for_its_star(api: Api) -> Non
     assert api.get("/reporting/timeline", type="selection.CadreRegister_d").json()["total"] == 0
     assert api.get("/reporting/timeline", type="selection.%").json()["total"] == 0
     assert api.get("/reporting/timeline", type="selection.*").json()["total"] > 0
+
+
+@pytest.mark.parametrize("path", ["/reporting/placements", "/reporting/timeline", "/reporting/units"])
+def test_a_csv_export_as_of_the_first_day_of_the_calendar_is_an_empty_export_as_json_is_an_empty_page(
+        api: Api, path: str) -> None:
+    as_of = "0001-01-01T00:00:00+08:00"  # before 0001-01-01 in UTC
+    assert api.get(path, as_of=as_of).json()["items"] == []
+
+    header, rows = header_and_rows(api, path, as_of=as_of)
+
+    assert header and rows == []
