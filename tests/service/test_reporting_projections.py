@@ -169,3 +169,27 @@ def test_projection_modules_import_no_io_library_and_no_other_service(name: str)
     allowed = ("services.reporting.model", "services.reporting.rules_", "services.reporting.labels", "__future__",
                "collections", "dataclasses", "datetime", "typing")
     assert all(module.startswith(allowed) for module in imported), sorted(imported)
+
+
+def test_a_reopened_assessment_keeps_no_warning_of_the_finalisation_it_undid() -> None:
+    h = History()
+    opened = h.event("assessment.AssessmentOpened", assessment_id="a1", kind="annual", year=2025, placement_id="p1",
+                     cadre_id="c1", host_unit="qingshui-township", home_unit="county-finance",
+                     placement_type="gap_filling", policy_version="v1", policy={"min_group_count": 5})
+
+    def finalised(grade: str) -> list[SourceEvent]:
+        final = h.event("assessment.AssessmentFinalised", assessment_id="a1", cadre_id="c1", placement_id="p1",
+                        host_unit="qingshui-township", year=2025, kind="annual", final_grade=grade,
+                        proposed_grade=grade, composite=60.0, policy_version="v1", reason=None)
+        # the assessment service raises the warnings of a finalisation with it, every time it finalises
+        warning = h.event("assessment.WarningRaised", assessment_id="a1", cadre_id="c1", rule="incompetent_share",
+                          share=0.4, threshold=0.3333, policy_version="v1")
+        return [final, warning]
+
+    reopened = h.event("assessment.AssessmentReopened", assessment_id="a1", cadre_id="c1", appealed_by="sending_unit",
+                       previous_grade="incompetent", reason="申诉")
+    assert h.apply(opened, *finalised("incompetent"), reopened) == []
+    assert h.working.get("assessments", ("a1",))["warnings"] == 0
+
+    assert h.apply(*finalised("basically_competent")) == []
+    assert h.working.get("assessments", ("a1",))["warnings"] == 1
