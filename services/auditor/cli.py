@@ -24,7 +24,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.auditor import logs
-from services.backbone.audit import EarlierDatabase, heads_path, read_heads, verify_chain
+from services.backbone.audit import EarlierDatabase, VerifyResult, heads_path, read_heads, verify_absent, verify_chain
 from services.backbone.config import database_url
 from services.backbone.providers import DEFAULT_HEAD_DIR
 from services.backbone.vault import MasterKeyMissingError
@@ -81,10 +81,13 @@ def verify(conninfo: str, service: str | None, head_dir: Path, strict: bool) -> 
     failed, earlier = False, []
     table = Table("service", "events checked", "result")
     with logs.stores(conninfo, service) as stores, Progress(console=console, transient=True) as progress:
+        results: list[tuple[str, VerifyResult]] = []
         for name, store in stores.items():
             task = progress.add_task(f"verifying {name}", total=None)
-            result = verify_chain(store, read_heads(heads_path(head_dir, conninfo, name)),
-                                  progress=lambda n, t=task: progress.advance(t, n))
+            results.append((name, verify_chain(store, read_heads(heads_path(head_dir, conninfo, name)),
+                                               progress=lambda n, t=task: progress.advance(t, n))))
+        results += _absent_logs(conninfo, head_dir, [s for s in ([service] if service else logs.SERVICES) if s not in stores])
+        for name, result in results:
             departed = [e for e in result.earlier if e.departure]
             failed |= not result.ok or (strict and bool(departed))
             earlier += [(name, e) for e in result.earlier]
@@ -94,6 +97,16 @@ def verify(conninfo: str, service: str | None, head_dir: Path, strict: bool) -> 
     console.print(table)
     _report_earlier_databases(earlier, head_dir, conninfo)
     sys.exit(1 if failed else 0)
+
+
+def _absent_logs(conninfo: str, head_dir: Path, names: list[str]) -> list[tuple[str, VerifyResult]]:
+    """The services without an event log here that exported chain heads: their log was removed (or, heads of an
+    earlier database only, is not there yet)."""
+    exported = {name: read_heads(heads_path(head_dir, conninfo, name)) for name in names}
+    if not any(exported.values()):
+        return []
+    with psycopg.connect(conninfo) as conn:
+        return [(name, verify_absent(conn, name, heads)) for name, heads in exported.items() if heads]
 
 
 def _report_earlier_databases(earlier: list[tuple[str, EarlierDatabase]], head_dir: Path, conninfo: str) -> None:

@@ -28,7 +28,7 @@ from services.backbone.heads import ChainHead, database_identity, heads_path, re
 from services.backbone.store import EventStore
 
 __all__ = ["ChainHead", "EarlierDatabase", "Sequencer", "VerifyResult", "canonical_bytes", "chain_hash",
-           "database_identity", "heads_path", "read_heads", "verify_chain"]
+           "database_identity", "heads_path", "read_heads", "verify_absent", "verify_chain"]
 
 log = logging.getLogger(__name__)
 GENESIS = "0" * 64
@@ -178,6 +178,21 @@ def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = Non
                                 f"event {inserted[0]} sits before audit no {inserted[1]} in the sealed part of the log"
                                 " but has no seal: it was inserted")
         return _against_exported(conn, schema, store.schema, checked, exported_heads or [])
+
+
+def verify_absent(conn: psycopg.Connection, schema: str, exported_heads: list[ChainHead]) -> VerifyResult:
+    """A service whose event log is gone (its schema or its events table dropped): a failure if this database
+    exported heads of its chain, since every sealed event was removed; another database's heads are reported."""
+    identity = database_identity(conn)
+    own, others = _own_and_others(identity, exported_heads, None)
+    earlier = tuple(EarlierDatabase(other, len(its), its[-1].exported_at, _departure_of(its, 0, {}), None)
+                    for other, its in others.items())
+    if own:
+        last = max(own, key=lambda head: head.audit_no)
+        return VerifyResult(schema, 0, False, 1, "removed",
+                            f"{schema}.events is gone, but this database exported its chain's head at audit no"
+                            f" {last.audit_no} ({last.exported_at}): the whole log was removed", identity, earlier)
+    return VerifyResult(schema, 0, True, database=identity, earlier=earlier)
 
 
 def _check_seal(expected_no: int, audit_no: int, event_id: Any, event: RecordedEvent | None,

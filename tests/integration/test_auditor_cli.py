@@ -247,3 +247,26 @@ def test_history_written_to_a_pipe_is_not_cut_to_80_columns(log: tuple) -> None:
     assert "NominationRecommended" in done.stdout and "alice (organisation_department)" in done.stdout
     assert "…" not in done.stdout
     assert max(len(line) for line in done.stdout.splitlines()) > 80
+
+
+@pytest.mark.parametrize("removal", ["DROP SCHEMA selection CASCADE", "DROP TABLE selection.events CASCADE"])
+@pytest.mark.parametrize("only", [[], ["--service", "selection"]])
+def test_verify_names_a_service_whose_whole_log_is_gone_though_it_exported_heads(
+        log: tuple, removal: str, only: list[str]) -> None:
+    _, _, heads = log
+    with psycopg.connect(AUDIT_DB, autocommit=True) as conn:
+        conn.execute(removal)
+
+    code, output = run("verify", "--heads", str(heads), *only)
+
+    assert code == 1, output
+    assert "selection" in output and "REMOVED at audit no 1" in output
+
+
+def test_verify_does_not_ask_for_the_log_of_a_service_that_never_exported_a_head(log: tuple) -> None:
+    _, _, heads = log
+
+    code, output = run("verify", "--heads", str(heads))
+
+    assert code == 0, output
+    assert "posting" not in output
