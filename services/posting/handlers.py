@@ -88,7 +88,8 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
         def attempt() -> CommandResult:
             placement, p_version = agg.load(p_stream, d.fold_placement, conn=conn)
             nomination, n_version = agg.load(n_stream, d.fold_nomination, conn=conn)
-            decision = d.decide_plan_placement(placement, command, meta.context, nomination)
+            others = cadre_placements(agg, nomination.cadre_id, conn) if nomination is not None else []
+            decision = d.decide_plan_placement(placement, command, meta.context, nomination, cadre_placements=others)
             if nomination is not None and agg.store.vault is not None:
                 agg.store.vault.hold_person(conn, nomination.cadre_id)  # an erased cadre is placed no more
             new = agg.new_events(decision.events, meta, decision.policy_version)
@@ -102,6 +103,16 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
         result = agg.run_once(meta, None, attempt, conn=conn)
     mine = [e for e in result.events if e.stream == p_stream] or result.events  # the placement's stream first
     return dataclasses.replace(result, stream=mine[-1].stream, version=mine[-1].version)
+
+
+def cadre_placements(agg: Aggregates, cadre_id: str, conn: psycopg.Connection) -> list[d.Placement]:
+    """The cadre's placements, read under a per-cadre lock so that 'one placement at a time' holds when two
+    nominations of one cadre are planned at once (an advisory lock is no write: the append stays the first)."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"posting:plan:{cadre_id}",))
+    ids = agg.store.values_where(PLACEMENT_PREFIX, d.PlacementPlanned.TYPE, "placement_id", "cadre_id", cadre_id,
+                                 conn=conn)
+    folded = (agg.load(placement_stream(i), d.fold_placement, conn=conn)[0] for i in sorted(ids))
+    return [p for p in folded if p is not None]
 
 
 def _nomination_event(event: Event) -> bool:

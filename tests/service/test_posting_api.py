@@ -274,6 +274,24 @@ def test_planning_twice_with_one_idempotency_key_plans_once(running: dict[str, A
     assert_refused(again, 409, "nomination_already_placed")
 
 
+def test_a_cadre_is_placed_once_at_a_time_and_again_only_after_the_placement_ended(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    first = active(running)
+    cadre_id = view(api, first)["cadre_id"]
+    again = approved(running, cadre_id=cadre_id)  # an approved nomination leaves the cadre free to be recommended
+    body = {"placement_id": uid("p"), "nomination_id": again, "term_months": 12, "start_date": TODAY.isoformat()}
+    before = events(api)
+    refused = api.post("/posting/placements", body, "od")
+    assert_refused(refused, 409, "cadre_already_placed")
+    assert first in refused.json()["detail"]
+    assert events(api) == before
+    assert api.get(f"/posting/nominations/{again}").json()["placed"] is False
+
+    recall = {"reason": "工作需要提前召回", "recalled_on": TODAY.isoformat()}
+    assert api.post(f"/posting/placements/{first}/recall", recall, "od").status_code == 200
+    assert api.post("/posting/placements", body, "od").status_code == 201
+
+
 def test_a_silent_placement_raises_one_alert_across_two_replicas_and_a_check_in_clears_it(running: dict[str, Any]) -> None:
     api = running["posting"]
     placement_id = active(running, start=TODAY - timedelta(days=CHECKIN_MAX_DAYS + 10))

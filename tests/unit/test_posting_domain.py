@@ -213,6 +213,33 @@ def test_placing_the_same_nomination_twice_is_refused() -> None:
     )
 
 
+def test_a_cadre_whose_placement_has_not_ended_is_not_placed_again() -> None:
+    second = nomination(nomination_id="nom-2")
+    for running in (PLANNED, *READY[1:], STARTED):
+        earlier = given(*ACTIVE[: ACTIVE.index(running) + 1])
+        assert earlier is not None
+        error = refused(
+            StepOrderError,
+            "cadre_already_placed",
+            d.decide_plan_placement,
+            None,
+            plan(placement_id="pl-2", nomination_id="nom-2"),
+            ctx(ORG),
+            second,
+            cadre_placements=[earlier],
+        )
+        assert "pl-1" in error.message and "cadre-1" in error.message
+    for ended in (
+        d.PlacementCompleted("pl-1", "returned", date(2026, 3, 1)),
+        d.PlacementRecalled("pl-1", "身体原因", date(2024, 5, 1)),
+    ):
+        closed = given(*ACTIVE, ended)
+        assert closed is not None
+        assert d.decide_plan_placement(
+            None, plan(placement_id="pl-2", nomination_id="nom-2"), ctx(ORG), second, cadre_placements=[closed]
+        ).events
+
+
 def test_planning_over_an_existing_placement_is_refused() -> None:
     refused(
         StepOrderError,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,7 +21,7 @@ from services.posting.domain.rules import (
     check_term,
     require_organisation_department,
 )
-from services.posting.domain.vocabulary import DEFAULT_TERMS, PLACEMENT_TYPES
+from services.posting.domain.vocabulary import CLOSED_STATUSES, DEFAULT_TERMS, PLACEMENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,12 @@ def decide_plan_placement(
     nomination: ApprovedNomination | None,
     *,
     allowed_terms: tuple[int, ...] = DEFAULT_TERMS,
+    cadre_placements: Iterable[Placement] = (),
 ) -> Decision:
-    """PlacementPlanned (placement stream) + NominationPlaced (nomination stream), or refuse."""
+    """PlacementPlanned (placement stream) + NominationPlaced (nomination stream), or refuse.
+
+    `cadre_placements` are the cadre's other placements; one not yet completed or recalled refuses a new one.
+    """
     require_organisation_department(ctx, "plan a placement")
     if state is not None:
         raise StepOrderError(
@@ -63,6 +68,7 @@ def decide_plan_placement(
             "nomination_already_placed",
             f"nomination {nomination.nomination_id} is already placed as {nomination.placement_id}",
         )
+    _require_no_placement_under_way(nomination, cadre_placements)
     if nomination.decided_on is not None and command.start_date < nomination.decided_on:
         raise DomainError(
             "start_before_decision",
@@ -82,6 +88,18 @@ def decide_plan_placement(
     return Decision(
         [planned, NominationPlaced(nomination.nomination_id, command.placement_id)]
     )
+
+
+def _require_no_placement_under_way(nomination: ApprovedNomination, others: Iterable[Placement]) -> None:
+    # A cadre serves one secondment at a time: a later approval is placed once the earlier placement has ended.
+    for other in others:
+        if other.cadre_id == nomination.cadre_id and other.status not in CLOSED_STATUSES:
+            raise StepOrderError(
+                "cadre_already_placed",
+                f"one placement at a time rule: cadre {nomination.cadre_id} already has placement "
+                f"{other.placement_id} in status {other.status}; it must be completed or recalled first",
+                placement_id=other.placement_id,
+            )
 
 
 def _placement_planned(c: PlanPlacement, n: ApprovedNomination) -> ev.PlacementPlanned:
