@@ -131,7 +131,16 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
         # Aggregates.execute, except that the state comes from the per-process fold cache: a placement's
         # stream grows with every check-in, and refolding it all on every command made each one dearer.
         return agg.decide_on(stream, lambda: placement_state(agg, stream, conn),
-                             lambda state: decide(state, command, meta.context), meta, if_match, conn=conn)
+                             lambda state: decide(state, command, meta.context, **_step_facts(agg, step, state, conn)),
+                             meta, if_match, conn=conn)
+
+
+def _step_facts(agg: Aggregates, step: str, state: d.Placement | None, conn: psycopg.Connection) -> dict[str, Any]:
+    """What a step needs beside the placement: a start, the day the committee approved its nomination."""
+    if step != "start" or state is None:
+        return {}
+    nomination, _ = agg.load(nomination_stream(state.nomination_id), d.fold_nomination, conn=conn)
+    return {"decided_on": nomination.decided_on if nomination is not None else None}
 
 
 def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None) -> CommandResult:

@@ -172,6 +172,20 @@ def test_a_placement_cannot_start_before_the_committee_decided(running: dict[str
     assert on_the_day.status_code == 201, on_the_day.text
 
 
+def test_a_placement_cannot_be_started_on_a_day_before_the_committee_decided(running: dict[str, Any]) -> None:
+    api, nomination_id = running["posting"], approved(running)  # decided on 2025-03-01
+    placement_id = uid("p")
+    body = {"placement_id": placement_id, "nomination_id": nomination_id, "term_months": 24, "start_date": "2025-03-01"}
+    assert api.post("/posting/placements", body, "od").status_code == 201
+    signed(api, placement_id)
+    before = events(api, f"placement-{placement_id}")
+    early = api.post(f"/posting/placements/{placement_id}/start", {"started_on": "2025-02-28"}, "od")
+    assert_refused(early, 422, "start_before_decision")
+    assert "2025-03-01" in early.json()["detail"]
+    assert events(api, f"placement-{placement_id}") == before
+    assert api.post(f"/posting/placements/{placement_id}/start", {"started_on": "2025-03-01"}, "od").status_code == 200
+
+
 def test_a_placement_is_signed_started_checked_in_on_and_completed(running: dict[str, Any]) -> None:
     api = running["posting"]
     start = TODAY - timedelta(days=400)  # a term served by today: a completion records what has happened

@@ -638,6 +638,17 @@ def test_starting_without_an_agreement_is_refused() -> None:
     )
 
 
+def test_a_start_dated_before_the_committee_approved_is_refused() -> None:
+    early = d.StartPlacement("pl-1", date(2024, 2, 29))
+    error = refused(
+        DomainError, "start_before_decision", d.decide_start_placement, given(*READY), early, ctx(ORG),
+        decided_on=date(2024, 3, 1),
+    )
+    assert "2024-03-01" in error.message and error.details["field"] == "started_on"
+    on_the_day = d.decide_start_placement(given(*READY), d.StartPlacement("pl-1"), ctx(ORG), decided_on=date(2024, 3, 1))
+    assert on_the_day.events == [STARTED]
+
+
 def test_starting_twice_is_refused() -> None:
     refused(
         StepOrderError,

@@ -50,9 +50,10 @@ class RecallPlacement:
 
 
 def decide_start_placement(
-    state: Placement | None, command: StartPlacement, ctx: Context
+    state: Placement | None, command: StartPlacement, ctx: Context, *, decided_on: date | None = None
 ) -> Decision:
-    """PlacementStarted once all three parties signed the current agreement version."""
+    """PlacementStarted once all three parties signed the current agreement version, not before
+    `decided_on`, the day the party committee approved the nomination (None: not known)."""
     s = require_placement(state, command.placement_id)
     require_department_or_own_host_unit(s, ctx, "start a placement")
     if s.status == "planned":
@@ -72,6 +73,14 @@ def decide_start_placement(
     started_on = command.started_on or s.start_date
     what = "the start" if command.started_on else "the start (taken from the planned start date)"
     require_not_in_future(started_on, what, "start_in_future", ctx)
+    if decided_on is not None and started_on < decided_on:
+        raise DomainError(
+            "start_before_decision",
+            f"placement {s.placement_id} cannot start on {started_on}, before the party committee approved "
+            f"nomination {s.nomination_id} on {decided_on}",
+            field="started_on",
+            decided_on=decided_on.isoformat(),
+        )
     ends_on = add_months(started_on, s.term_months)
     return Decision([ev.PlacementStarted(s.placement_id, started_on, ends_on)])
 
