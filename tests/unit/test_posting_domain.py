@@ -1285,6 +1285,14 @@ def test_a_recall_is_dated_between_the_start_and_today(recalled_on: date, rule: 
     refused(DomainError, rule, d.decide_recall_placement, given(*ACTIVE), command, ctx(ORG))
 
 
+def test_a_recall_dated_after_the_term_ended_is_refused_the_term_was_served() -> None:
+    late = d.RecallPlacement("pl-1", "违反工作纪律", date(2026, 3, 20))  # ACTIVE's term ended on 2026-03-01
+    error = refused(DomainError, "recall_after_term_end", d.decide_recall_placement, given(*ACTIVE), late, ctx(ORG, ENDED))
+    assert "2026-03-01" in error.message
+    last_day = d.RecallPlacement("pl-1", "违反工作纪律", date(2026, 3, 1))
+    assert d.decide_recall_placement(given(*ACTIVE), last_day, ctx(ORG, ENDED)).events
+
+
 def test_events_recorded_before_the_date_rules_still_fold() -> None:
     state = given(
         *ACTIVE,

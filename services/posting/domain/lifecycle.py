@@ -156,6 +156,14 @@ def decide_recall_placement(
             "recall_before_start",
             f"recall on {command.recalled_on} is before the placement started on {s.started_on}",
         )
+    if s.ends_on is not None and command.recalled_on > s.ends_on:
+        raise DomainError(
+            "recall_after_term_end",
+            f"recall on {command.recalled_on} is after the placement's term ended on {s.ends_on}: the term was "
+            "served, so it is not recalled early but completed with its outcome",
+            field="recalled_on",
+            ends_on=s.ends_on.isoformat(),
+        )
     require_not_in_future(command.recalled_on, "a recall", "recall_in_future", ctx)
     return Decision(
         [ev.PlacementRecalled(s.placement_id, command.reason, command.recalled_on)]
