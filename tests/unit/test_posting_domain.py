@@ -1246,6 +1246,21 @@ def test_a_reward_or_penalty_decided_in_the_future_is_refused(
     refused(DomainError, rule, decide, given(*ACTIVE), command, ctx(ORG))
 
 
+@pytest.mark.parametrize(
+    ("decide", "command", "rule"),
+    [
+        (d.decide_reward, d.DecideReward("pl-1", "通报表扬", "考核优秀", date(2024, 2, 29)), "reward_before_start"),
+        (d.decide_penalty, d.DecidePenalty("pl-1", "诫勉谈话", "擅离岗位", date(2024, 2, 29)), "penalty_before_start"),
+    ],
+)
+def test_a_reward_or_penalty_decided_before_the_placement_started_is_refused(
+    decide: Callable[..., Decision], command: Any, rule: str
+) -> None:
+    error = refused(DomainError, rule, decide, given(*ACTIVE), command, ctx(ORG))  # ACTIVE started on 2024-03-01
+    assert "2024-03-01" in error.message
+    assert decide(given(*ACTIVE), replace(command, decided_on=date(2024, 3, 1)), ctx(ORG)).events
+
+
 def test_a_placement_planned_to_start_in_the_future_starts_only_when_it_has() -> None:
     later = replace(PLANNED, start_date=date(2024, 9, 1))
     assert d.decide_plan_placement(None, plan(start_date=date(2099, 9, 1)), ctx(ORG), nomination()).events

@@ -82,6 +82,7 @@ def decide_reward(
     require_organisation_department(ctx, "decide a reward")
     require_running(s, "decide a reward")
     require_not_in_future(command.decided_on, "a reward decision", "reward_in_future", ctx)
+    _require_not_before_start(s, command.decided_on, "reward")
     c = command
     return Decision(
         [sv.RewardDecided(s.placement_id, c.description, c.basis, c.decided_on)]
@@ -96,7 +97,19 @@ def decide_penalty(
     require_organisation_department(ctx, "decide a penalty")
     require_running(s, "decide a penalty")
     require_not_in_future(command.decided_on, "a penalty decision", "penalty_in_future", ctx)
+    _require_not_before_start(s, command.decided_on, "penalty")
     c = command
     return Decision(
         [sv.PenaltyDecided(s.placement_id, c.description, c.basis, c.decided_on)]
     )
+
+
+def _require_not_before_start(s: Placement, decided_on: date, kind: str) -> None:
+    # A reward or penalty rests on the secondment's work (its assessment, its discipline): none before it began.
+    if s.started_on is not None and decided_on < s.started_on:
+        raise DomainError(
+            f"{kind}_before_start",
+            f"a {kind} decided on {decided_on} is before placement {s.placement_id} started on {s.started_on}",
+            field="decided_on",
+            started_on=s.started_on.isoformat(),
+        )
