@@ -1261,6 +1261,25 @@ def test_a_reward_or_penalty_decided_before_the_placement_started_is_refused(
     assert decide(given(*ACTIVE), replace(command, decided_on=date(2024, 3, 1)), ctx(ORG)).events
 
 
+@pytest.mark.parametrize(
+    ("decide", "command", "field"),
+    [
+        (d.decide_record_discipline_incident, d.RecordDisciplineIncident("pl-1", date(2024, 5, 2), "  "), "description"),
+        (d.decide_reward, d.DecideReward("pl-1", " ", "考核优秀", date(2024, 5, 20)), "description"),
+        (d.decide_reward, d.DecideReward("pl-1", "通报表扬", "\t", date(2024, 5, 20)), "basis"),
+        (d.decide_penalty, d.DecidePenalty("pl-1", "诫勉谈话", "  ", date(2024, 5, 20)), "basis"),
+        (d.decide_extend_placement, d.ExtendPlacement("pl-1", 12, "   "), "reason"),
+        (d.decide_record_check_in, replace(CHECK_IN, met_by="  "), "met_by"),
+        (d.decide_record_training, d.RecordTraining("pl-1", " ", "县委党校", 16, date(2024, 4, 20)), "course"),
+        (d.decide_record_training, d.RecordTraining("pl-1", "乡村振兴专题", " ", 16, date(2024, 4, 20)), "provider"),
+    ],
+)
+def test_a_blank_free_text_is_refused_naming_the_field(decide: Callable[..., Decision], command: Any, field: str) -> None:
+    actor = HOST if decide is d.decide_record_check_in else ORG
+    error = refused(DomainError, f"{field}_required", decide, given(*ACTIVE), command, ctx(actor))
+    assert error.details["field"] == field
+
+
 def test_a_placement_planned_to_start_in_the_future_starts_only_when_it_has() -> None:
     later = replace(PLANNED, start_date=date(2024, 9, 1))
     assert d.decide_plan_placement(None, plan(start_date=date(2099, 9, 1)), ctx(ORG), nomination()).events

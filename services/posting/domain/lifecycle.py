@@ -14,6 +14,7 @@ from services.posting.domain.rules import (
     require_organisation_department,
     require_placement,
     require_running,
+    require_text,
 )
 from services.posting.domain.vocabulary import (
     MAX_TERM_MONTHS,
@@ -101,6 +102,7 @@ def decide_extend_placement(
             "extension_months_invalid",
             f"an extension adds a positive number of months; got {command.extra_months}",
         )
+    require_text(command.reason, "reason")
     total = s.term_months + command.extra_months
     if total > max_term_months:
         raise DomainError(

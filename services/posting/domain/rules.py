@@ -128,6 +128,12 @@ def check_posting_level(cadre_rank: str, post_level: str, posting_mode: str) -> 
         )
 
 
+def require_text(value: str, field: str) -> None:
+    """Refuse with `<field>_required` when a free-text field holds only blanks."""
+    if not value.strip():
+        raise DomainError(f"{field}_required", f"{field} rule: a non-blank {field} is required", field=field)
+
+
 def check_term(term_months: int, allowed_terms: tuple[int, ...]) -> None:
     if term_months not in allowed_terms:
         raise DomainError(

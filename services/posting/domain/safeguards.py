@@ -14,6 +14,7 @@ from services.posting.domain.rules import (
     require_organisation_department,
     require_placement,
     require_running,
+    require_text,
 )
 
 
@@ -54,6 +55,8 @@ def decide_record_training(
             "training_hours_invalid",
             f"training lasts a positive number of hours; got {command.hours}",
         )
+    require_text(command.course, "course")
+    require_text(command.provider, "provider")
     # Not bounded by the start: the domain sets no time for Gate 4's targeted training, and
     # pre-departure training (岗前培训) comes before the start. But training of the secondment ends with it.
     require_not_in_future(command.completed_on, "a completed training", "training_in_future", ctx)
@@ -83,6 +86,8 @@ def decide_reward(
     require_running(s, "decide a reward")
     require_not_in_future(command.decided_on, "a reward decision", "reward_in_future", ctx)
     _require_not_before_start(s, command.decided_on, "reward")
+    require_text(command.description, "description")
+    require_text(command.basis, "basis")
     c = command
     return Decision(
         [sv.RewardDecided(s.placement_id, c.description, c.basis, c.decided_on)]
@@ -98,6 +103,8 @@ def decide_penalty(
     require_running(s, "decide a penalty")
     require_not_in_future(command.decided_on, "a penalty decision", "penalty_in_future", ctx)
     _require_not_before_start(s, command.decided_on, "penalty")
+    require_text(command.description, "description")
+    require_text(command.basis, "basis")
     c = command
     return Decision(
         [sv.PenaltyDecided(s.placement_id, c.description, c.basis, c.decided_on)]

@@ -14,6 +14,7 @@ from services.posting.domain.rules import (
     require_own_host_unit,
     require_placement,
     require_running,
+    require_text,
 )
 from services.posting.domain.vocabulary import ATTENDANCE_KINDS
 
@@ -64,6 +65,7 @@ def decide_record_check_in(
             "check_in_incomplete",
             "a check-in records both the thinking and the work situation",
         )
+    require_text(command.met_by, "met_by")
     c = command
     events: list[Event] = [
         sv.CheckInRecorded(
@@ -115,6 +117,7 @@ def decide_record_discipline_incident(
     day = command.occurred_on
     require_within_term(s, day, day, "discipline incident", INCIDENT_TERM_RULES)
     require_not_in_future(day, "a discipline incident", "incident_in_future", ctx)
+    require_text(command.description, "description")
     return Decision(
         [
             sv.DisciplineIncidentRecorded(
