@@ -92,11 +92,11 @@ DEFAULT_POLICY = AssessmentPolicy(version="default-1", effective_from=date(2000,
 
 
 def policy_in_force(policies: Iterable[AssessmentPolicy], on: date) -> AssessmentPolicy:
-    """The policy with the latest `effective_from` not after `on`."""
-    candidates = [p for p in policies if p.effective_from <= on]
+    """The policy with the latest `effective_from` not after `on`; of two from the same day, the later adopted."""
+    candidates = [(p.effective_from, i, p) for i, p in enumerate(policies) if p.effective_from <= on]
     if not candidates:
         raise NotFoundError("no_policy_in_force", f"no assessment policy is in force on {on.isoformat()}")
-    return max(candidates, key=lambda p: p.effective_from)
+    return max(candidates, key=lambda c: c[:2])[2]
 
 
 @dataclass(frozen=True)
