@@ -6,9 +6,13 @@ from dataclasses import replace
 from datetime import date
 
 from services.assessment.domain import (
+    PLACEMENT_COMPLETED,
+    OpenAssessment,
+    apply_posting_event,
+    decide_open_assessment,
     policy_in_force,
 )
-from tests.unit.test_assessment_domain import POLICY
+from tests.unit.test_assessment_domain import POLICY, ROSTER, ctx, refused
 
 # Exactly 59.995 in decimal: democratic 66.25 (.3*60 + .4*62.5 + .3*77.5), performance 55.825.
 AT_HALF_A_HUNDREDTH = {
@@ -22,3 +26,11 @@ SCORES_AT_HALF = {"work_performance": 59.5, "public_recognition": 20.25, "qualit
 def test_a_policy_adopted_later_with_the_same_effective_date_is_the_one_in_force() -> None:
     revised = replace(POLICY, version="county-2024-revised", min_group_count=3)
     assert policy_in_force([POLICY, revised], date(2024, 6, 1)) is revised
+
+
+def test_an_end_of_term_appraisal_is_not_dated_in_a_year_that_has_not_begun_or_before_the_placement() -> None:
+    completed = apply_posting_event(ROSTER, PLACEMENT_COMPLETED, {"placement_id": "P1"})
+    with refused("assessment_year_in_future"):
+        decide_open_assessment(None, OpenAssessment("P1", "end_of_term", 2999), ctx(), completed, POLICY)
+    with refused("assessment_year_before_placement"):
+        decide_open_assessment(None, OpenAssessment("P1", "end_of_term", 2023), ctx(), completed, POLICY)

@@ -53,15 +53,16 @@ def _placement(roster: PlacementRoster, command: OpenAssessment, ctx: Context) -
         placement = roster.active.get(command.placement_id)
         if placement is None:
             raise NotFoundError("placement_not_active", f"placement {command.placement_id} is not active")
-        if command.year > latest_past_day(ctx.now).year:  # the county's new year begins before UTC's
-            raise DomainError("assessment_year_in_future", f"year {command.year} has not begun (now {ctx.now.year})")
-        if placement.started_on and command.year < int(placement.started_on[:4]):
-            raise DomainError("assessment_year_before_placement",
-                              f"placement {placement.placement_id} started on {placement.started_on}, after {command.year}")
-        return placement
-    placement = roster.completed.get(command.placement_id)
-    if placement is None:
-        raise StepOrderError("placement_not_completed", f"placement {command.placement_id} has not completed its term")
+    else:
+        placement = roster.completed.get(command.placement_id)
+        if placement is None:
+            raise StepOrderError("placement_not_completed", f"placement {command.placement_id} has not completed its term")
+    # An end-of-term appraisal's year places it in a cohort (and in the cadre's record) just as an annual one's.
+    if command.year > latest_past_day(ctx.now).year:  # the county's new year begins before UTC's
+        raise DomainError("assessment_year_in_future", f"year {command.year} has not begun (now {ctx.now.year})")
+    if placement.started_on and command.year < int(placement.started_on[:4]):
+        raise DomainError("assessment_year_before_placement",
+                          f"placement {placement.placement_id} started on {placement.started_on}, after {command.year}")
     return placement
 
 
