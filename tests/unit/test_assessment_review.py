@@ -7,10 +7,13 @@ from datetime import date
 
 from services.assessment.domain import (
     PLACEMENT_COMPLETED,
+    CampaignSettings,
     OpenAssessment,
     apply_posting_event,
+    composite_score,
     decide_open_assessment,
     policy_in_force,
+    proposed_grade,
 )
 from tests.unit.test_assessment_domain import POLICY, ROSTER, ctx, refused
 
@@ -34,3 +37,14 @@ def test_an_end_of_term_appraisal_is_not_dated_in_a_year_that_has_not_begun_or_b
         decide_open_assessment(None, OpenAssessment("P1", "end_of_term", 2999), ctx(), completed, POLICY)
     with refused("assessment_year_before_placement"):
         decide_open_assessment(None, OpenAssessment("P1", "end_of_term", 2023), ctx(), completed, POLICY)
+
+
+def test_a_composite_of_exactly_half_a_hundredth_rounds_up_to_the_threshold() -> None:
+    composite = composite_score(AT_HALF_A_HUNDREDTH, SCORES_AT_HALF, POLICY)
+    assert composite == 60.0 and proposed_grade(composite, POLICY) == "basically_competent"
+
+
+def test_a_team_composite_of_exactly_half_a_hundredth_rounds_up_to_the_threshold() -> None:
+    settings = CampaignSettings(version="city-2024")
+    composite = settings.composite(60.5, 88.35, 0.0)  # .3 * 60.5 + .7 * 88.35 = 79.995
+    assert composite == 80.0 and settings.team_grade(composite) == "good"

@@ -16,6 +16,7 @@ from . import campaign_events as ev
 from .campaign_settings import CampaignSettings
 from .campaign_state import Campaign, campaign_unit
 from .guards import require_member, require_reason, require_role, require_text
+from .scoring import to_hundredths
 from .vocabulary import RESULT_USES, TEAM_GRADES, TEAM_SOURCES
 
 
@@ -76,7 +77,7 @@ def decide_finalise_team_assessment(
     c = campaign_unit(state, command.unit)
     require_member(command.team_grade, TEAM_GRADES, "unknown_team_grade", "team grade")
     inputs = _inputs(c, command.unit)
-    quantitative = round(c.settings.quantitative_score(inputs), 2)
+    quantitative = to_hundredths(c.settings.quantitative_score(inputs))
     composite = c.settings.composite(inputs["qualitative"], quantitative, c.deductions.get(command.unit, 0.0))
     proposed = c.settings.team_grade(composite)
     reason = require_reason(ctx, "depart from the proposed team grade") if command.team_grade != proposed else ctx.reason

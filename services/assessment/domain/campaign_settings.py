@@ -8,6 +8,7 @@ from typing import Any
 from services.backbone.domain import DomainError
 
 from .guards import require_descending, require_weights
+from .scoring import to_hundredths
 from .vocabulary import FOCUSES, TEAM_GRADES, TEAM_SOURCES
 
 
@@ -64,7 +65,7 @@ class CampaignSettings:
     def composite(self, qualitative: float, quantitative: float, deductions: float) -> float:
         """Both parts weighted, less finding deductions, never below 0; two decimals."""
         weighted = self.qualitative_weight * qualitative + self.quantitative_weight * quantitative
-        return round(max(0.0, weighted - deductions), 2)
+        return to_hundredths(max(0.0, weighted - deductions))
 
     def team_grade(self, composite: float) -> str:
         for grade in TEAM_GRADES[:-1]:

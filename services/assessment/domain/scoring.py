@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from services.backbone.domain import DomainError
 
@@ -25,6 +26,15 @@ class TriggeredWarning:
     rule: str
     share: float
     threshold: float
+
+
+def to_hundredths(value: float) -> float:
+    """`value` rounded half up to two decimals, as the decimal arithmetic of its inputs gives it.
+
+    Binary floats hold 59.995 a hair below it, so round() would give 59.99 and miss a threshold of 60.
+    """
+    exact = Decimal(repr(round(value, 9)))  # drops the float noise of the weighted sums first
+    return float(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def add_tallies(tallies: Iterable[Tally]) -> dict[str, int]:
@@ -67,7 +77,7 @@ def composite_score(by_group: Mapping[str, Tally], scores: Mapping[str, float], 
     """Democratic and performance parts combined with the policy's weights, to two decimals."""
     democratic = democratic_score(by_group, policy)
     performance = performance_score(scores, policy)
-    return round(policy.democratic_weight * democratic + policy.performance_weight * performance, 2)
+    return to_hundredths(policy.democratic_weight * democratic + policy.performance_weight * performance)
 
 
 def proposed_grade(composite: float, policy: AssessmentPolicy) -> str:
