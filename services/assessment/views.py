@@ -41,11 +41,17 @@ def democratic_view(a: d.Assessment) -> dict[str, Any]:
     results = d.group_results(a.tallies_by_group(), a.policy.min_group_count)
     groups = {g: {"label": d.RATER_GROUP_LABELS.get(g, g), "ballots": sum(t.values()), "counts": dict(t)}
               for g, t in results.visible.items()}
-    entries = [{"entry_id": k, "rater_group": e.rater_group,
-                **({"counts": dict(e.counts)} if e.rater_group in results.visible else {"suppressed": True})}
+    entries = [{"entry_id": k, "rater_group": e.rater_group, **_entry_counts(e, results)}
                for k, e in a.democratic.items()]
     return {"min_group_count": a.policy.min_group_count, "groups": groups, "suppressed": list(results.suppressed),
             "entries": entries, "tokens_issued": dict(a.tokens_issued)}
+
+
+def _entry_counts(e: d.DemocraticEntry, results: d.GroupResults) -> dict[str, Any]:
+    """A tally's counts once its group is shown; a single ballot's grade never (it would show how one rater voted)."""
+    if e.rater_group not in results.visible:
+        return {"suppressed": True}
+    return {} if e.ballot else {"counts": dict(e.counts)}
 
 
 def preview(a: d.Assessment) -> dict[str, Any] | None:

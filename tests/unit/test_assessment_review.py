@@ -5,17 +5,20 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from services.assessment import views
 from services.assessment.domain import (
     PLACEMENT_COMPLETED,
     CampaignSettings,
+    CastBallot,
     OpenAssessment,
     apply_posting_event,
     composite_score,
+    decide_cast_ballot,
     decide_open_assessment,
     policy_in_force,
     proposed_grade,
 )
-from tests.unit.test_assessment_domain import POLICY, ROSTER, ctx, refused
+from tests.unit.test_assessment_domain import POLICY, ROSTER, ctx, opened, refused
 
 # Exactly 59.995 in decimal: democratic 66.25 (.3*60 + .4*62.5 + .3*77.5), performance 55.825.
 AT_HALF_A_HUNDREDTH = {
@@ -48,3 +51,15 @@ def test_a_team_composite_of_exactly_half_a_hundredth_rounds_up_to_the_threshold
     settings = CampaignSettings(version="city-2024")
     composite = settings.composite(60.5, 88.35, 0.0)  # .3 * 60.5 + .7 * 88.35 = 79.995
     assert composite == 80.0 and settings.team_grade(composite) == "good"
+
+
+
+def test_the_assessment_view_never_shows_one_ballots_grade() -> None:
+    stream = opened()
+    a = stream.state.assessment_id
+    for grade in ("excellent", "competent", "incompetent", "competent", "competent"):
+        stream.when(decide_cast_ballot, CastBallot(a, "colleagues", grade), ctx())
+    democratic = views.democratic_view(stream.state)
+    assert democratic["groups"]["colleagues"]["counts"]["competent"] == 3  # the group's count is shown
+    ballots = [e for e in democratic["entries"] if e["rater_group"] == "colleagues"]
+    assert len(ballots) == 5 and all("counts" not in e for e in ballots), ballots

@@ -23,6 +23,7 @@ FINALISED = "finalised"
 class DemocraticEntry:
     rater_group: str
     counts: Tally
+    ballot: bool = False  # one rater's ballot: counted in its group, its grade never shown on its own
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _opened(e: ev.AssessmentOpened) -> Assessment:
 
 
 def _ballot(s: Assessment, e: ev.BallotCast) -> Assessment:
-    entry = DemocraticEntry(e.rater_group, {e.grade: 1})
+    entry = DemocraticEntry(e.rater_group, {e.grade: 1}, ballot=True)
     return replace(s, democratic=_superseding(s.democratic, None, e.entry_id, entry))
 
 
