@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
+
+import pytest
 
 from services.assessment import views
 from services.assessment.domain import (
@@ -63,3 +66,15 @@ def test_the_assessment_view_never_shows_one_ballots_grade() -> None:
     assert democratic["groups"]["colleagues"]["counts"]["competent"] == 3  # the group's count is shown
     ballots = [e for e in democratic["entries"] if e["rater_group"] == "colleagues"]
     assert len(ballots) == 5 and all("counts" not in e for e in ballots), ballots
+
+
+@pytest.mark.parametrize("change", [
+    {"grade_points": {"excellent": 1e308, "competent": 80, "basically_competent": 60, "incompetent": 0}},
+    {"grade_points": {"excellent": 100, "competent": 80, "basically_competent": 60, "incompetent": -50}},
+    {"grade_thresholds": {"excellent": 190, "competent": 75, "basically_competent": 60}},
+])
+def test_grade_points_and_thresholds_off_the_0_to_100_scale_are_refused_when_the_policy_is_adopted(
+        change: dict[str, Any]) -> None:
+    """Points of 1e308 were adopted and then made every read and finalisation of an assessment answer 500."""
+    with refused("invalid_policy"):
+        replace(POLICY, **change)

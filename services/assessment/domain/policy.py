@@ -72,6 +72,10 @@ class AssessmentPolicy:
         if set(self.grade_thresholds) != set(GRADES[:-1]):
             raise DomainError("invalid_policy", f"grade thresholds needed for {', '.join(GRADES[:-1])}")
         require_descending(self.grade_thresholds, GRADES, "invalid_policy")
+        # Points and thresholds share the 0–100 scale of the scores they are combined with and compared to.
+        for what, values in (("grade points", self.grade_points), ("grade thresholds", self.grade_thresholds)):
+            if any(not 0 <= v <= 100 for v in values.values()):
+                raise DomainError("invalid_policy", f"{what} must be between 0 and 100, got {dict(values)}")
 
     @property
     def rater_groups(self) -> tuple[str, ...]:
