@@ -48,7 +48,7 @@ def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if
     """Adopt a version of the annual-assessment rules; an identical repeat appends nothing. `if_match`: the
     version of the rules' book the caller saw."""
     policy = d.AssessmentPolicy(**{k: v for k, v in payload.items() if k != "reason"})
-    return agg.execute(POLICY_STREAM, d.fold_policies,
+    return agg.execute(POLICY_STREAM, lambda events: (d.DEFAULT_POLICY, *d.fold_policies(events)),  # built-in included
                        lambda adopted: d.decide_adopt_policy(adopted, d.AdoptPolicy(policy), meta.context), meta, if_match)
 
 

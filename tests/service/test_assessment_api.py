@@ -556,3 +556,12 @@ def test_campaigns_and_policies_page_like_every_list_and_answer_as_of_a_moment(r
         assert api.get(route, "od", sort="year").status_code == 422, route
         assert api.get(route, "od", as_of="yesterday").status_code == 422, route
     assert api.get("/assessment/campaigns", "od", limit=1001).status_code == 422
+
+
+def test_the_built_in_default_policy_version_is_not_redefined(api: Api) -> None:
+    """Two rule books both named default-1 would leave an assessment's policy_version naming either of them."""
+    redefined = api.post("/assessment/policies", {"version": "default-1", "effective_from": "2000-01-01",
+                                                  "min_group_count": 1, "reason": "小单位放宽人数"}, "od")
+    assert redefined.status_code == 409 and redefined.json()["rule"] == "policy_version_exists", redefined.text
+    versions = [p["version"] for p in ok(api.get("/assessment/policies", "od", limit=100))["items"]]
+    assert versions.count("default-1") == 1
