@@ -11,17 +11,21 @@ import pytest
 from services.assessment import views
 from services.assessment.domain import (
     PLACEMENT_COMPLETED,
+    AdoptPolicy,
     CampaignSettings,
     CastBallot,
     OpenAssessment,
+    PolicyAdopted,
     apply_posting_event,
     composite_score,
+    decide_adopt_policy,
     decide_cast_ballot,
     decide_open_assessment,
+    fold_policies,
     policy_in_force,
     proposed_grade,
 )
-from tests.unit.test_assessment_domain import POLICY, ROSTER, ctx, opened, refused
+from tests.unit.test_assessment_domain import ORG, POLICY, ROSTER, ctx, opened, refused
 
 # Exactly 59.995 in decimal: democratic 66.25 (.3*60 + .4*62.5 + .3*77.5), performance 55.825.
 AT_HALF_A_HUNDREDTH = {
@@ -75,6 +79,9 @@ def test_the_assessment_view_never_shows_one_ballots_grade() -> None:
 ])
 def test_grade_points_and_thresholds_off_the_0_to_100_scale_are_refused_when_the_policy_is_adopted(
         change: dict[str, Any]) -> None:
-    """Points of 1e308 were adopted and then made every read and finalisation of an assessment answer 500."""
+    """Points of 1e308 were adopted and then made every read and finalisation of an assessment answer 500. Refused
+    when adopted; a version already in the log stays readable (the log is folded without this rule)."""
+    off_scale = replace(POLICY, version="off-scale", **change)
     with refused("invalid_policy"):
-        replace(POLICY, **change)
+        decide_adopt_policy([POLICY], AdoptPolicy(off_scale), ctx(ORG))
+    assert fold_policies([PolicyAdopted(off_scale.version, off_scale.as_dict())]) == (off_scale,)

@@ -72,7 +72,11 @@ class AssessmentPolicy:
         if set(self.grade_thresholds) != set(GRADES[:-1]):
             raise DomainError("invalid_policy", f"grade thresholds needed for {', '.join(GRADES[:-1])}")
         require_descending(self.grade_thresholds, GRADES, "invalid_policy")
-        # Points and thresholds share the 0–100 scale of the scores they are combined with and compared to.
+
+    def require_scale(self) -> None:
+        """Points and thresholds share the 0–100 scale of the scores they are combined with and compared to.
+        Checked when a policy is adopted, not when the log is folded: a version adopted before this rule stays
+        readable."""
         for what, values in (("grade points", self.grade_points), ("grade thresholds", self.grade_thresholds)):
             if any(not 0 <= v <= 100 for v in values.values()):
                 raise DomainError("invalid_policy", f"{what} must be between 0 and 100, got {dict(values)}")
@@ -125,6 +129,7 @@ def decide_adopt_policy(adopted: Sequence[AssessmentPolicy], command: AdoptPolic
         return Decision([])
     if same:
         raise StepOrderError("policy_version_exists", f"policy {command.policy.version} exists; adopt a new version")
+    command.policy.require_scale()
     event = PolicyAdopted(command.policy.version, command.policy.as_dict())
     return Decision([event], policy_version=command.policy.version)
 
