@@ -275,7 +275,8 @@ def versioned_unit_page(agg: Aggregates, offset: int, limit: int | None,
 def record_assessment_result(agg: Aggregates, conn: psycopg.Connection, meta: CommandMeta,
                              source_event_id: str, data: dict[str, Any]) -> None:
     """Consumer use case: a finalised assessment becomes part of the cadre's record."""
-    command = d.RecordAssessmentResult(data["cadre_id"], int(data["year"]), data["kind"], data["grade"], source_event_id)
+    command = d.RecordAssessmentResult(data["cadre_id"], int(data["year"]), data["kind"], data["grade"], source_event_id,
+                                       data.get("assessment_id"))
     agg.execute(cadre_stream(command.cadre_id), d.fold_cadre,
                 lambda s: d.decide_record_assessment_result(s, command, meta.context), meta, conn=conn)
 

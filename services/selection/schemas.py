@@ -152,6 +152,8 @@ class AssessmentResultOut(Schema):
     grade = fields.String(metadata={"description": " / ".join(GRADE_LABELS)})
     grade_label = fields.String()
     source_event_id = fields.String(metadata={"description": "the assessment event it was recorded from"})
+    assessment_id = fields.String(allow_none=True, metadata={
+        "description": "the assessment; once it is finalised again after an appeal, the new grade replaces this one"})
 
 
 class CadreOut(Schema):

@@ -285,6 +285,13 @@ def test_finalising_past_the_excellent_cap_is_refused_with_the_numbers_and_a_fin
     assert [e["type"] for e in appeal["events"]] == ["assessment.AssessmentReopened"]
     assert ok(api.get(path))["status"] == "open"
 
+    # finalised again after the appeal: the cadre's record holds the new grade in place of the one it replaces
+    ok(api.post(path + "/finalisation", {"final_grade": "basically_competent", "reason": "复核后调整"}, HOST))
+    record = eventually(lambda: [(a["year"], a["grade"]) for a in selection.get(f"/selection/cadres/{cadre_id}").json()[
+        "assessments"] if a["grade"] != "competent"])
+    assert record == [(2016, "basically_competent")]
+    assert len(selection.get(f"/selection/cadres/{cadre_id}").json()["assessments"]) == 1
+
 
 def _finalised(message: dict[str, Any], cadre_id: str) -> bool:
     return message["type"] == "assessment.AssessmentFinalised" and message["data"]["cadre_id"] == cadre_id

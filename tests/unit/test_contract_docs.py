@@ -200,7 +200,7 @@ def test_a_real_wire_message_of_every_event_type_validates_against_its_message_s
     wrong_type["type"] = "selection.SomethingElse"
     assert list(validator.iter_errors(wrong_type))
     missing = json.loads(json.dumps(to_cloudevent(recorded(type_, data), None), default=str))
-    missing["data"].pop(sorted(entry.schema.fields)[0])
+    missing["data"].pop(next(n for n in sorted(entry.schema.fields) if entry.schema.fields[n].required))
     assert list(validator.iter_errors(missing)), "a payload without a required field passed"
 
 

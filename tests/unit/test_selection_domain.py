@@ -1002,3 +1002,17 @@ def test_erasure_is_refused_while_the_law_requires_the_records_to_be_kept() -> N
     assert after is not None and after.erased
     with refused(StepOrderError, "personal_data_erased"):
         decide_register_cadre(after, register(), HR_SYSTEM)
+
+
+def test_an_assessment_finalised_again_after_an_appeal_replaces_the_grade_it_gave() -> None:
+    given = [registered(), AssessmentResultRecorded("c-001", 2023, "annual", "competent", "evt-1", "as-1")]
+    again = decide_record_assessment_result(fold_cadre(given), record("evt-2", grade="basically_competent",
+                                                                      assessment_id="as-1"), HR_SYSTEM)
+    other = AssessmentResultRecorded("c-001", 2023, "annual", "excellent", "evt-3", "as-2")  # another assessment
+    after = fold_cadre([*given, *again.events, other])
+    assert after is not None
+    assert [(a.grade, a.assessment_id) for a in after.assessments] == [("basically_competent", "as-1"), ("excellent", "as-2")]
+    # results recorded before the assessment was named on them are all kept, as they were
+    legacy = fold_cadre([registered(), AssessmentResultRecorded("c-001", 2023, "annual", "competent", "evt-1"),
+                         AssessmentResultRecorded("c-001", 2023, "annual", "excellent", "evt-2")])
+    assert legacy is not None and len(legacy.assessments) == 2

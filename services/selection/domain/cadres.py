@@ -72,6 +72,9 @@ class AssessmentResultRecorded(Event):
     kind: str
     grade: str
     source_event_id: str
+    # The assessment it comes from (absent before this field was added): when that assessment is finalised again
+    # after an appeal reopened it, the new grade replaces the one it gave before.
+    assessment_id: str | None = None
 
 
 CADRE_EVENTS = (
@@ -89,6 +92,7 @@ class AssessmentResult:
     kind: str
     grade: str
     source_event_id: str
+    assessment_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,9 @@ def evolve(state: Cadre | None, event: Event) -> Cadre | None:
     if isinstance(event, CadreRemovedFromReservePool):
         return replace(state, reserve_cadre=False)
     if isinstance(event, AssessmentResultRecorded):
-        result = AssessmentResult(event.year, event.kind, event.grade, event.source_event_id)
-        return replace(state, assessments=(*state.assessments, result))
+        result = AssessmentResult(event.year, event.kind, event.grade, event.source_event_id, event.assessment_id)
+        kept = tuple(a for a in state.assessments if event.assessment_id is None or a.assessment_id != event.assessment_id)
+        return replace(state, assessments=(*kept, result))
     return state
 
 

@@ -58,6 +58,7 @@ class RecordAssessmentResult:
     kind: str
     grade: str
     source_event_id: str
+    assessment_id: str | None = None  # the assessment finalised: a later finalisation of it (after an appeal) replaces this
 
 
 def decide_register_cadre(state: Cadre | None, command: RegisterCadre, ctx: Context) -> Decision:
@@ -168,6 +169,7 @@ def decide_record_assessment_result(state: Cadre | None, command: RecordAssessme
                 command.kind,
                 command.grade,
                 command.source_event_id,
+                command.assessment_id,
             )
         ]
     )
