@@ -57,6 +57,25 @@ class AuditorGroup(click.Group):
                                        " and that PostgreSQL is running") from error
 
 
+
+class Moment(click.ParamType):
+    """A moment in ISO 8601, as the dashboard's as-of links and the API give it (2026-11-28T09:53:49.126251Z,
+    2026-11-28T17:53:49+08:00), or a date and time without a zone (read in local time), or a date alone."""
+
+    name = "moment"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a moment: give an ISO 8601 date and time, e.g. 2026-11-28T09:53:49Z,"
+                      " 2026-11-28T17:53:49+08:00 or 2026-11-28 17:53 (local time)", param, ctx)
+
+
+MOMENT = Moment()
+
 @click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="FOURGATES_DB", default=None, help="libpq connection string (default: FOURGATES_DB or local)")
 @click.pass_context
@@ -160,8 +179,8 @@ def history(conninfo: str, cadre_id: str | None, correlation_id: str | None) -> 
 
 
 @main.command()
-@click.option("--since", type=click.DateTime(), default=None)
-@click.option("--until", type=click.DateTime(), default=None)
+@click.option("--since", type=MOMENT, default=None)
+@click.option("--until", type=MOMENT, default=None)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--service", type=click.Choice(logs.SERVICES), default=None)
 @click.pass_obj
@@ -177,11 +196,12 @@ def export(conninfo: str, since: datetime | None, until: datetime | None, fmt: s
 
 
 def _aware(moment: datetime | None) -> datetime | None:
+    """A moment without a zone is read in this machine's local time."""
     return moment.astimezone() if moment is not None and moment.tzinfo is None else moment
 
 
 @main.command()
-@click.option("--as-of", "as_of", type=click.DateTime(), required=True, help="the moment to replay up to")
+@click.option("--as-of", "as_of", type=MOMENT, required=True, help="the moment to replay up to")
 @click.option("--into", "target", default=None,
               help="scratch schema to create (default: replay_<as-of>); never a service's, never one a replay did not create")
 @click.option("--replace", is_flag=True, help="drop and rebuild --into if an earlier replay created it")

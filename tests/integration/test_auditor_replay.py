@@ -175,3 +175,17 @@ def test_a_schema_name_that_is_not_plain_is_refused(between: str) -> None:
     assert code == 1 and "not a plain schema name" in output and "Traceback" not in output
     with psycopg.connect(AUDIT_DB) as conn:
         assert not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname LIKE 'bad name%'").fetchone()
+
+
+def test_replay_takes_the_moment_of_a_dashboard_link_and_names_a_moment_it_cannot_read(between: str) -> None:
+    """The dashboard's as-of links give the moment in UTC with its fractions (…T09:53:49.126251Z): an auditor
+    replays to exactly that moment; what is no moment is refused by a line that says what to give."""
+    local = datetime.strptime(between, "%Y-%m-%d %H:%M:%S").astimezone()
+    as_in_a_link = local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    code, output = run("replay", "--as-of", as_in_a_link, "--into", "replay_test")
+    assert code == 0, output
+    assert records(output)["cadres"] == 1
+
+    code, output = run("replay", "--as-of", "last tuesday", "--into", "replay_test", "--replace")
+    assert code == 2 and "'last tuesday' is not a moment" in output and "Traceback" not in output
