@@ -156,6 +156,12 @@ def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = Non
     schema = sql.Identifier(store.schema)
     previous, checked, last_cursor = GENESIS, 0, FEED_START
     with store.transaction() as conn:
+        if conn.execute("SELECT to_regclass(%s)", (f"{sql.Identifier(store.schema, 'audit_chain').as_string(conn)}",)
+                        ).fetchone() == (None,):
+            events = conn.execute(sql.SQL("SELECT count(*) FROM {s}.events").format(s=schema)).fetchone()
+            return VerifyResult(store.schema, 0, False, 1, "removed",
+                                f"{store.schema}.audit_chain is gone: the seals of the log's {events[0] if events else 0}"
+                                " events were removed, so nothing of it can be shown unaltered")
         while True:
             seals = conn.execute(sql.SQL(
                 "SELECT a.audit_no, a.event_id, a.era, a.tx_id, a.position, a.hash"

@@ -270,3 +270,14 @@ def test_verify_does_not_ask_for_the_log_of_a_service_that_never_exported_a_head
 
     assert code == 0, output
     assert "posting" not in output
+
+
+def test_verify_names_a_log_whose_seals_were_dropped_in_one_line(log: tuple) -> None:
+    _, _, heads = log
+    with psycopg.connect(AUDIT_DB, autocommit=True) as conn:
+        conn.execute("DROP TABLE selection.audit_chain")
+
+    code, output = run("verify", "--heads", str(heads))
+
+    assert code == 1, output
+    assert "REMOVED at audit no 1" in output and "audit_chain is gone" in output and "Traceback" not in output
