@@ -158,9 +158,9 @@ def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = Non
     with store.transaction() as conn:
         if conn.execute("SELECT to_regclass(%s)", (f"{sql.Identifier(store.schema, 'audit_chain').as_string(conn)}",)
                         ).fetchone() == (None,):
-            events = conn.execute(sql.SQL("SELECT count(*) FROM {s}.events").format(s=schema)).fetchone()
+            stored = conn.execute(sql.SQL("SELECT count(*) FROM {s}.events").format(s=schema)).fetchone()
             return VerifyResult(store.schema, 0, False, 1, "removed",
-                                f"{store.schema}.audit_chain is gone: the seals of the log's {events[0] if events else 0}"
+                                f"{store.schema}.audit_chain is gone: the seals of the log's {stored[0] if stored else 0}"
                                 " events were removed, so nothing of it can be shown unaltered")
         while True:
             seals = conn.execute(sql.SQL(
