@@ -156,7 +156,7 @@ def verify_chain(store: EventStore, exported_heads: list[ChainHead] | None = Non
     schema = sql.Identifier(store.schema)
     previous, checked, last_cursor = GENESIS, 0, FEED_START
     with store.transaction() as conn:
-        if conn.execute("SELECT to_regclass(%s)", (f"{sql.Identifier(store.schema, 'audit_chain').as_string(conn)}",)
+        if conn.execute("SELECT to_regclass(%s)", (sql.Identifier(store.schema, "audit_chain").as_string(conn),)
                         ).fetchone() == (None,):
             stored = conn.execute(sql.SQL("SELECT count(*) FROM {s}.events").format(s=schema)).fetchone()
             return VerifyResult(store.schema, 0, False, 1, "removed",
