@@ -104,9 +104,11 @@ ATTRIBUTE = assessment(lambda e, r: {})
 RULES: dict[str, Rule] = {
     "assessment.AssessmentOpened": Rule(ASSESSMENT, opened),
     "assessment.AssessmentFinalised": Rule(ASSESSMENT, assessment(finalised)),
-    # the warnings belong to the finalisation the reopening undoes (the next one raises its own again)
+    # the grades, the composite and the warnings belong to the finalisation the reopening undoes (the next one
+    # gives its own)
     "assessment.AssessmentReopened": Rule(ASSESSMENT, assessment(lambda e, r: {
-        "status": "open", "final_grade": None, "warnings": 0, "reopened": r["reopened"] + 1})),
+        "status": "open", "final_grade": None, "proposed_grade": None, "composite": None, "warnings": 0,
+        "reopened": r["reopened"] + 1})),
     "assessment.WarningRaised": Rule(ASSESSMENT, assessment(lambda e, r: {"warnings": r["warnings"] + 1})),
     "assessment.BallotCast": Rule(entry_needs, entry(lambda e: _counts({e.data["grade"]: 1}))),
     "assessment.TallyEntered": Rule(entry_needs, entry(lambda e: _counts(e.data["counts"]))),

@@ -171,7 +171,7 @@ def test_projection_modules_import_no_io_library_and_no_other_service(name: str)
     assert all(module.startswith(allowed) for module in imported), sorted(imported)
 
 
-def test_a_reopened_assessment_keeps_no_warning_of_the_finalisation_it_undid() -> None:
+def test_a_reopened_assessment_keeps_no_grade_composite_or_warning_of_the_finalisation_it_undid() -> None:
     h = History()
     opened = h.event("assessment.AssessmentOpened", assessment_id="a1", kind="annual", year=2025, placement_id="p1",
                      cadre_id="c1", host_unit="qingshui-township", home_unit="county-finance",
@@ -189,7 +189,8 @@ def test_a_reopened_assessment_keeps_no_warning_of_the_finalisation_it_undid() -
     reopened = h.event("assessment.AssessmentReopened", assessment_id="a1", cadre_id="c1", appealed_by="sending_unit",
                        previous_grade="incompetent", reason="申诉")
     assert h.apply(opened, *finalised("incompetent"), reopened) == []
-    assert h.working.get("assessments", ("a1",))["warnings"] == 0
+    row = h.working.get("assessments", ("a1",))
+    assert (row["warnings"], row["final_grade"], row["proposed_grade"], row["composite"]) == (0, None, None, None)
 
     assert h.apply(*finalised("basically_competent")) == []
     assert h.working.get("assessments", ("a1",))["warnings"] == 1
