@@ -175,13 +175,14 @@ class Aggregates:
         self, stream: str, events: Sequence[Event], expected: int | None, meta: CommandMeta,
         policy_version: str | None = None, conn: Any = None,
     ) -> list[RecordedEvent]:
-        new = self.new_events(events, meta, policy_version)
+        new = self.new_events(events, meta, policy_version, conn=conn)
         return self.store.append(stream, new, expected_version=expected, conn=conn)  # type: ignore[no-any-return]
 
     def new_events(
-        self, events: Sequence[Event], meta: CommandMeta, policy_version: str | None = None
+        self, events: Sequence[Event], meta: CommandMeta, policy_version: str | None = None, conn: Any = None
     ) -> list[NewEvent]:
-        """The command's events with their ids: 0, 1, ... in order (previous_result relies on the first)."""
+        """The command's events with their ids: 0, 1, ... in order (previous_result relies on the first). `conn`:
+        the command's transaction, on which the keys of personal fields are read."""
         metadata = meta.metadata(policy_version)
         new = []
         vault = self.store.vault
@@ -191,9 +192,9 @@ class Aggregates:
             event_meta = metadata
             if entry.personal and entry.subject_field and vault is not None:
                 subject = str(data[entry.subject_field])
-                data = vault.seal(subject, data, entry.personal)
+                data = vault.seal(subject, data, entry.personal, conn)
                 # The command's reason often speaks of the person too: sealed with the same key.
-                event_meta = replace(metadata, reason=vault.seal_text(subject, metadata.reason))
+                event_meta = replace(metadata, reason=vault.seal_text(subject, metadata.reason, conn))
             new.append(NewEvent(deterministic_event_id(meta.command_id, i), type_, version, data, event_meta))
         return new
 

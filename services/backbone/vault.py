@@ -71,16 +71,19 @@ class Vault:
         self._q_insert = sql.SQL("INSERT INTO {}.person_keys (subject, wrapped_key) VALUES (%s, %s)"
                                  " ON CONFLICT DO NOTHING").format(s).as_string(None)
 
-    def seal(self, subject: str, data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    def seal(self, subject: str, data: dict[str, Any], fields: tuple[str, ...],
+             conn: psycopg.Connection | None = None) -> dict[str, Any]:
         """`data` with each named field replaced by its ciphertext under the subject's key.
 
-        A new subject's key is created in a transaction of its own, so the event append that follows
-        stays the first write of its transaction.
+        With `conn` (the command's own), a key not in the cache is read on it -- not on a second pooled
+        connection, which a command holding one may have to wait for (every worker doing the same could
+        exhaust the pool). A new subject's key is created in a transaction of its own, so the event append
+        that follows stays the first write of its transaction.
         """
         present = [f for f in fields if f in data and data[f] not in (None, "")]
         if not present:
             return data
-        key = self._key(subject, create=True)
+        key = self._key(subject, create=True, conn=conn)
         if key is None:
             raise PersonErasedError(f"the personal data of {subject} was erased: nothing personal may be stored again")
         sealed = dict(data)
@@ -101,11 +104,11 @@ class Vault:
         """
         self._key(subject, create=True)
 
-    def seal_text(self, subject: str, text: str | None) -> str | None:
+    def seal_text(self, subject: str, text: str | None, conn: psycopg.Connection | None = None) -> str | None:
         """A free-text value (e.g. a command's reason) sealed into a string: `enc:<base64 json box>`."""
         if not text:
             return text
-        box = self.seal(subject, {"text": text}, ("text",))["text"]
+        box = self.seal(subject, {"text": text}, ("text",), conn)["text"]
         return TEXT_PREFIX + base64.b64encode(json.dumps(box).encode()).decode()
 
     def reveal_text(self, value: str | None, conn: psycopg.Connection | None = None) -> str | None:
@@ -175,11 +178,12 @@ class Vault:
         cached = self._cache.get(subject)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        if conn is not None and not create:
+        key = None
+        if conn is not None:
             row = conn.execute(self._q_key, (subject,)).fetchone()
             key = self._unwrap(subject, bytes(row[0])) if row else None
-        else:
-            key = self._load_key(subject, create)
+        if key is None and (conn is None or create):
+            key = self._load_key(subject, create)  # a new key is written in a transaction of its own
         if key is not None:
             self._remember(subject, key, time.monotonic() + KEY_CACHE_SECONDS)
         return key

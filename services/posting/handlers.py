@@ -92,7 +92,7 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
             decision = d.decide_plan_placement(placement, command, meta.context, nomination, cadre_placements=others)
             if nomination is not None and agg.store.vault is not None:
                 agg.store.vault.hold_person(conn, nomination.cadre_id)  # an erased cadre is placed no more
-            new = agg.new_events(decision.events, meta, decision.policy_version)
+            new = agg.new_events(decision.events, meta, decision.policy_version, conn=conn)
             batches = [
                 (p_stream, [n for e, n in zip(decision.events, new, strict=True) if not _nomination_event(e)], p_version),
                 (n_stream, [n for e, n in zip(decision.events, new, strict=True) if _nomination_event(e)], n_version),

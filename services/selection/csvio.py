@@ -188,7 +188,7 @@ def import_cadres(agg: Aggregates, meta: CommandMeta, rows: list[Row], reason: s
                 errors.append(RowError(row.line, exc.details.get("field", "cadre_id"), exc.rule, exc.message))
                 continue
             outcomes[row.line] = "registered" if state is None else "updated"
-            batches.append((stream, agg.new_events(decision.events, metas[row.line], decision.policy_version),
+            batches.append((stream, agg.new_events(decision.events, metas[row.line], decision.policy_version, conn=conn),
                             len(history)))
     if errors:
         raise _rejected(errors, len(rows))

@@ -82,7 +82,7 @@ def register_cadres(agg: Aggregates, meta: CommandMeta, cadres: list[dict[str, A
                 raise type(exc)(exc.rule, f"cadres.{i}: {exc.message}; nothing was applied",
                                 **{**exc.details, "item": i, **({"field": f"cadres.{i}.{field}"} if field else {})}
                                 ) from exc
-            new = agg.new_events(decision.events, each, decision.policy_version)
+            new = agg.new_events(decision.events, each, decision.policy_version, conn=conn)
             if new:
                 batches.append((stream, new, len(history)))
             decided.append((stream, len(history), new))

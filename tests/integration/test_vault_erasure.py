@@ -39,3 +39,16 @@ def test_an_erasure_rolled_back_leaves_the_person_readable(vault: Vault) -> None
     with vault.pool.connection() as conn, conn.transaction():
         assert vault.erase(conn, "c-2") is True
         assert vault.erase(conn, "c-2") is False  # nothing left to destroy
+
+
+def test_sealing_inside_a_command_reads_the_key_on_the_commands_own_connection(db_url: str, schema: str) -> None:
+    """A command holds a pooled connection while it seals its events: a key not in this process's cache (another
+    replica created it, or it expired) is read on that connection. It used to take a second one, which a pool
+    whose connections every worker holds never hands out (a 503 after the pool's timeout)."""
+    with ConnectionPool(db_url, min_size=1, max_size=1, timeout=2) as pool:
+        Vault(pool, schema).ensure_key("cadre:c1")  # as another process would have
+        fresh = Vault(pool, schema)  # nothing cached
+        with pool.connection() as conn, conn.transaction():  # the command's, the pool's only one
+            sealed = fresh.seal("cadre:c1", {"name": "王小明"}, ("name",), conn)
+            reason = fresh.seal_text("cadre:c1", "群众基础好", conn)
+        assert fresh.reveal(sealed)["name"] == "王小明" and fresh.reveal_text(reason) == "群众基础好"
