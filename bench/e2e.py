@@ -718,13 +718,18 @@ def rest_report(before: dict[str, float], after: dict[str, float], seconds: floa
                    for label in after if label.startswith("="))
 
 
+def is_service(label: str) -> bool:
+    """A label of one of the four services' processes (`posting#1`), not of the bare service or the floor's."""
+    return label.partition("#")[0] in SERVICES
+
+
 def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float, commands: int) -> float:
     """Where the CPU went during the mix: per service process (ms per command), and the machine as a whole.
     Returns the machine's CPU milliseconds per command (NaN without psutil)."""
     if not before:
         return float("nan")
     parts = []
-    for label in [k for k in after if "#" in k]:
+    for label in [k for k in after if is_service(k)]:
         used = after.get(label, 0.0) - before.get(label, 0.0)
         parts.append(f"{label} {used:.1f}s ({1000 * used / max(commands, 1):.1f} ms/cmd)")
     cores = os.cpu_count() or 1
@@ -732,7 +737,7 @@ def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float
     print(f"  CPU during the mix ({seconds:.0f}s, {commands} commands answered 2xx): " + ", ".join(parts))
     print(f"  the machine's {cores} cores were {busy:.0%} busy (everything: the services, PostgreSQL, RabbitMQ, the load"
           " generator, and whatever else runs on this machine)")
-    services = sum(after[k] - before.get(k, 0.0) for k in after if "#" in k)
+    services = sum(after[k] - before.get(k, 0.0) for k in after if is_service(k))
     print(f"  shares of a core: the service processes {services / seconds:.0%}" + rest_report(before, after, seconds))
     return 1000 * (after["machine"] - before["machine"]) / max(commands, 1)
 
@@ -1077,7 +1082,7 @@ def main() -> None:
     for label in memory.pids:
         peaks[label] = memory.peak(label)
         print(f"  {label:<14} {peaks[label]:6.1f} MB")
-    service_peak = max(v for k, v in peaks.items() if k != "bare")
+    service_peak = max(v for k, v in peaks.items() if is_service(k))
     print(f"peak_memory_mb_per_service_process={service_peak:.1f}")
     ratio = out["sustained"] / bare_rps if bare_rps else 0.0
     print("goals:")
