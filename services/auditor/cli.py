@@ -58,7 +58,7 @@ class AuditorGroup(click.Group):
 
 
 
-class Moment(click.ParamType):
+class Moment(click.ParamType[datetime]):
     """A moment in ISO 8601, as the dashboard's as-of links and the API give it (2026-11-28T09:53:49.126251Z,
     2026-11-28T17:53:49+08:00), or a date and time without a zone (read in local time), or a date alone."""
 

@@ -12,7 +12,7 @@ NOMINATION_STATUS = {"recommended": "单位已推荐", "inspected": "组织已�
 STEP = {"inspect": "组织考察", "decide": "党委审定"}
 RANK = {"clerk": "科员", "deputy_section": "副科", "section_chief": "正科", "deputy_division": "副处",
         "division_chief": "正处", "deputy_bureau": "副厅", "bureau_chief": "正厅"}
-POSTING_MODE = {"lower_post": "高职低挂", "same_level": "平职挂", "assistant_one_up": "挂任高一级职位助理"}
+POSTING_MODE = {"lower_post": "高职低挂", "same_level": "平职挂", "assistant_one_up": "挂任高一级职位的助理"}
 OUTCOME = {"returned": "回原单位", "retained": "留任", "promoted": "提拔任用"}
 GRADE = {"excellent": "优秀", "competent": "称职", "basically_competent": "基本称职", "incompetent": "不称职"}
 TEAM_GRADE = {"excellent": "优秀", "good": "良好", "average": "一般", "poor": "较差"}
@@ -21,8 +21,8 @@ ASSESSMENT_STATUS = {"open": "进行中", "finalised": "已定等次"}
 PARTY = {"organisation_department": "组织部门", "sending_unit": "派出单位", "host_unit": "接收单位"}
 RATER_GROUP = {"leaders": "领导班子成员", "colleagues": "干部职工", "public": "服务对象"}
 ROLE = {"sending_unit": "派出单位", "organisation_department": "组织部门", "party_committee": "党委",
-        "host_unit": "接收单位", "third_party_agency": "第三方调查机构", "auditor": "审计", "integration": "系统对接",
-        "operator": "运维", "anonymous": "匿名测评"}
+        "host_unit": "接收单位", "third_party_agency": "第三方调查机构", "auditor": "审计人员", "integration": "系统对接",
+        "operator": "运维人员", "anonymous": "匿名测评"}
 ASSESSMENT_PROGRESS = {"none": "未启动", **ASSESSMENT_STATUS}  # of a placement's annual assessment
 SOURCE = {"selection": "选拔关", "posting": "方式关·责任关·保障关", "assessment": "考核"}
 GATE = {"selection": "选拔关", "method": "方式关", "responsibility": "责任关", "safeguards": "保障关"}

@@ -36,7 +36,7 @@ POSTING_MODES: tuple[str, ...] = ("lower_post", "same_level", "assistant_one_up"
 POSTING_MODE_LABELS: dict[str, str] = {
     "lower_post": "高职低挂",
     "same_level": "平职挂",
-    "assistant_one_up": "挂任高一级职位助理",
+    "assistant_one_up": "挂任高一级职位的助理",
 }
 
 STATUSES: tuple[str, ...] = (

@@ -21,7 +21,7 @@ PLACEMENT_TYPE_LABELS: dict[str, str] = {
 POSTING_MODE_LABELS: dict[str, str] = {
     "lower_post": "高职低挂",
     "same_level": "平职挂",
-    "assistant_one_up": "挂任高一级职位助理",
+    "assistant_one_up": "挂任高一级职位的助理",
 }
 
 GRADE_LABELS: dict[str, str] = {
@@ -32,7 +32,7 @@ GRADE_LABELS: dict[str, str] = {
 }
 
 ASSESSMENT_KIND_LABELS: dict[str, str] = {
-    "annual": "年度考核",
+    "annual": "下派年度考核",
     "end_of_term": "期满考核",
 }
 
