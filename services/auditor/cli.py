@@ -57,7 +57,6 @@ class AuditorGroup(click.Group):
                                        " and that PostgreSQL is running") from error
 
 
-
 class Moment(click.ParamType[datetime]):
     """A moment in ISO 8601, as the dashboard's as-of links and the API give it (2026-11-28T09:53:49.126251Z,
     2026-11-28T17:53:49+08:00), or a date and time without a zone (read in local time), or a date alone."""
@@ -75,6 +74,7 @@ class Moment(click.ParamType[datetime]):
 
 
 MOMENT = Moment()
+
 
 @click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", envvar="FOURGATES_DB", default=None, help="libpq connection string (default: FOURGATES_DB or local)")
