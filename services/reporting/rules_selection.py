@@ -82,8 +82,14 @@ def unit_named(e: SourceEvent, w: Working) -> Attribution:
 
 
 def erased(e: SourceEvent, w: Working) -> Attribution:
-    """The cadre's personal data is erased in every service: reporting forgets its copies too."""
+    """The cadre's personal data is erased in every service: reporting forgets its copies too. The register
+    fields the erasure retained (no personal data) are the cadre's from then on: read again from the feed (a
+    rebuild), the updates that set them read as erased."""
     w.erased.append((e.data["cadre_id"], e.recorded_at, e.event_id))
+    previous = w.get("cadres", (e.data["cadre_id"],))
+    retained = {f: v for f, v in (e.data.get("retained") or {}).items() if f in CADRE_FIELDS and f != "name"}
+    if previous is not None and any(previous.get(f) != v for f, v in retained.items()):
+        return _cadre(e, w, retained)
     return Attribution(e.data["cadre_id"])
 
 
@@ -100,7 +106,7 @@ RULES: dict[str, Rule] = {
     "selection.CadreAddedToReservePool": Rule(CADRE, reserve(True)),
     "selection.CadreRemovedFromReservePool": Rule(CADRE, reserve(False)),
     "selection.AssessmentResultRecorded": Rule(lambda e: [], cadre_only),
-    "selection.PersonalDataErased": Rule(lambda e: [], erased),
+    "selection.PersonalDataErased": Rule(CADRE, erased),
     "selection.RetentionRequired": Rule(lambda e: [], cadre_only),
     "selection.UnitRegistered": Rule(UNIT, unit_named),
     "selection.UnitRenamed": Rule(UNIT, unit_named),

@@ -194,3 +194,23 @@ def test_a_reopened_assessment_keeps_no_grade_composite_or_warning_of_the_finali
 
     assert h.apply(*finalised("basically_competent")) == []
     assert h.working.get("assessments", ("a1",))["warnings"] == 1
+
+
+def test_a_rebuild_after_an_erasure_keeps_the_rank_and_unit_the_erasure_retained() -> None:
+    """Read from the feed after the erasure, an update's sealed changes are {}: the cadre's rank and unit come
+    from what the erasure retained, not from the registration; live, nothing changes (they are already so)."""
+    cadre = {"cadre_id": "c1", "name": "王小明", "rank": "section_member", "home_unit": "county-finance",
+             "grassroots_experience": True, "fit_for_duty": True, "reserve_cadre": False,
+             "open_disciplinary_matter": False}
+    retained = {"rank": "deputy_section", "home_unit": "county-audit", "grassroots_experience": True,
+                "fit_for_duty": True, "reserve_cadre": False, "open_disciplinary_matter": False}
+    for changes in ({}, {"rank": {"old": "section_member", "new": "deputy_section"},
+                         "home_unit": {"old": "county-finance", "new": "county-audit"}}):
+        h = History()
+        assert h.apply(h.event("selection.CadreRegistered", **cadre),
+                       h.event("selection.CadreUpdated", cadre_id="c1", changes=changes),
+                       h.event("selection.PersonalDataErased", cadre_id="c1", reason="本人申请", erased_by="od.zhang",
+                               retained=retained)) == []
+        row = h.working.get("cadres", ("c1",))
+        assert (row["rank"], row["home_unit"]) == ("deputy_section", "county-audit"), changes
+        assert len(h.versions("cadres", ("c1",))) == (3 if not changes else 2)  # a version only where it changed

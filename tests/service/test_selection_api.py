@@ -742,8 +742,9 @@ def test_the_unit_list_pages_by_unit_id_for_every_reader(api: Api) -> None:
 
 
 def test_an_erased_cadre_who_changed_unit_is_listed_alike_now_and_as_of_now_to_every_unit(api: Api) -> None:
-    """A unit change is sealed with the cadre's name (CadreUpdated.changes), so erasure takes it back to the
-    registration's unit; the cadre list the service keeps folded must say the same as a fresh fold."""
+    """A unit change is sealed with the cadre's name (CadreUpdated.changes) and reads as erased afterwards; the
+    erasure retains the unit the cadre had, so the cadre stays where it was moved, in the list the service keeps
+    folded as in a fresh fold (it had gone back to the registration's unit)."""
     cadre_id = cadre(api)  # county-finance
     moved = api.post("/selection/cadres", {"cadre_id": cadre_id, "name": "李明", "rank": "deputy_section",
                                            "home_unit": "county-education", "birth_date": "1992-05-01",
@@ -762,3 +763,5 @@ def test_an_erased_cadre_who_changed_unit_is_listed_alike_now_and_as_of_now_to_e
         assert listed(reader) == listed(reader, as_of=now_iso()), reader
         for listed_id, _ in listed(reader):
             assert api.get(f"/selection/cadres/{listed_id}", reader).status_code == 200, reader
+    assert listed("education") == [(cadre_id, "county-education")] and listed("finance") == []
+    assert api.get(f"/selection/cadres/{cadre_id}", "education").json()["rank"] == "deputy_section"

@@ -997,7 +997,10 @@ def test_erasure_is_refused_while_the_law_requires_the_records_to_be_kept() -> N
     assert "纪律审查期间须保存" in r.message
 
     erased = decide_erase_personal_data(cadre, ErasePersonalData("c-001", "本人申请"), ORG)
-    assert erased.events == [PersonalDataErased("c-001", "本人申请", ORG.actor.principal)]
+    [event] = erased.events
+    assert isinstance(event, PersonalDataErased)
+    assert (event.cadre_id, event.reason, event.erased_by) == ("c-001", "本人申请", ORG.actor.principal)
+    assert "name" not in event.retained and "birth_date" not in event.retained
     after = fold_cadre([registered(), *erased.events])
     assert after is not None and after.erased
     with refused(StepOrderError, "personal_data_erased"):
@@ -1016,3 +1019,18 @@ def test_an_assessment_finalised_again_after_an_appeal_replaces_the_grade_it_gav
     legacy = fold_cadre([registered(), AssessmentResultRecorded("c-001", 2023, "annual", "competent", "evt-1"),
                          AssessmentResultRecorded("c-001", 2023, "annual", "excellent", "evt-2")])
     assert legacy is not None and len(legacy.assessments) == 2
+
+
+def test_an_erased_cadre_keeps_the_rank_and_unit_an_update_gave_though_the_update_reads_as_erased() -> None:
+    from services.selection.domain import CadreUpdated, ErasePersonalData, decide_erase_personal_data
+
+    moved = decide_register_cadre(fold_cadre([registered()]), register(rank="deputy_section", home_unit="county-audit"),
+                                  HR_SYSTEM).events
+    assert [type(e) for e in moved] == [CadreUpdated]
+    before = fold_cadre([registered(), *moved])
+    assert before is not None
+    erased = decide_erase_personal_data(before, ErasePersonalData("c-001", "本人申请"), ORG).events
+    # from now on the update's sealed changes read as {} (their key is destroyed)
+    after = fold_cadre([registered(), CadreUpdated("c-001", {}), *erased])
+    assert after is not None and after.erased
+    assert (after.rank, after.home_unit) == ("deputy_section", "county-audit")

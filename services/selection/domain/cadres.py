@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from services.backbone.domain import Event
 
-from .privacy import PersonalDataErased, RetentionRequired
+from .privacy import RETAINED_FIELDS, PersonalDataErased, RetentionRequired
 
 REGISTER_FIELDS: tuple[str, ...] = (
     "name",
@@ -124,7 +124,8 @@ def evolve(state: Cadre | None, event: Event) -> Cadre | None:
     if isinstance(event, RetentionRequired) and state is not None:
         return replace(state, retention_reason=event.reason)
     if isinstance(event, PersonalDataErased) and state is not None:
-        return replace(state, erased=True)
+        retained = {name: value for name, value in event.retained.items() if name in RETAINED_FIELDS}
+        return replace(state, erased=True, **retained)
     if not isinstance(event, CADRE_EVENTS):
         return state
     if state is None:

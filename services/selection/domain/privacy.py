@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from services.backbone.domain import Context, Decision, DomainError, Event, NotFoundError, StepOrderError
 
@@ -31,6 +31,14 @@ class PersonalDataErased(Event):
     cadre_id: str
     reason: str
     erased_by: str
+    # The register fields that are no personal data, as they stood: an update's changes are sealed whole and
+    # read as erased from now on, so without these a fold would fall back to the values first registered.
+    retained: dict[str, Any] = field(default_factory=dict)
+
+
+# What an erasure keeps of the register (not the name, nor the birth date an update may have sealed).
+RETAINED_FIELDS = ("rank", "home_unit", "grassroots_experience", "fit_for_duty", "reserve_cadre",
+                   "open_disciplinary_matter")
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ def decide_erase_personal_data(state: Cadre | None, command: ErasePersonalData, 
                           f" ({cadre.retention_reason}); erasure is refused", retention_reason=cadre.retention_reason)
     if cadre.erased:
         raise StepOrderError("personal_data_erased", f"the personal data of {command.cadre_id} is already erased")
-    return Decision([PersonalDataErased(command.cadre_id, reason, ctx.actor.principal)])
+    retained = {name: getattr(cadre, name) for name in RETAINED_FIELDS}
+    return Decision([PersonalDataErased(command.cadre_id, reason, ctx.actor.principal, retained)])
 
 
 def _existing(state: Cadre | None, cadre_id: str) -> Cadre:
