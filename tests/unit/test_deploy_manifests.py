@@ -475,3 +475,47 @@ def _docker_compose_available() -> bool:
 def test_docker_compose_accepts_the_file() -> None:
     subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], check=True, timeout=60,
                    env={"PATH": "/usr/bin:/bin:/usr/local/bin", **COMPOSE_ENV})
+
+
+# ---- the audit chain's exported heads -------------------------------------------------------------
+
+def chain_head_dir() -> str:
+    """Where the services in the image export the chain heads (FOURGATES_CHAIN_HEAD_DIR; the code's default
+    is var/chain-heads beside the code, i.e. under /app, which the image's user cannot write)."""
+    configured = find("ConfigMap", "fourgates-config")["data"].get("FOURGATES_CHAIN_HEAD_DIR")
+    return configured or image_env().get("FOURGATES_CHAIN_HEAD_DIR", "/app/var/chain-heads")
+
+
+def test_the_image_exports_chain_heads_outside_the_code_to_a_folder_its_user_owns() -> None:
+    head_dir = chain_head_dir()
+    assert head_dir.startswith("/") and not head_dir.startswith("/app/"), (
+        f"{head_dir}: /app is owned by root (and read-only in Kubernetes and compose): every export fails")
+    runs = " ".join(rest for keyword, rest in final_stage() if keyword == "RUN")
+    assert re.search(rf"mkdir -p [^&]*{re.escape(head_dir)}", runs) and re.search(r"chown [^&]*10001", runs), (
+        "create the head folder in the image, owned by the service user")
+
+
+SEALING = [s for s in SERVICES if "SequencerProvider()" in (ROOT / "services" / s / "service.py").read_text()]
+
+
+@pytest.mark.parametrize("service", SEALING)
+def test_every_deployment_mounts_a_writable_volume_for_the_chain_heads(service: str) -> None:
+    template = find("Deployment", f"fourgates-{service}")["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mount = mounts.get(chain_head_dir())
+    assert mount and not mount.get("readOnly"), f"{service}: nothing writable at {chain_head_dir()}"
+    volumes = {volume["name"]: volume for volume in template["spec"]["volumes"]}
+    assert "secret" not in volumes[mount["name"]] and "configMap" not in volumes[mount["name"]]
+
+
+@pytest.mark.parametrize("service", SEALING)
+def test_every_compose_service_keeps_the_chain_heads_on_a_named_volume(service: str) -> None:
+    spec = compose()["services"][service]
+    assert spec["read_only"] is True
+    targets = {volume.rpartition(":")[2] if volume.count(":") == 1 else volume.split(":")[1]: volume
+               for volume in spec.get("volumes", [])}
+    volume = targets.get(chain_head_dir())
+    assert volume, f"{service}: nothing writable at {chain_head_dir()} (the container's root is read-only)"
+    assert volume.split(":")[0] in compose()["volumes"], "a named volume: the heads outlive the container"
