@@ -25,7 +25,7 @@ from rich.table import Table
 
 from services.auditor import logs
 from services.backbone.audit import EarlierDatabase, VerifyResult, heads_path, read_heads, verify_absent, verify_chain
-from services.backbone.config import database_url
+from services.backbone.config import database_url, setting
 from services.backbone.providers import DEFAULT_HEAD_DIR
 from services.backbone.vault import MasterKeyMissingError
 
@@ -88,9 +88,15 @@ def main(ctx: click.Context, db: str | None) -> None:
     ctx.obj = db or database_url()
 
 
+def exported_heads() -> Path:
+    """Where the services export their chain heads: FOURGATES_CHAIN_HEAD_DIR, as they read it, else var/chain-heads."""
+    return Path(str(setting(None, "CHAIN_HEAD_DIR", str(DEFAULT_HEAD_DIR))))
+
+
 @main.command()
 @click.option("--service", type=click.Choice(logs.SERVICES), default=None, help="verify one service only")
-@click.option("--heads", "head_dir", type=click.Path(path_type=Path), default=DEFAULT_HEAD_DIR, show_default=True,
+@click.option("--heads", "head_dir", type=click.Path(path_type=Path), default=exported_heads,
+              show_default="FOURGATES_CHAIN_HEAD_DIR, else var/chain-heads",
               help="folder of exported chain heads (catches removal of the newest events)")
 @click.option("--strict", is_flag=True,
               help="fail (exit 1) also when an earlier database of this name exported heads this chain does not continue")

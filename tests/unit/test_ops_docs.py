@@ -125,3 +125,18 @@ def test_the_documented_env_file_is_all_compose_requires(path: Path) -> None:
     except MissingVariable as exc:
         pytest.fail(f"{path.name}: `docker compose up` with the deploy/.env it writes fails: {exc}")
     assert yaml.safe_load(COMPOSE.read_text())
+
+
+def test_verify_reads_the_heads_where_the_services_export_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The runbook: `verify` needs the exported heads, in var/chain-heads "or wherever FOURGATES_CHAIN_HEAD_DIR
+    points". Without them it cannot see the newest events removed, and still answers OK."""
+    import click
+
+    from services.auditor.cli import main, verify
+
+    assert "FOURGATES_CHAIN_HEAD_DIR" in section(RUNBOOK, "Auditors")
+    monkeypatch.setenv("FOURGATES_CHAIN_HEAD_DIR", str(tmp_path))
+    (heads,) = [p for p in verify.params if p.name == "head_dir"]
+    with click.Context(verify, parent=click.Context(main)) as ctx:
+        assert Path(str(heads.get_default(ctx))) == tmp_path
+
