@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -80,6 +81,17 @@ class Replica:
             self.proc.wait()
 
 
+def port_in_use(port: int) -> bool:
+    """Does a process listen on 127.0.0.1:`port` already? (A port left in TIME_WAIT is free.)"""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 class Supervisor:
     """Starts replicas, waits for their health endpoints, restarts any that exit."""
 
@@ -91,6 +103,13 @@ class Supervisor:
         ]
 
     def start(self, timeout: float = 90) -> None:
+        # Something else on a replica's port (an earlier `make run` still running, or its services left behind)
+        # would answer its health checks: this run would take those services for its own while its own crash.
+        taken = [r for r in self.replicas if port_in_use(r.port)]
+        if taken:
+            raise click.ClickException(
+                "already in use: " + ", ".join(f"port {r.port} ({r.label})" for r in taken)
+                + ". Is `make run` running elsewhere? Stop it first (`ss -ltnp` names the process).")
         for replica in self.replicas:
             replica.start()
         deadline = time.monotonic() + timeout
@@ -143,9 +162,10 @@ def parse_replicas(values: tuple[str, ...], services: list[str]) -> dict[str, in
 def main(replicas: tuple[str, ...], log_dir: str, then_module: str | None) -> None:
     """Run every service of Four Gates locally until Ctrl-C."""
     supervisor = Supervisor(parse_replicas(replicas, available_services()), Path(log_dir))
-    # Stop cleanly on Ctrl-C and on SIGTERM, even when started in the background (SIGINT ignored there).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Stop cleanly on Ctrl-C, on SIGTERM and when the terminal closes (SIGHUP: the services, in sessions of
+    # their own, never see it), even when started in the background (SIGINT ignored there).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
     try:
         supervisor.start()
         for label, address in supervisor.addresses().items():
@@ -159,8 +179,8 @@ def main(replicas: tuple[str, ...], log_dir: str, then_module: str | None) -> No
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abandon the stop half-way
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second one must not abandon the stop
+            signal.signal(signum, signal.SIG_IGN)
         supervisor.stop()
         console.print("all services stopped")
 
