@@ -98,11 +98,21 @@ def may_read_opened(actor: Actor | None, units: Sequence[str], agency: str) -> b
     return actor.unit == agency or actor.unit in units
 
 
-def campaign_summary(c: d.Campaign) -> dict[str, Any]:
-    return {"campaign_id": c.campaign_id, "year": c.year, "units": list(c.units), "finals": dict(c.finals)}
+def units_shown(actor: Actor | None, c: d.Campaign) -> list[str]:
+    """The units of a campaign whose results `actor` reads: every unit for overseers and the appointed agency,
+    only its own team for an assessed unit (a fellow unit's sources, grade and result uses are not its own)."""
+    if actor is None or actor.role in CAMPAIGN_READERS or actor.unit == c.agency:
+        return list(c.units)
+    return [unit for unit in c.units if unit == actor.unit]
 
 
-def campaign_view(c: d.Campaign, recorded: list[RecordedEvent]) -> dict[str, Any]:
+def campaign_summary(c: d.Campaign, actor: Actor | None = None) -> dict[str, Any]:
+    units = units_shown(actor, c)
+    return {"campaign_id": c.campaign_id, "year": c.year, "units": units,
+            "finals": {u: g for u, g in c.finals.items() if u in units}}
+
+
+def campaign_view(c: d.Campaign, recorded: list[RecordedEvent], actor: Actor | None = None) -> dict[str, Any]:
     uses: dict[str, list[dict[str, str]]] = {}
     for r in recorded:
         if r.type == d.ResultUseRecorded.TYPE:
@@ -111,7 +121,7 @@ def campaign_view(c: d.Campaign, recorded: list[RecordedEvent]) -> dict[str, Any
     return {
         "campaign_id": c.campaign_id, "year": c.year, "agency": c.agency, "version": c.version,
         "settings_version": c.settings.version, "settings": c.settings.as_dict(), "survey_entry_id": c.survey_entry_id,
-        "units": {unit: _unit_view(c, unit, uses.get(unit, [])) for unit in c.units},
+        "units": {unit: _unit_view(c, unit, uses.get(unit, [])) for unit in units_shown(actor, c)},
     }
 
 

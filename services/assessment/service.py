@@ -210,7 +210,7 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
         q = call.payload
         page, total = c.campaign_page(self.aggregates, q["offset"], q["limit"],
                                       lambda units, agency: c.may_read_opened(call.actor, units, agency), q["as_of"])
-        return page_body([c.campaign_summary(x) for x in page], total, q)
+        return page_body([c.campaign_summary(x, call.actor) for x in page], total, q)
 
     @endpoint(ROUTES, "GET", CAMPAIGN, summary="One campaign: every unit's sources, grade and recorded uses",
               query=s.AsOfQuery, response=r.CampaignOut)
@@ -218,7 +218,7 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
         campaign, recorded = c.load(self.aggregates, campaign_id, call.payload["as_of"])
         if not c.may_read(call.actor, campaign):
             raise ForbiddenError("not_campaign_reader", f"{call.actor.role} {call.actor.unit} may not read {campaign_id}")
-        return c.campaign_view(campaign, recorded)
+        return c.campaign_view(campaign, recorded, call.actor)
 
     @endpoint(ROUTES, "POST", CAMPAIGN + "/democratic-scores", summary="Enter a team's democratic scores per focus",
               body=s.TeamDemocraticIn, response=s.CommandOut, roles=OD)

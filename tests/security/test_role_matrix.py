@@ -4,6 +4,7 @@ roles of domain.md say, and nothing written; everywhere else the request gets th
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -232,3 +233,43 @@ def test_a_third_party_agency_uploads_only_its_own_survey(system: System) -> Non
     assert _problem(rival, 403, "not_own_unit", "rival-polling-co") == []
     assert system.quiet(still=0.3)["assessment"] == before["assessment"]
     assert ok(system.assessment.post(path, {"csv": SURVEY}, "agency"))["events"]
+
+
+# -- reads: a unit reads its own and nothing of another unit's --------------------------------------------
+
+
+def test_an_assessed_unit_reads_only_its_own_teams_results_in_a_campaign_of_several_units(system: System) -> None:
+    """A leadership-team campaign assesses several units: each unit reads its own team's sources, grade and how
+    the result is used (domain.md, Gate 3 "a unit reaches only its own"), never a fellow unit's."""
+    from tests.security.catalogue import FOCUS, _campaign_finalised
+
+    campaign_id = _campaign_finalised(system)  # county-finance finalised with a recorded use; county-education too
+    path = f"/assessment/campaigns/{campaign_id}"
+    other = "county-education"
+    ok(system.assessment.post(path + "/democratic-scores", {"unit": other, "focus_scores": FOCUS, "respondents": 30},
+                              "od"))
+    ok(system.assessment.post(path + "/team-scores", {"unit": other, "source": "performance", "score": 61, "note": "考核"},
+                              "od"))
+    ok(system.assessment.post(path + "/interview-notes", {"unit": other, "focus": "service_function", "note": "班子不团结"},
+                              "od"))
+    ok(system.assessment.post(path + "/team-scores", {"unit": other, "source": "qualitative", "score": 60, "note": "评议"},
+                              "od"))
+    ok(system.assessment.post(path + f"/units/{other}/finalisation", {"team_grade": "poor", "reason": "问题较多"},
+                              "od"))
+    ok(system.assessment.post(path + f"/units/{other}/result-uses", {"use": "cadre_adjustment", "note": "调整班子成员"},
+                              "od"))
+    assert set(ok(system.assessment.get(path, "od"))["units"]) == {HOME_UNIT, other}
+
+    mine = ok(system.assessment.get(path, "finance"))
+    assert set(mine["units"]) == {HOME_UNIT}, mine["units"]
+    assert mine["units"][HOME_UNIT]["team_grade"] == "good"
+    assert "调整班子成员" not in json.dumps(mine, ensure_ascii=False)
+    theirs = ok(system.assessment.get(path, "education"))
+    assert set(theirs["units"]) == {other} and theirs["units"][other]["team_grade"] == "poor"
+    listed = [c for c in ok(system.assessment.get("/assessment/campaigns", "finance", limit=1000))["items"]
+              if c["campaign_id"] == campaign_id]
+    assert listed and listed[0]["finals"] == {HOME_UNIT: "good"} and listed[0]["units"] == [HOME_UNIT]
+    # overseers still read every unit
+    for reader in ("od", "pc", "auditor"):
+        assert set(ok(system.assessment.get(path, reader))["units"]) == {HOME_UNIT, other}, reader
+
