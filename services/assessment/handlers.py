@@ -26,6 +26,7 @@ REGISTRY = EventRegistry(d.EVENT_TYPES.values())
 REGISTRY.personal(d.SelfEvaluationEntered, ("text",), "assessment_id")
 REGISTRY.personal(d.SelfEvaluationCorrected, ("text",), "assessment_id")
 REGISTRY.personal(d.PerformanceScoreEntered, ("evidence",), "assessment_id")
+REGISTRY.personal(d.PerformanceScoreCorrected, ("evidence",), "assessment_id")
 POLICY_STREAM = "policy-book"
 # The steps whose events carry personal fields (sealed under the assessment's key, registered above).
 PERSONAL_STEPS = frozenset({"self_evaluation", "self_evaluation_correction", "score", "score_correction"})

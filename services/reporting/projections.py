@@ -43,7 +43,7 @@ PERSONAL: dict[str, tuple[str, ...]] = {
     "posting.DisciplineIncidentRecorded": ("description",), "posting.RewardDecided": ("description", "basis"),
     "posting.PenaltyDecided": ("description", "basis"), "posting.PlacementRecalled": ("reason",),
     "assessment.SelfEvaluationEntered": ("text",), "assessment.SelfEvaluationCorrected": ("text",),
-    "assessment.PerformanceScoreEntered": ("evidence",),
+    "assessment.PerformanceScoreEntered": ("evidence",), "assessment.PerformanceScoreCorrected": ("evidence",),
 }
 # Read-model columns that copy a personal field.
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"cadres": ("name",), "nominations": ("reason",),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 
@@ -273,3 +274,30 @@ def test_an_assessed_unit_reads_only_its_own_teams_results_in_a_campaign_of_seve
     for reader in ("od", "pc", "auditor"):
         assert set(ok(system.assessment.get(path, reader))["units"]) == {HOME_UNIT, other}, reader
 
+
+def test_a_corrected_scores_evidence_is_personal_and_gone_after_the_cadres_erasure(system: System) -> None:
+    """The evidence of a performance score is about the cadre (sealed, erased with them); so is the evidence a
+    correction of that score gives: after the erasure neither may still be read, in the view or the history."""
+    from tests.security.catalogue import _scored
+    from tests.security.conftest import eventually
+
+    path = _scored(system)
+    view = ok(system.assessment.get(path, "qingshui"))
+    entry_id = view["performance"]["entries"][0]["entry_id"]
+    evidence = f"走访台账{uid('ev')}"
+    ok(system.assessment.post(path + "/performance-scores/corrections",
+                              {"corrects_entry_id": entry_id, "score": 75, "evidence": evidence, "reason": "漏记"},
+                              "qingshui"))
+    assert evidence in json.dumps(ok(system.assessment.get(path, "qingshui")), ensure_ascii=False)
+
+    cadre_id = view["cadre_id"]
+    ok(system.selection.post(f"/selection/cadres/{cadre_id}/erasure", {"reason": "本人依法申请删除"}, "od"))
+    first = view["performance"]["entries"][0]["evidence"]
+    eventually(lambda: ok(system.assessment.get(path, "auditor"))["performance"]["entries"][0]["evidence"] != first)
+
+    for reader in ("qingshui", "finance", "auditor"):
+        for route in (path, path + "/history"):
+            assert evidence not in json.dumps(ok(system.assessment.get(route, reader)), ensure_ascii=False), (reader, route)
+    with psycopg.connect(system.db) as conn:
+        raw = conn.execute("SELECT string_agg(data::text, ' ') FROM assessment.events").fetchone()[0]
+    assert evidence not in raw
