@@ -216,6 +216,18 @@ def versioned_nomination_page(agg: Aggregates, offset: int, limit: int | None,
     return [(v, n) for v, n in page.values() if n is not None], len(streams)
 
 
+def cadre_hosts(agg: Aggregates, host_unit: str, until: datetime | None = None,
+                cadre_id: str | None = None) -> dict[str, frozenset[str]]:
+    """Each cadre (only `cadre_id`, if given) -> the host units its nominations to `host_unit` engage, as of
+    `until` (d.cadre_hosts). A nomination's host unit is the one it was recommended to (no event changes it), so
+    the opening events name the candidates in one query, and only those nominations are folded."""
+    opened = agg.store.opening_data("nomination-", d.NominationRecommended.TYPE, ("cadre_id", "host_unit"), until)
+    streams = [stream for stream, o in opened.items()
+               if o["host_unit"] == host_unit and cadre_id in (None, o["cadre_id"])]
+    folded = agg.fold_streams(streams, d.fold_nomination, until)
+    return d.cadre_hosts(n for _, n in folded.values() if n is not None)
+
+
 # Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
 CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name=""),
                    refold_on=frozenset({d.PersonalDataErased.TYPE}))  # erased, an update's sealed changes read as {}

@@ -59,6 +59,13 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def aggregates(self) -> Aggregates:
         return Aggregates(self.store, h.REGISTRY)
 
+    def _hosts(self, call: Call, cadre_id: str | None = None) -> dict[str, frozenset[str]]:
+        """The cadres the calling host unit receives or is to receive (as of the call's `as_of`); only a host
+        unit's reads depend on them."""
+        if call.actor.role != "host_unit" or call.actor.unit is None:
+            return {}
+        return h.cadre_hosts(self.aggregates, call.actor.unit, call.payload["as_of"], cadre_id)
+
     @endpoint(ROUTES, "POST", "/cadres", summary="Register or update a cadre", body=s.CadreIn,
               response=s.CommandOut, roles=REGISTRARS)
     def register_cadre(self, call: Call) -> Any:
@@ -72,8 +79,11 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
 
     @endpoint(ROUTES, "GET", "/cadres", summary="List cadres", query=s.ListQuery, response=s.CadrePageOut)
     def list_cadres(self, call: Call) -> Any:
-        page, total = h.versioned_cadre_page(self.aggregates, call.payload["offset"], call.payload["limit"],
-                                             lambda c: may_read(call.actor, home_unit=c.home_unit), call.payload["as_of"])
+        hosts = self._hosts(call)
+        page, total = h.versioned_cadre_page(
+            self.aggregates, call.payload["offset"], call.payload["limit"],
+            lambda c: may_read(call.actor, home_unit=c.home_unit, host_units=hosts.get(c.cadre_id, ())),
+            call.payload["as_of"])
         return page_body([h.cadre_view(c, version) for version, c in page], total, call.payload)
 
     @endpoint(ROUTES, "POST", "/cadres/import", summary="Import cadres from a CSV file, all rows or none",
@@ -93,7 +103,8 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
         cadre = d.fold_cadre(events)
         if cadre is None:
             raise NotFoundError("cadre_not_found", f"no cadre {cadre_id!r} is registered")
-        require_read(call.actor, f"cadre {cadre_id}", home_unit=cadre.home_unit)
+        require_read(call.actor, f"cadre {cadre_id}", home_unit=cadre.home_unit,
+                     host_units=self._hosts(call, cadre_id).get(cadre_id, ()))
         return h.cadre_view(cadre, len(events))
 
     @endpoint(ROUTES, "POST", "/cadres/{cadre_id}/reserve-pool", summary="Add a cadre to the reserve pool",

@@ -305,3 +305,76 @@ def test_a_corrected_scores_evidence_is_personal_and_gone_after_the_cadres_erasu
     with psycopg.connect(system.db) as conn:
         raw = conn.execute("SELECT string_agg(data::text, ' ') FROM assessment.events").fetchone()[0]
     assert evidence not in raw
+
+
+# -- reads of the cadre register by a host unit ---------------------------------------------------------------
+
+
+def _recorded_at(system: System, stream: str, type_: str) -> str:
+    """When selection recorded the stream's event of `type_`: an `as_of` on either side of it is exact."""
+    with psycopg.connect(system.db) as conn:
+        row = conn.execute("SELECT recorded_at FROM selection.events WHERE stream = %s AND type = %s",
+                           (stream, type_)).fetchone()
+    assert row is not None, f"no {type_} in {stream}"
+    return str(row[0].isoformat())
+
+
+def _listed(system: System, reader: str, cadre_id: str, **params: str) -> bool:
+    items = ok(system.selection.get("/selection/cadres", reader, limit=1000, **params))["items"]
+    return cadre_id in [c["cadre_id"] for c in items]
+
+
+def test_a_host_unit_reads_the_cadre_nominated_or_seconded_to_it_and_no_other_host_unit_does(system: System) -> None:
+    """The refusal says a host unit reads the cadres seconded to it: qingshui, to which a cadre of county-finance is
+    approved, reads that cadre, alone and in the list, as of the approval and after; baima, no host of theirs,
+    does not; before the recommendation qingshui did not either."""
+    cadre_id = system.cadre(name="周晓燕")
+    nomination_id = system.nomination(cadre_id)  # to qingshui-township
+    ok(system.selection.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "德才兼备", "passed": True},
+                             "od"))
+    ok(system.selection.post(f"/selection/nominations/{nomination_id}/decision",
+                             {"approved": True, "decision_ref": "县委〔2025〕12号", "decision_date": "2025-03-01"}, "pc"))
+    path = f"/selection/cadres/{cadre_id}"
+
+    seen = ok(system.selection.get(path, "qingshui"))
+    assert (seen["cadre_id"], seen["name"], seen["home_unit"]) == (cadre_id, "周晓燕", HOME_UNIT)
+    assert _listed(system, "qingshui", cadre_id)
+    assert _problem(system.selection.get(path, "baima"), 403, "not_own_record", cadre_id) == []
+    assert not _listed(system, "baima", cadre_id)
+    # as of a moment before it was recommended to qingshui, qingshui had no claim on the cadre
+    registered = _recorded_at(system, f"cadre-{cadre_id}", "selection.CadreRegistered")
+    assert _problem(system.selection.get(path, "qingshui", as_of=registered), 403, "not_own_record", cadre_id) == []
+    assert not _listed(system, "qingshui", cadre_id, as_of=registered)
+    approved = _recorded_at(system, f"nomination-{nomination_id}", "selection.NominationApproved")
+    assert ok(system.selection.get(path, "qingshui", as_of=approved))["cadre_id"] == cadre_id
+    assert _listed(system, "qingshui", cadre_id, as_of=approved)
+
+
+def test_a_host_unit_no_longer_reads_a_cadre_whose_nomination_to_it_was_withdrawn(system: System) -> None:
+    """While the nomination is on its way the host unit reads the cadre it is to receive; once withdrawn the
+    cadre is not coming, and the host unit reads the cadre only as of the time the nomination stood."""
+    cadre_id = system.cadre()
+    nomination_id = system.nomination(cadre_id)
+    path = f"/selection/cadres/{cadre_id}"
+    assert ok(system.selection.get(path, "qingshui"))["cadre_id"] == cadre_id
+    assert _listed(system, "qingshui", cadre_id)
+
+    ok(system.selection.post(f"/selection/nominations/{nomination_id}/withdrawal", {"reason": "本人另有任用"}, "finance"))
+
+    assert _problem(system.selection.get(path, "qingshui"), 403, "not_own_record", cadre_id) == []
+    assert not _listed(system, "qingshui", cadre_id)
+    recommended = _recorded_at(system, f"nomination-{nomination_id}", "selection.NominationRecommended")
+    assert ok(system.selection.get(path, "qingshui", as_of=recommended))["cadre_id"] == cadre_id
+    assert _listed(system, "qingshui", cadre_id, as_of=recommended)
+
+
+def test_a_host_unit_reads_an_erased_cadre_seconded_to_it_without_the_erased_name(system: System) -> None:
+    cadre_id = system.cadre(name="欧阳明远")
+    system.nomination(cadre_id)
+    ok(system.selection.post(f"/selection/cadres/{cadre_id}/erasure", {"reason": "本人依法申请删除"}, "od"))
+
+    seen = ok(system.selection.get(f"/selection/cadres/{cadre_id}", "qingshui"))
+    listed = [c for c in ok(system.selection.get("/selection/cadres", "qingshui", limit=1000))["items"]
+              if c["cadre_id"] == cadre_id]
+    assert seen["erased"] and listed and listed[0]["erased"]
+    assert "欧阳明远" not in json.dumps([seen, listed], ensure_ascii=False)

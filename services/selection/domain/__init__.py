@@ -39,7 +39,7 @@ from .nomination_events import (
     NominationRejected,
     NominationWithdrawn,
 )
-from .nominations import OPEN_STATUSES, TERMINAL_STATUSES, Nomination
+from .nominations import HOSTING_STATUSES, OPEN_STATUSES, TERMINAL_STATUSES, Nomination, cadre_hosts
 from .nominations import evolve as evolve_nomination
 from .nominations import fold as fold_nomination
 from .override import OverrideEligibility, decide_override_eligibility
@@ -118,6 +118,7 @@ __all__ = [
     "CRITERION_LABELS",
     "EVENT_TYPES",
     "GRADE_LABELS",
+    "HOSTING_STATUSES",
     "NOMINATION_STATUS_LABELS",
     "OPEN_STATUSES",
     "PLACEMENT_TYPE_LABELS",
@@ -160,6 +161,7 @@ __all__ = [
     "UnitRenamed",
     "WithdrawNomination",
     "age_on",
+    "cadre_hosts",
     "check_eligibility",
     "check_posting_level",
     "decide_add_to_reserve_pool",

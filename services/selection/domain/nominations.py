@@ -25,6 +25,8 @@ from .nomination_events import (
 
 OPEN_STATUSES = ("recommended", "inspected")
 TERMINAL_STATUSES = ("inspection_failed", "rejected", "withdrawn")
+# The statuses in which the nomination's host unit is to receive the cadre, or has: it reads the cadre's record.
+HOSTING_STATUSES = (*OPEN_STATUSES, "approved")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,11 @@ class Nomination:
     def is_open(self) -> bool:
         """Still on its way: neither approved nor ended."""
         return self.status in OPEN_STATUSES
+
+    @property
+    def engages_host(self) -> bool:
+        """The host unit is to receive the cadre, or has (approved): not withdrawn, rejected or failed."""
+        return self.status in HOSTING_STATUSES
 
     @property
     def failed_hard_criteria(self) -> list[str]:
@@ -99,6 +106,15 @@ def _recommended(event: NominationRecommended) -> Nomination:
         recommended_on=event.recommended_on,
         cadre_rank=event.cadre_rank,
     )
+
+
+def cadre_hosts(nominations: Iterable[Nomination]) -> dict[str, frozenset[str]]:
+    """Each cadre -> the host units its nominations engage (`engages_host`): those that read the cadre's record."""
+    hosts: dict[str, set[str]] = {}
+    for nomination in nominations:
+        if nomination.engages_host:
+            hosts.setdefault(nomination.cadre_id, set()).add(nomination.host_unit)
+    return {cadre_id: frozenset(units) for cadre_id, units in hosts.items()}
 
 
 def fold(events: Iterable[Event]) -> Nomination | None:
