@@ -54,7 +54,13 @@ def event_catalogue() -> str:
              "`subject` (the stream), `time`, `sequence` (feed cursor), `previoussequence`, `streamversion`, "
              "`correlationid`, `causationid`, `dataschema` (`urn:fourgates:<type>:v<version>`) and "
              "`fourgatesmetadata` (actor principal/role/unit, reason, command id, occurred-at, policy version; "
-             "`request_hash`, an opaque digest of the HTTP request, on events of commands sent over HTTP).", ""]
+             "`request_hash`, an opaque digest of the HTTP request, on events of commands sent over HTTP).", "",
+             "**Personal data.** An event type about a person names its *sealed* fields below: they, and the "
+             "command's `reason` in `fourgatesmetadata`, are stored encrypted under the key of the subject named "
+             "(the cadre, or one of their placements or assessments) and are destroyed with the cadre's erasure "
+             "(`selection.PersonalDataErased`). Every reader (the service's views and histories, its feed, the "
+             "relay's messages, reporting) then shows a text as `[已删除 erased]`, a map as `{}`, a list as `[]`, a "
+             "number as `null`. A type marked *not sealed* keeps its data and reason in clear.", ""]
     lines += _topics()
     for service, registry in registries().items():
         lines += [f"## {service}", ""]
@@ -64,11 +70,20 @@ def event_catalogue() -> str:
             lines += [f"### `{name}` (v{entry.version})", ""]
             if summary:
                 lines += [summary, ""]
+            lines += [_sealing(entry), ""]
             hints = typing.get_type_hints(entry.cls)
             lines += ["| field | type |", "|---|---|"]
             lines += [f"| `{f.name}` | `{_type_name(hints.get(f.name, f.type))}` |" for f in dataclasses.fields(entry.cls)]
             lines.append("")
     return "\n".join(lines)
+
+
+def _sealing(entry: Any) -> str:
+    """What of the event is sealed under a person's key (docs/architecture.md, Personal data)."""
+    if not entry.subject_field:
+        return "Not sealed."
+    fields = ", ".join(f"`{f}`" for f in entry.personal)
+    return f"Sealed under the key of `{entry.subject_field}`: {fields + ' and ' if fields else ''}the command's `reason`."
 
 
 def _topics() -> list[str]:
@@ -153,6 +168,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "tags": [{"name": service}],
                 "x-fourgates-schema-version": entry.version,
                 "x-fourgates-personal-fields": list(entry.personal),
+                "x-fourgates-reason-sealed": bool(entry.subject_field),
             }
             channels[name] = {
                 "address": name,

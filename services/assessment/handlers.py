@@ -24,9 +24,17 @@ from services.backbone.registry import EventRegistry
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
 # The cadre's own words and the evidence about them, encrypted under the assessment's key.
 REGISTRY.personal(d.SelfEvaluationEntered, ("text",), "assessment_id")
-REGISTRY.personal(d.SelfEvaluationCorrected, ("text",), "assessment_id")
 REGISTRY.personal(d.PerformanceScoreEntered, ("evidence",), "assessment_id")
-REGISTRY.personal(d.PerformanceScoreCorrected, ("evidence",), "assessment_id")
+REGISTRY.personal(d.SelfEvaluationCorrected, ("text", "reason"), "assessment_id")
+REGISTRY.personal(d.PerformanceScoreCorrected, ("evidence", "reason"), "assessment_id")
+# Reasons given about the cadre's assessment (a correction, an adjustment, a departure from the proposed grade, an
+# appeal), and the command's reason of every event of the assessment.
+REGISTRY.personal(d.PerformanceScoreAdjusted, ("reason",), "assessment_id")
+REGISTRY.personal(d.DemocraticEntryCorrected, ("reason",), "assessment_id")
+REGISTRY.personal(d.AssessmentFinalised, ("reason",), "assessment_id")
+REGISTRY.personal(d.AssessmentReopened, ("reason",), "assessment_id")
+for _about_assessment in (d.AssessmentOpened, d.BallotTokensIssued, d.BallotCast, d.TallyEntered, d.WarningRaised):
+    REGISTRY.personal(_about_assessment, (), "assessment_id")
 POLICY_STREAM = "policy-book"
 # The steps whose events carry personal fields (sealed under the assessment's key, registered above).
 PERSONAL_STEPS = frozenset({"self_evaluation", "self_evaluation_correction", "score", "score_correction"})
@@ -82,7 +90,9 @@ def note_posting_event(agg: Aggregates, conn: psycopg.Connection, meta: CommandM
 def open_assessment(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
     """Open an annual assessment of an active placement, or the end-of-term appraisal of a completed one."""
     command = d.OpenAssessment(payload["placement_id"], payload["kind"], payload["year"])
-    stream = assessment_stream(d.assessment_id_for(command.placement_id, command.kind, command.year))
+    assessment_id = d.assessment_id_for(command.placement_id, command.kind, command.year)
+    stream = assessment_stream(assessment_id)
+    _ensure_key(agg, meta, assessment_id)
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         roster = roster_for(agg, command.placement_id, conn)
         policy = d.policy_in_force(policies(agg, conn), meta.context.now.date())
@@ -122,13 +132,19 @@ def assessment_step(agg: Aggregates, meta: CommandMeta, assessment_id: str, step
     """One entry, correction, adjustment or appeal on one assessment: one event, with actor and reason."""
     build, decide = _STEPS[step]
     command = build(assessment_id, payload)
-    if step in PERSONAL_STEPS and agg.store.vault is not None:
-        agg.store.vault.ensure_key(assessment_id)  # before the transaction: see Vault.ensure_key
+    _ensure_key(agg, meta, assessment_id, step in PERSONAL_STEPS)
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         result = execute_on_assessment(agg, assessment_id, lambda s: decide(s, command, meta.context), meta,
                                        if_match, conn)
         index_cohorts(agg, conn, result)  # an appeal reopens: the assessment leaves its cohort's finals
         return result
+
+
+def _ensure_key(agg: Aggregates, meta: CommandMeta, assessment_id: str, personal: bool = False) -> None:
+    """The assessment's key, created before the command's transaction (see Vault.ensure_key) when its events
+    will carry personal fields or a reason (sealed too)."""
+    if (personal or meta.context.reason) and agg.store.vault is not None:
+        agg.store.vault.ensure_key(assessment_id)
 
 
 def _scrubbed(state: d.Assessment) -> d.Assessment:
@@ -153,6 +169,7 @@ def finalise(agg: Aggregates, meta: CommandMeta, assessment_id: str, payload: di
              if_match: int | None) -> CommandResult:
     """Finalise under the excellent cap of the cohort (host unit and year), one finalisation per cohort at a time."""
     command = d.FinaliseAssessment(assessment_id, payload["final_grade"])
+    _ensure_key(agg, meta, assessment_id)
     with agg.store.transaction() as conn:
         cohort = conn.execute(_sql(_COHORT_OF, agg.store.schema), (assessment_id,)).fetchone()
         if cohort is None:

@@ -190,10 +190,11 @@ class Aggregates:
             type_, version, data = self.registry.dump(event)
             entry = self.registry.get(type_)
             event_meta = metadata
-            if entry.personal and entry.subject_field and vault is not None:
+            if entry.subject_field and vault is not None:
                 subject = str(data[entry.subject_field])
                 data = vault.seal(subject, data, entry.personal, conn)
-                # The command's reason often speaks of the person too: sealed with the same key.
+                # The command's reason speaks of the person too (health, family, discipline): sealed with the same
+                # key, also for a type with no personal field of its own.
                 event_meta = replace(metadata, reason=vault.seal_text(subject, metadata.reason, conn))
             new.append(NewEvent(deterministic_event_id(meta.command_id, i), type_, version, data, event_meta))
         return new

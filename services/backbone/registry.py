@@ -44,7 +44,8 @@ class EventRegistry:
         self._types[cls.TYPE] = EventType(cls.TYPE, cls, version, schema)
 
     def personal(self, cls: type[Event], fields: tuple[str, ...], subject_field: str) -> None:
-        """Declare `fields` of an event type personal: stored encrypted under the key of `data[subject_field]`."""
+        """Declare an event type about the person of `data[subject_field]`: its `fields` (may be none) and the
+        command's reason (metadata) are stored encrypted under that subject's key, and read as erased after it."""
         entry = self.get(cls.TYPE)
         entry.personal, entry.subject_field = fields, subject_field
 

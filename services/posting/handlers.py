@@ -31,6 +31,13 @@ REGISTRY.personal(d.DisciplineIncidentRecorded, ("description",), "placement_id"
 REGISTRY.personal(d.RewardDecided, ("description", "basis"), "placement_id")
 REGISTRY.personal(d.PenaltyDecided, ("description", "basis"), "placement_id")
 REGISTRY.personal(d.PlacementRecalled, ("reason",), "placement_id")
+REGISTRY.personal(d.PlacementExtended, ("reason",), "placement_id")
+REGISTRY.personal(d.AgreementAmended, ("reason",), "placement_id")
+# The placement's other events carry no personal field, but the command's reason speaks of the cadre too.
+for _about_placement in (d.PlacementPlanned, d.NominationPlaced, d.PlacementStarted, d.PlacementCompleted,
+                         d.AgreementDrafted, d.AgreementSigned, d.TrainingRecorded):
+    REGISTRY.personal(_about_placement, (), "placement_id")
+# Left in clear: CheckInOverdue(Cleared) and NominationRecorded, made by the service itself with a fixed reason.
 # The steps whose events carry personal fields (sealed under the placement's key, registered above).
 PERSONAL_STEPS = frozenset({"check_in", "attendance", "discipline", "reward", "penalty", "recall"})
 PLACEMENT_PREFIX = "placement-"
@@ -84,6 +91,8 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
     """PlacementPlanned and NominationPlaced, appended to both streams at once or not at all."""
     command = _command(d.PlanPlacement, payload)
     p_stream, n_stream = placement_stream(command.placement_id), nomination_stream(command.nomination_id)
+    if meta.context.reason and agg.store.vault is not None:
+        agg.store.vault.ensure_key(command.placement_id)  # the reason is sealed: see Vault.ensure_key
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         def attempt() -> CommandResult:
             placement, p_version = agg.load(p_stream, d.fold_placement, conn=conn)
@@ -124,8 +133,8 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
     """One step of a placement's life, agreement, supervision or safeguards, on its own stream."""
     cls, decide = STEPS[step]
     command = _command(cls, {**payload, "placement_id": placement_id})
-    if step in PERSONAL_STEPS and agg.store.vault is not None:
-        agg.store.vault.ensure_key(placement_id)  # before the transaction: see Vault.ensure_key
+    if (step in PERSONAL_STEPS or meta.context.reason) and agg.store.vault is not None:
+        agg.store.vault.ensure_key(placement_id)  # before the transaction (Vault.ensure_key); a reason is sealed too
     stream = placement_stream(placement_id)
     with agg.store.transaction() as conn:  # one connection and transaction for the whole command
         # Aggregates.execute, except that the state comes from the per-process fold cache: a placement's

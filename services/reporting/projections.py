@@ -33,17 +33,29 @@ WITHHELD: dict[str, tuple[str, ...]] = {
     "selection.CadreRegistered": ("birth_date",),
 }
 WITHHELD_CHANGES = ("birth_date",)
-# The payload fields each source declares personal (stored sealed, revealed in its feed): erased here when
-# the cadre's personal data is erased. A copy of the sources' declarations; keep it in step with them.
+# The event types each source declares about a person, with their personal payload fields (stored sealed,
+# revealed in its feed): erased here when the cadre's personal data is erased, and so is the command's reason
+# (metadata) of every one of these types, which the sources seal too. A copy of the sources' declarations (a
+# service imports no other); tests/unit/test_registry.py keeps it in step with them.
 PERSONAL: dict[str, tuple[str, ...]] = {
     "selection.CadreRegistered": ("name",), "selection.CadreUpdated": ("changes",),
+    "selection.CadreAddedToReservePool": ("reason",), "selection.CadreRemovedFromReservePool": ("reason",),
     "selection.NominationRecommended": ("reason",), "selection.NominationInspected": ("findings",),
-    "selection.EligibilityOverridden": ("reason",),
+    "selection.EligibilityOverridden": ("reason",), "selection.NominationApproved": (),
+    "selection.NominationRejected": ("reason",), "selection.NominationWithdrawn": ("reason",),
     "posting.CheckInRecorded": ("thinking", "work", "notes"), "posting.AttendanceReported": ("notes",),
     "posting.DisciplineIncidentRecorded": ("description",), "posting.RewardDecided": ("description", "basis"),
     "posting.PenaltyDecided": ("description", "basis"), "posting.PlacementRecalled": ("reason",),
-    "assessment.SelfEvaluationEntered": ("text",), "assessment.SelfEvaluationCorrected": ("text",),
-    "assessment.PerformanceScoreEntered": ("evidence",), "assessment.PerformanceScoreCorrected": ("evidence",),
+    "posting.PlacementExtended": ("reason",), "posting.AgreementAmended": ("reason",),
+    **dict.fromkeys(("posting.PlacementPlanned", "posting.NominationPlaced", "posting.PlacementStarted",
+                     "posting.PlacementCompleted", "posting.AgreementDrafted", "posting.AgreementSigned",
+                     "posting.TrainingRecorded"), ()),
+    "assessment.SelfEvaluationEntered": ("text",), "assessment.SelfEvaluationCorrected": ("text", "reason"),
+    "assessment.PerformanceScoreEntered": ("evidence",), "assessment.PerformanceScoreCorrected": ("evidence", "reason"),
+    "assessment.PerformanceScoreAdjusted": ("reason",), "assessment.DemocraticEntryCorrected": ("reason",),
+    "assessment.AssessmentFinalised": ("reason",), "assessment.AssessmentReopened": ("reason",),
+    **dict.fromkeys(("assessment.AssessmentOpened", "assessment.BallotTokensIssued", "assessment.BallotCast",
+                     "assessment.TallyEntered", "assessment.WarningRaised"), ()),
 }
 # Read-model columns that copy a personal field.
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"cadres": ("name",), "nominations": ("reason",),

@@ -27,6 +27,14 @@ REGISTRY.personal(d.CadreUpdated, ("changes",), "cadre_id")
 REGISTRY.personal(d.NominationRecommended, ("reason",), "cadre_id")
 REGISTRY.personal(d.NominationInspected, ("findings",), "cadre_id")
 REGISTRY.personal(d.EligibilityOverridden, ("reason",), "cadre_id")
+# Reasons given about the cadre (health, family, discipline), and the command's reason of every event about them.
+REGISTRY.personal(d.CadreAddedToReservePool, ("reason",), "cadre_id")
+REGISTRY.personal(d.CadreRemovedFromReservePool, ("reason",), "cadre_id")
+REGISTRY.personal(d.NominationApproved, (), "cadre_id")
+REGISTRY.personal(d.NominationRejected, ("reason",), "cadre_id")
+REGISTRY.personal(d.NominationWithdrawn, ("reason",), "cadre_id")
+# Left in clear: RetentionRequired (a legal hold: no erasure while it stands), PersonalDataErased (the record of
+# the erasure itself, kept by law), AssessmentResultRecorded (the consumer's fixed reason, no personal field).
 POLICY_STREAM = "policy-book"
 
 

@@ -70,6 +70,15 @@ def metadata_of(stream: str, type_: str) -> dict[str, Any]:
     return dict(row[0])
 
 
+def whole_feed(api: Api) -> str:
+    """Every event of selection's feed, as the JSON text a reader of /selection/feed receives."""
+    pages, after = [], ""
+    while events := (page := api.get("/selection/feed", limit=1000, after=after).json())["events"]:
+        pages.append(json.dumps(events, ensure_ascii=False))
+        after = page["next"]
+    return "\n".join(pages)
+
+
 def event_count(api: Api) -> int:
     """Rows in selection's log, counted in the table itself: the feed may lag behind the cluster's xid horizon."""
     from tests.conftest import TEST_DB
@@ -765,3 +774,40 @@ def test_an_erased_cadre_who_changed_unit_is_listed_alike_now_and_as_of_now_to_e
             assert api.get(f"/selection/cadres/{listed_id}", reader).status_code == 200, reader
     assert listed("education") == [(cadre_id, "county-education")] and listed("finance") == []
     assert api.get(f"/selection/cadres/{cadre_id}", "education").json()["rank"] == "deputy_section"
+
+
+def test_after_an_erasure_the_reasons_given_about_the_cadre_read_as_erased_in_the_log_and_the_feed(
+        api: Api, running: dict[str, Any]) -> None:
+    """A withdrawal, a rejection, an approval and a reserve-pool change each carry a reason about the person
+    (health, family, discipline): sealed under the cadre's key like the personal fields, gone with the erasure."""
+    cadre_id, mark = cadre(api), uid("r")[-6:]
+    reasons = {k: f"{k}{mark}" for k in ("因病", "家庭困难", "违纪", "党委认为", "退出后备")}
+
+    def step(path: str, body: dict[str, Any], who: str) -> None:
+        assert (done := api.post(path, body, who)).status_code in (200, 201), done.text
+
+    def recommended() -> str:
+        nomination_id, done = recommend(api, cadre_id)
+        assert done.status_code == 201, done.text
+        return nomination_id
+
+    step(f"/selection/cadres/{cadre_id}/reserve-pool/removal", {"reason": reasons["退出后备"]}, "od")
+    step(f"/selection/nominations/{(withdrawn := recommended())}/withdrawal", {"reason": reasons["因病"]}, "finance")
+    step(f"/selection/nominations/{(rejected := recommended())}/inspection", {"findings": "合格", "passed": True}, "od")
+    step(f"/selection/nominations/{rejected}/decision", {"approved": False, "decision_ref": "县委〔2025〕3号",
+                                                        "decision_date": "2025-03-01", "reason": reasons["违纪"]}, "pc")
+    step(f"/selection/nominations/{(approved := recommended())}/inspection",
+         {"findings": "合格", "passed": True, "reason": reasons["家庭困难"]}, "od")
+    step(f"/selection/nominations/{approved}/decision", {"approved": True, "decision_ref": "县委〔2025〕4号",
+                                                        "decision_date": "2025-03-01", "reason": reasons["党委认为"]}, "pc")
+    assert all(r in whole_feed(api) for r in reasons.values())  # revealed while the cadre's data is kept
+
+    step(f"/selection/cadres/{cadre_id}/erasure", {"reason": "本人依法申请删除"}, "od")
+
+    with psycopg.connect(running["db"]) as conn:
+        raw = conn.execute("SELECT string_agg(data::text || metadata::text, ' ') FROM selection.events").fetchone()[0]
+    feed = whole_feed(api)
+    for reason in reasons.values():
+        assert reason not in raw and reason not in feed, reason
+    for nomination_id in (withdrawn, rejected, approved):
+        assert mark not in json.dumps(api.get(f"/selection/nominations/{nomination_id}").json(), ensure_ascii=False)

@@ -60,3 +60,29 @@ def test_an_unknown_type_or_invalid_data_is_refused_clearly() -> None:
         registry_at_v2().load(recorded({}, 1, type_="test.Nope"))
     with pytest.raises(marshmallow.ValidationError):
         registry_at_v2().load(recorded({"course": "c", "hours": "many", "provider": "p"}, 2))
+
+
+def test_reporting_erases_exactly_what_the_sources_seal() -> None:
+    """Reporting keeps a copy of the sources' personal-data declarations (it imports no other service): a type
+    sealed at the source but missing here would leave its fields, or its reason, in clear in the timeline
+    after the cadre's erasure."""
+    from deploy.catalogue import registries
+    from services.reporting.projections import PERSONAL
+
+    declared = {name: registry.get(name).personal for registry in registries().values() for name in registry.names()
+                if registry.get(name).subject_field}
+    assert PERSONAL == declared
+
+
+def test_every_event_about_a_cadre_is_declared_about_its_subject_unless_listed_as_kept_in_clear() -> None:
+    """An event type about a cadre that nobody declared would store its command's reason in clear for good."""
+    from deploy.catalogue import registries
+
+    kept_in_clear = {"selection.RetentionRequired", "selection.PersonalDataErased", "selection.AssessmentResultRecorded",
+                     "posting.NominationRecorded", "posting.CheckInOverdue", "posting.CheckInOverdueCleared",
+                     "assessment.PlacementEventNoted"}
+    about_a_cadre = {name for registry in registries().values() for name in registry.names()
+                     if {"cadre_id", "placement_id", "assessment_id"} & set(registry.get(name).schema.fields)}
+    undeclared = {name for registry in registries().values() for name in registry.names()
+                  if not registry.get(name).subject_field}
+    assert about_a_cadre & undeclared == kept_in_clear
