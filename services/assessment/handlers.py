@@ -48,6 +48,17 @@ def roster_stream(placement_id: str) -> str:
     return f"roster-{placement_id}"
 
 
+def cadre_placement_ids(schema: str, conn: psycopg.Connection, cadre_id: str) -> list[str]:
+    """The placements the roster noted for `cadre_id` (its noted PlacementPlanned events, as stored)."""
+    rows = conn.execute(_sql(_CADRE_PLACEMENTS, schema), (cadre_id,)).fetchall()
+    return [str(placement_id) for (placement_id,) in rows]
+
+
+_CADRE_PLACEMENTS = ("SELECT DISTINCT data->>'placement_id' FROM {}.events WHERE stream LIKE 'roster-%%'"
+                     " AND type = 'assessment.PlacementEventNoted' AND data->>'source_type' = 'posting.PlacementPlanned'"
+                     " AND data->'data'->>'cadre_id' = %s")
+
+
 def period_assessment_id(placement_id: str, period: str) -> str:
     """The id of the assessment at /placements/{placement_id}/assessments/{period} (a year or 'end-of-term')."""
     return f"{placement_id}/{period}"

@@ -24,6 +24,7 @@ from services.backbone.domain import Actor, Context, ForbiddenError, NotFoundErr
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
+from services.backbone.parking import erase_parked
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.schemas import page_body
 from services.backbone.scope import require_read
@@ -52,11 +53,20 @@ def apply_posting_event(conn: psycopg.Connection, event: RecordedEvent, store: E
     h.note_posting_event(Aggregates(store, h.REGISTRY), conn, meta, event)
 
 
+# What posting seals of the events assessment may park (its roster topic): erased there on the cadre's erasure.
+PARKED_PERSONAL: dict[str, tuple[str, ...]] = {
+    "posting.PlacementRecalled": ("reason",), "posting.PlacementExtended": ("reason",),
+    **dict.fromkeys(("posting.PlacementPlanned", "posting.PlacementStarted", "posting.PlacementCompleted"), ())}
+
+
 def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
     """An erased cadre's assessment keys are destroyed; selection's other events are not ours."""
     if event.type == ERASURE_EVENT:
         erase_person_everywhere(store, conn, event.data["cadre_id"], "assessment-", "assessment.AssessmentOpened",
                                 "assessment_id")
+        placements = h.cadre_placement_ids(store.schema, conn, event.data["cadre_id"])
+        erase_parked(conn, store.schema, [event.data["cadre_id"]], [f"placement-{p}" for p in placements],
+                     PARKED_PERSONAL)
 
 
 class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # type: ignore[misc]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import psycopg
@@ -18,6 +19,7 @@ from psycopg_pool import ConnectionPool
 from services.backbone.domain import NotFoundError, StepOrderError
 from services.backbone.envelope import FeedCursor, RecordedEvent, dumps, from_cloudevent, to_cloudevent
 from services.backbone.logs import correlation_id
+from services.backbone.vault import ERASED, placeholder
 
 log = logging.getLogger("services.backbone.consumer")
 
@@ -170,3 +172,50 @@ class ParkedMessages:
     def _resolve(self, conn: psycopg.Connection, parked_id: int, resolution: str, by: str, note: str | None) -> None:
         conn.execute(sql.SQL("UPDATE {}.parked_messages SET resolved_at = now(), resolution = %s, resolved_by = %s,"
                              " resolution_note = %s WHERE id = %s").format(self._s), (resolution, by, note, parked_id))
+
+
+def erase_parked(conn: psycopg.Connection, schema: str, cadres: Collection[str], streams: Collection[str],
+                 personal: Mapping[str, tuple[str, ...]]) -> int:
+    """On a cadre's erasure, in the consumer's transaction: erase the personal values of every parked message
+    (of any consumer of `schema`, open or resolved) about the cadre, found by its `data.cadre_id` or its stream.
+
+    A message is parked as it arrived: revealed by the source's relay, its personal fields in clear, which the
+    source's erasure (destroying a key) cannot reach. `personal` names, per event type, the fields the source
+    seals; they become the placeholders a revealed erased field reads as, and so does the command's reason of
+    these types. A body that is no readable event but names the cadre or one of its streams is replaced whole.
+    Returns how many parked messages were changed."""
+    names = {*cadres, *streams}
+    if not names:
+        return 0
+    patterns = ['%"' + n.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%' for n in sorted(names)]
+    s = sql.Identifier(schema)
+    rows = conn.execute(sql.SQL("SELECT id, body FROM {}.parked_messages WHERE body LIKE ANY(%s)").format(s),
+                        (patterns,)).fetchall()
+    changed = 0
+    for parked_id, body in rows:
+        erased = _erased_body(str(body), set(cadres), set(streams), personal)
+        if erased is not None and erased != body:
+            conn.execute(sql.SQL("UPDATE {}.parked_messages SET body = %s WHERE id = %s").format(s), (erased, parked_id))
+            changed += 1
+    return changed
+
+
+def _erased_body(body: str, cadres: set[str], streams: set[str], personal: Mapping[str, tuple[str, ...]]) -> str | None:
+    """The body with the cadre's personal values erased; None when it is not about the cadre."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict) or not isinstance(message.get("data"), dict):
+        return ERASED if any(f'"{n}"' in body for n in cadres | streams) else None
+    data = message["data"]
+    if data.get("cadre_id") not in cadres and message.get("subject") not in streams:
+        return None
+    type_ = message.get("type")
+    if type_ not in personal:
+        return None
+    message["data"] = {k: placeholder(v) if k in personal[type_] and v not in (None, "") else v for k, v in data.items()}
+    metadata = message.get("fourgatesmetadata")
+    if isinstance(metadata, dict) and metadata.get("reason"):
+        metadata["reason"] = ERASED
+    return dumps(message)

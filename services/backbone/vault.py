@@ -47,6 +47,11 @@ def master_key() -> bytes:
 _PLACEHOLDERS: dict[str, Any] = {"str": ERASED, "dict": {}, "list": [], "int": None, "float": None}
 
 
+def placeholder(value: Any) -> Any:
+    """What an erased value of `value`'s kind reads as (a sealed field whose key was destroyed)."""
+    return _PLACEHOLDERS.get(type(value).__name__, ERASED)
+
+
 class Vault:
     """Encrypts and reveals personal fields of one service's events, with keys in its own schema."""
 

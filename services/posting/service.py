@@ -21,6 +21,7 @@ from services.backbone.domain import Actor, Context, NotFoundError
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint
+from services.backbone.parking import erase_parked
 from services.backbone.providers import ConsumerProvider, EventStoreProvider, RelayProvider, SequencerProvider
 from services.backbone.rpcclient import ReusedRpc
 from services.backbone.schemas import YEAR, page_body
@@ -43,11 +44,16 @@ CONSUMER_ACTOR = Actor("service:posting", "integration", None)
 SCANNER_ACTOR = Actor("service:posting", "operator", None)
 
 
+# What selection seals of the events posting may park (its approvals topic): erased there on the cadre's erasure.
+PARKED_PERSONAL: dict[str, tuple[str, ...]] = {"selection.NominationApproved": ()}
+
+
 def apply_selection_event(conn: psycopg.Connection, event: RecordedEvent, store: EventStore) -> None:
     """Approved nominations become placeable; an erased cadre's placement keys are destroyed; the rest is not ours."""
     if event.type == ERASURE_EVENT:
         erase_person_everywhere(store, conn, event.data["cadre_id"], "placement-", "posting.PlacementPlanned",
                                 "placement_id")
+        erase_parked(conn, store.schema, [event.data["cadre_id"]], [], PARKED_PERSONAL)
         return
     if event.type != SOURCE_EVENT_TYPE:
         return

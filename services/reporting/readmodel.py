@@ -155,6 +155,13 @@ class ReadModels:
                                  " WHERE cadre_id = ANY(%s) AND type = %s").format(self._s),
                          (_json(patch), ERASED, cadres, type_))
 
+    def streams_of(self, conn: psycopg.Connection, cadres: list[str]) -> list[str]:
+        """The source streams of every event the timeline attributes to the cadres (their register, nominations,
+        placements, assessments and rosters)."""
+        rows = conn.execute(sql.SQL("SELECT DISTINCT stream FROM {}.timeline WHERE cadre_id = ANY(%s)").format(self._s),
+                            (cadres,)).fetchall()
+        return [str(stream) for (stream,) in rows]
+
     def _query(self, conn: psycopg.Connection, kind: str, table: str, compose: Any) -> bytes:
         if (kind, table) not in self._queries:
             self._queries[(kind, table)] = compose(conn, table).as_bytes(conn)

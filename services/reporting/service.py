@@ -20,9 +20,11 @@ from services.backbone.domain import NotFoundError
 from services.backbone.edge import edge_endpoints
 from services.backbone.envelope import RecordedEvent
 from services.backbone.http import Call, RouteTable, endpoint, http
+from services.backbone.parking import erase_parked
 from services.backbone.providers import ConsumerProvider, EventStoreProvider
 from services.backbone.store import EventStore
 from services.backbone.subscribe import subscribe
+from services.backbone.vault import ERASURE_EVENT
 from services.reporting import gates, labels, summaries, views
 from services.reporting import responses as out
 from services.reporting import schemas as s
@@ -30,7 +32,7 @@ from services.reporting.dashboard import asset
 from services.reporting.feeds import from_recorded
 from services.reporting.model import SOURCES
 from services.reporting.output import page_limit, respond, shown
-from services.reporting.projections import UNDERSTOOD
+from services.reporting.projections import PERSONAL, UNDERSTOOD
 from services.reporting.queries import Reader, View
 from services.reporting.readmodel import ReadModels
 from services.reporting.status import consumer_status
@@ -53,6 +55,9 @@ def apply_events_from(source: str) -> BatchHandler:
         models = _READ_MODELS.get(store.schema) or _READ_MODELS.setdefault(store.schema, ReadModels(store.schema))
         by_id = {str(event.event_id): event for event in events}
         failed = models.apply(conn, [from_recorded(source, event) for event in events])
+        failed_ids = {projected.event_id for projected, _ in failed}
+        if erased := [e.data["cadre_id"] for e in events if e.type == ERASURE_EVENT and str(e.event_id) not in failed_ids]:
+            erase_parked(conn, store.schema, erased, models.streams_of(conn, erased), PERSONAL)
         return [(by_id[projected.event_id], exc) for projected, exc in failed]
     return apply
 

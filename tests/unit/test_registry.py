@@ -86,3 +86,15 @@ def test_every_event_about_a_cadre_is_declared_about_its_subject_unless_listed_a
     undeclared = {name for registry in registries().values() for name in registry.names()
                   if not registry.get(name).subject_field}
     assert about_a_cadre & undeclared == kept_in_clear
+
+
+def test_posting_and_assessment_erase_in_their_parked_messages_what_their_sources_seal() -> None:
+    """Each copies what its source seals of the types it subscribes to (a service imports no other)."""
+    from deploy.catalogue import registries
+    from services.assessment.service import PARKED_PERSONAL as ASSESSMENT_PARKS
+    from services.posting.service import PARKED_PERSONAL as POSTING_PARKS
+    from services.topics import POSTING_ROSTER, SELECTION_APPROVALS
+
+    for copy, topic in ((POSTING_PARKS, SELECTION_APPROVALS), (ASSESSMENT_PARKS, POSTING_ROSTER)):
+        source = registries()[topic.source]
+        assert copy == {t: source.get(t).personal for t in topic.types if source.get(t).subject_field}
