@@ -141,7 +141,8 @@ class CampaignIn(Strict):
     year = JsonInteger(required=True, validate=YEAR)
     units = fields.List(fields.String(validate=ID), required=True, validate=validate.Length(min=1, max=200))
     agency = fields.String(required=True, validate=ID,
-                           metadata={"description": "the unit of the appointed third-party survey agency"})
+                           metadata={"description": "the unit of the appointed third-party survey agency; not one of "
+                                                  "`units` (422 agency_is_assessed_unit)"})
     settings = fields.Nested(CampaignSettingsIn, required=True)
     reason = _reason()
 

@@ -338,6 +338,9 @@ def post_with(api: Api, path: str, body: Any, token: str) -> requests.Response:
 
 def test_only_the_appointed_agency_uploads_the_survey_and_a_team_grade_is_combined(api: Api) -> None:
     campaign_id, units = uid("camp"), ["county-finance", "county-education"]
+    self_surveyed = api.post("/assessment/campaigns", {"campaign_id": campaign_id, "year": 2026, "units": [*units, "polling-co"],
+                                                       "agency": "polling-co", "settings": {"version": "city-2026"}}, "od")
+    assert self_surveyed.status_code == 422 and self_surveyed.json()["rule"] == "agency_is_assessed_unit"
     ok(api.post("/assessment/campaigns", {"campaign_id": campaign_id, "year": 2026, "units": units,
                                           "agency": "polling-co", "settings": {"version": "city-2026"}}, "od"))
     path = f"/assessment/campaigns/{campaign_id}"

@@ -818,6 +818,14 @@ def test_only_the_organisation_department_opens_a_campaign_of_distinct_units() -
         decide_open_campaign(None, OpenCampaign("K1", 2024, [], "survey-co"), ctx(ORG), SETTINGS)
 
 
+def test_the_survey_agency_is_not_one_of_the_units_the_campaign_assesses() -> None:
+    command = OpenCampaign("K1", 2024, ["bureau-1", "survey-co"], "survey-co")
+    with refused("agency_is_assessed_unit") as refusal:
+        decide_open_campaign(None, command, ctx(ORG), SETTINGS)
+    assert "survey-co is one of the units assessed" in refusal.value.message
+    assert refusal.value.status == 422
+
+
 @pytest.mark.parametrize("change", [
     {"qualitative_weight": 0.5},
     {"focus_weights": {"strategic_direction": 1.0}},

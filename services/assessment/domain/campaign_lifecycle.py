@@ -46,7 +46,8 @@ class RecordResultUse:
 def decide_open_campaign(
     state: Campaign | None, command: OpenCampaign, ctx: Context, settings: CampaignSettings,
 ) -> Decision:
-    """Open a campaign with `settings` frozen into it; the organisation department runs it."""
+    """Open a campaign with `settings` frozen into it; the organisation department runs it, and the agency it
+    appoints for the survey is not one of the units it assesses."""
     require_role(ctx, "organisation_department")
     if state is not None:
         raise StepOrderError("campaign_already_open", f"campaign {command.campaign_id} already exists")
@@ -54,6 +55,11 @@ def decide_open_campaign(
     if not units or len(set(units)) != len(units):
         raise DomainError("campaign_units_invalid", f"a campaign needs distinct units, got {units}")
     require_text(command.agency, "third-party agency")
+    if command.agency in units:
+        # The survey is the outside view of the teams: an assessed unit would be surveying itself.
+        raise DomainError("agency_is_assessed_unit",
+                          f"the third-party survey agency {command.agency} is one of the units assessed in this campaign;"
+                          " appoint an agency that is not assessed", agency=command.agency)
     event = ev.CampaignOpened(
         command.campaign_id, command.year, units, command.agency, settings.version, settings.as_dict(),
     )
