@@ -178,8 +178,9 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     def enter_tally(self, call: Call, placement_id: str, period: str) -> Any:
         return self._step(call, placement_id, period, "tally")
 
-    @endpoint(ROUTES, "POST", ONE + "/democratic-corrections", summary="Correct a ballot or tally, with a reason",
-              body=s.DemocraticCorrectionIn, response=s.CommandOut, roles=HOST)
+    @endpoint(ROUTES, "POST", ONE + "/democratic-corrections",
+              summary="Correct or void a ballot or tally, with a reason (organisation department)",
+              body=s.DemocraticCorrectionIn, response=s.CommandOut, roles=OD)
     def correct_democratic_entry(self, call: Call, placement_id: str, period: str) -> Any:
         return self._step(call, placement_id, period, "democratic_correction")
 

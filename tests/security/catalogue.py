@@ -277,7 +277,7 @@ CASES: list[WriteCase] = [
               "qingshui", ASSESS_FOREIGN),
     WriteCase(f"POST {ONE}/democratic-corrections",
               _on_assessment("/democratic-corrections", {"counts": {"competent": 4, "excellent": 1}, "reason": "计票有误"},
-                             _tallied, "democratic"), "qingshui", ASSESS_FOREIGN),
+                             _tallied, "democratic"), "od"),
     WriteCase(f"POST {ONE}/performance-scores",
               _on_assessment("/performance-scores", {"dimension": "work_performance", "score": 80, "evidence": "年度台账"}),
               "qingshui", ASSESS_FOREIGN),

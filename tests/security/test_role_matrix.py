@@ -71,7 +71,7 @@ EXPECTED: dict[str, set[str]] = {
     "POST /assessment/ballots": PUBLIC,
     f"POST {ONE}/ballots": HOST,
     f"POST {ONE}/tallies": HOST,
-    f"POST {ONE}/democratic-corrections": HOST,
+    f"POST {ONE}/democratic-corrections": OD,  # the vote is corrected by the organisation department alone
     f"POST {ONE}/performance-scores": HOST,
     f"POST {ONE}/performance-scores/corrections": HOST,
     f"POST {ONE}/performance-adjustments": HOST,

@@ -406,7 +406,7 @@ def test_no_democratic_evaluation_event_names_anyone() -> None:
     first_tally = next(e for e in stream.events if isinstance(e, TallyEntered))
     stream.when(decide_cast_ballot, CastBallot(aid(), "leaders", "excellent"), ctx())
     stream.when(decide_correct_democratic_entry, CorrectDemocraticEntry(aid(), first_tally.entry_id, {"competent": 5}),
-                ctx(reason="miscounted"))
+                ctx(ORG, reason="miscounted"))
     allowed = {"assessment_id", "entry_id", "corrects_entry_id", "rater_group", "grade", "counts", "reason"}
     for event in stream.events[1:]:
         if event.TYPE in {"assessment.BallotCast", "assessment.TallyEntered", "assessment.DemocraticEntryCorrected"}:
@@ -467,8 +467,8 @@ def test_a_tally_correction_needs_a_reason_and_supersedes_the_entry_without_eras
     [tally] = stream.when(decide_enter_tally, EnterTally(aid(), "public", {"competent": 6}), ctx()).events
     correction = CorrectDemocraticEntry(aid(), tally.entry_id, {"competent": 5, "incompetent": 1})
     with refused("reason_required"):
-        decide_correct_democratic_entry(stream.state, correction, ctx())
-    stream.when(decide_correct_democratic_entry, correction, ctx(reason="one ballot misread"))
+        decide_correct_democratic_entry(stream.state, correction, ctx(ORG))
+    stream.when(decide_correct_democratic_entry, correction, ctx(ORG, reason="one ballot misread"))
     assert stream.state.tallies_by_group()["public"]["incompetent"] == 1
     assert sum(stream.state.tallies_by_group()["public"].values()) == 6
     assert tally in stream.events  # history keeps the original entry
@@ -477,13 +477,34 @@ def test_a_tally_correction_needs_a_reason_and_supersedes_the_entry_without_eras
 def test_a_correction_to_zero_voids_a_ballot() -> None:
     stream = opened()
     [ballot] = stream.when(decide_cast_ballot, CastBallot(aid(), "public", "excellent"), ctx()).events
-    stream.when(decide_correct_democratic_entry, CorrectDemocraticEntry(aid(), ballot.entry_id, {}), ctx(reason="spoilt"))
+    stream.when(decide_correct_democratic_entry, CorrectDemocraticEntry(aid(), ballot.entry_id, {}), ctx(ORG, "spoilt"))
     assert sum(stream.state.tallies_by_group()["public"].values()) == 0
+
+
+def test_the_host_unit_cannot_alter_a_cast_ballot_or_an_entered_tally() -> None:
+    stream = opened()
+    anonymous = Context(Actor("anonymous", "anonymous"), NOW)
+    [ballot] = stream.when(decide_cast_token_ballot, CastTokenBallot(aid(), "public", "incompetent"), anonymous).events
+    [tally] = stream.when(decide_enter_tally, EnterTally(aid(), "leaders", {"competent": 5}), ctx()).events
+    for entry in (ballot, tally):
+        for actor in (HOST, HOME):
+            with refused("role_not_allowed", ForbiddenError):
+                decide_correct_democratic_entry(stream.state, CorrectDemocraticEntry(aid(), entry.entry_id, {}),
+                                                ctx(actor, "we counted it wrong"))
+    assert stream.state.tallies_by_group()["public"]["incompetent"] == 1
+
+
+def test_a_correction_of_the_vote_after_finalisation_needs_a_reopen_first() -> None:
+    stream = ready()
+    finalise(stream, "competent")
+    tally = next(e for e in stream.events if isinstance(e, TallyEntered))
+    with refused("assessment_finalised", StepOrderError):
+        decide_correct_democratic_entry(stream.state, CorrectDemocraticEntry(aid(), tally.entry_id, {}), ctx(ORG, "x"))
 
 
 def test_correcting_an_unknown_entry_is_refused() -> None:
     with refused("entry_not_found", NotFoundError):
-        decide_correct_democratic_entry(opened().state, CorrectDemocraticEntry(aid(), "E99", {}), ctx(reason="x"))
+        decide_correct_democratic_entry(opened().state, CorrectDemocraticEntry(aid(), "E99", {}), ctx(ORG, "x"))
 
 
 # ---------- performance analysis ----------
@@ -716,7 +737,7 @@ def test_an_appeal_by_the_sending_unit_reopens_and_a_new_finalisation_is_another
     assert stream.state.status == "open"
     first_public = next(e for e in stream.events if isinstance(e, TallyEntered) and e.rater_group == "public")
     stream.when(decide_correct_democratic_entry, CorrectDemocraticEntry(aid(), first_public.entry_id, {"excellent": 10}),
-                ctx(reason="recount after appeal"))
+                ctx(ORG, "recount after appeal"))
     finalise(stream, "competent", ctx(reason="panel kept the grade"))
     finals = [e for e in stream.events if isinstance(e, AssessmentFinalised)]
     assert len(finals) == 2 and finals[0].composite != finals[1].composite

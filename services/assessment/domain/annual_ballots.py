@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from services.backbone.domain import Context, Decision, DomainError, NotFoundError, StepOrderError
 
 from . import annual_events as ev
-from .annual_state import OPEN, Assessment, open_for_host, require_live_entry
+from .annual_state import OPEN, Assessment, open_for, open_for_host, require_live_entry
 from .guards import require_member, require_reason
 from .vocabulary import GRADES
 
@@ -51,6 +51,8 @@ class EnterTally:
 
 @dataclass(frozen=True)
 class CorrectDemocraticEntry:
+    """The organisation department replaces a ballot or tally (all zeros void it), with a reason."""
+
     assessment_id: str
     corrects_entry_id: str
     counts: Mapping[str, int]
@@ -83,7 +85,9 @@ def decide_enter_tally(state: Assessment | None, command: EnterTally, ctx: Conte
 
 
 def decide_correct_democratic_entry(state: Assessment | None, command: CorrectDemocraticEntry, ctx: Context) -> Decision:
-    s = open_for_host(state, ctx)
+    """Only the organisation department corrects the vote, and says why: the host unit runs the assessment and
+    enters paper ballots and tallies, but must not alter the anonymous vote on its own cadre once recorded."""
+    s = open_for(state, ctx, "organisation_department")
     require_live_entry(s.democratic, command.corrects_entry_id)
     counts = _counts(command.counts, allow_empty=True)
     reason = require_reason(ctx, "correct a democratic evaluation entry")

@@ -71,7 +71,8 @@ class TallyEntered(Event):
 
 @dataclass(frozen=True)
 class DemocraticEntryCorrected(Event):
-    """Replaces a ballot or tally (or an earlier correction) by `counts`; all zeros voids it."""
+    """Replaces a ballot or tally (or an earlier correction) by `counts`; all zeros voids it. Only the organisation
+    department corrects the vote, with a reason (the host unit that enters ballots and tallies does not)."""
 
     TYPE = "assessment.DemocraticEntryCorrected"
     assessment_id: str

@@ -123,10 +123,16 @@ _APPLY: dict[type[Event], Callable[[Assessment, Any], Assessment]] = {
 
 def open_for_host(state: Assessment | None, ctx: Context) -> Assessment:
     """The assessment, if it exists, is open, and the actor is its host unit."""
+    return open_for(state, ctx, "host_unit")
+
+
+def open_for(state: Assessment | None, ctx: Context, role: str) -> Assessment:
+    """The assessment, if it exists, is open, and the actor holds `role` (a host unit: the assessment's own)."""
     if state is None:
         raise NotFoundError("assessment_not_found", "no such assessment")
-    require_role(ctx, "host_unit")
-    require_own_unit(ctx, state.host_unit)
+    require_role(ctx, role)
+    if role == "host_unit":
+        require_own_unit(ctx, state.host_unit)
     if state.status != OPEN:
         raise StepOrderError("assessment_finalised", f"assessment {state.assessment_id} is finalised; appeal to reopen it")
     return state
