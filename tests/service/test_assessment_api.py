@@ -235,6 +235,27 @@ def test_ballots_cast_with_one_time_tokens_leave_no_trace_of_who_cast_them(runni
     assert left == (0,)
 
 
+def test_an_appeal_reopens_the_result_but_not_the_ballot_of_tokens_issued_before(running: dict[str, Any]) -> None:
+    api = running["api"]
+    path = open_assessment(api, placement(running)[0], 2015)
+    first, unspent = ok(api.post(path + "/ballot-tokens", {"rater_group": "public", "count": 2}, HOST))["tokens"]
+    ok(api.post("/assessment/ballots", {"ballot_token": first, "grade": "incompetent"}, "baima"))
+    enter_inputs(api, path, {g: {"competent": 5} for g in GROUPS}, 80)
+    ok(api.post(path + "/finalisation", {"final_grade": "competent"}, HOST))
+    ok(api.post(path + "/appeals", {"reason": "本人对考核结果有异议"}, "finance"))
+
+    late = api.post("/assessment/ballots", {"ballot_token": unspent, "grade": "excellent"}, "baima")
+    assert late.status_code == 409 and late.json()["rule"] == "ballot_token_void", late.text
+    again = api.post("/assessment/ballots", {"ballot_token": first, "grade": "excellent"}, "baima")
+    assert again.status_code == 403 and again.json()["rule"] == "ballot_token_invalid"
+    assert ok(api.get(path, HOST))["democratic"]["groups"]["public"]["counts"] == {
+        "excellent": 0, "competent": 5, "basically_competent": 0, "incompetent": 1}  # the cast ballot stays counted
+
+    [fresh] = ok(api.post(path + "/ballot-tokens", {"rater_group": "public", "count": 1}, HOST))["tokens"]
+    ok(api.post("/assessment/ballots", {"ballot_token": fresh, "grade": "excellent"}, "baima"))
+    assert ok(api.get(path, HOST))["democratic"]["groups"]["public"]["counts"]["excellent"] == 1
+
+
 def everything_in_the_assessment_schema() -> str:
     with psycopg.connect(DB) as conn:
         tables = [r[0] for r in conn.execute(

@@ -440,6 +440,34 @@ def test_a_token_ballot_for_a_finalised_or_unknown_assessment_is_refused() -> No
         decide_cast_token_ballot(None, CastTokenBallot(aid(), "public", "competent"), anonymous)
 
 
+def test_a_reopen_keeps_the_cast_ballots_but_not_the_tokens_nobody_spent() -> None:
+    stream = opened()
+    anonymous = Context(Actor("anonymous", "anonymous"), NOW)
+    [before] = stream.when(decide_issue_ballot_tokens, IssueBallotTokens(aid(), "public", 7), ctx()).events
+    stream.when(decide_cast_token_ballot, CastTokenBallot(aid(), "public", "incompetent", before.entry_id), anonymous)
+    with_inputs(stream)
+    finalise(stream, "competent")
+    stream.when(decide_reopen_assessment, ReopenAssessment(aid()), ctx(HOME, "votes miscounted"))
+
+    with refused("ballot_token_void", StepOrderError):
+        decide_cast_token_ballot(stream.state, CastTokenBallot(aid(), "public", "excellent", before.entry_id), anonymous)
+    with refused("ballot_token_void", StepOrderError):  # a token issued before issues were told apart
+        decide_cast_token_ballot(stream.state, CastTokenBallot(aid(), "public", "excellent"), anonymous)
+    assert stream.state.tallies_by_group()["public"]["incompetent"] == 1  # the ballot cast before stays counted
+
+    [after] = stream.when(decide_issue_ballot_tokens, IssueBallotTokens(aid(), "public", 2), ctx()).events
+    stream.when(decide_cast_token_ballot, CastTokenBallot(aid(), "public", "excellent", after.entry_id), anonymous)
+    assert stream.state.tallies_by_group()["public"]["excellent"] == 1
+
+
+def test_a_token_issued_before_issues_were_told_apart_votes_while_never_finalised() -> None:
+    stream = opened()
+    stream.when(decide_issue_ballot_tokens, IssueBallotTokens(aid(), "public", 1), ctx())
+    anonymous = Context(Actor("anonymous", "anonymous"), NOW)
+    stream.when(decide_cast_token_ballot, CastTokenBallot(aid(), "public", "competent", None), anonymous)
+    assert stream.state.tallies_by_group()["public"]["competent"] == 1
+
+
 def test_ballots_and_tallies_name_a_known_rater_group_and_grade() -> None:
     state = opened().state
     with refused("unknown_rater_group"):

@@ -34,12 +34,14 @@ class IssueBallotTokens:
 class CastTokenBallot:
     """A ballot a rater casts with a one-time token the service has already checked and spent.
 
-    The command carries what the token was issued for and the grade; who held the token is unknown.
+    The command carries what the token was issued for (and by which issue, None for a token issued before
+    issues were told apart) and the grade; who held the token is unknown.
     """
 
     assessment_id: str
     rater_group: str
     grade: str
+    issued_entry_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,11 @@ def decide_cast_token_ballot(state: Assessment | None, command: CastTokenBallot,
         raise NotFoundError("assessment_not_found", f"no assessment {command.assessment_id}")
     if state.status != OPEN:
         raise StepOrderError("assessment_finalised", f"assessment {state.assessment_id} is finalised; no more ballots")
+    if not state.token_issue_open(command.issued_entry_id):
+        # A reopen corrects a result; it does not hand the tokens nobody spent a second chance to vote.
+        raise StepOrderError("ballot_token_void", "this ballot token was issued before the assessment was finalised,"
+                             " which closed its ballot; an appeal that reopens the assessment does not reopen the"
+                             " ballot. Ask the host unit for a new token if the evaluation is run again")
     require_member(command.rater_group, state.policy.rater_groups, "unknown_rater_group", "rater group")
     require_member(command.grade, GRADES, "unknown_grade", "grade")
     event = ev.BallotCast(state.assessment_id, state.next_entry_id(), command.rater_group, command.grade)

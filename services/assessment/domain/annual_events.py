@@ -119,6 +119,8 @@ class PerformanceScoreAdjusted(Event):
 
 @dataclass(frozen=True)
 class AssessmentFinalised(Event):
+    """The host unit's final grade. It closes the ballot: tokens not spent by then never vote, even after a reopen."""
+
     TYPE = "assessment.AssessmentFinalised"
     assessment_id: str
     cadre_id: str
@@ -148,6 +150,9 @@ class WarningRaised(Event):
 
 @dataclass(frozen=True)
 class AssessmentReopened(Event):
+    """An appeal reopens the result: the ballots and tallies recorded stay counted (unless the organisation
+    department corrects them); tokens issued before the finalisation stay void, new ones may be issued."""
+
     TYPE = "assessment.AssessmentReopened"
     assessment_id: str
     cadre_id: str

@@ -53,10 +53,20 @@ class Assessment:
     adjustments: Mapping[str, float] = field(default_factory=dict)
     final_grade: str | None = None
     tokens_issued: Mapping[str, int] = field(default_factory=dict)
+    # Entry ids of the token issues whose unspent tokens may still vote: a finalisation closes them all.
+    open_token_issues: frozenset[str] = frozenset()
+    ever_finalised: bool = False
 
     def next_entry_id(self) -> str:
         """Entry ids number the stream's events: unique in the assessment, and no clock or random source needed."""
         return f"E{self.version + 1}"
+
+    def token_issue_open(self, issued_entry_id: str | None) -> bool:
+        """Whether a token of this issue may still vote (None: issued before issues were told apart, so only
+        while the assessment has never been finalised)."""
+        if issued_entry_id is None:
+            return not self.ever_finalised
+        return issued_entry_id in self.open_token_issues
 
     def tallies_by_group(self) -> dict[str, dict[str, int]]:
         groups = {e.rater_group for e in self.democratic.values()}
@@ -110,13 +120,16 @@ _APPLY: dict[type[Event], Callable[[Assessment, Any], Assessment]] = {
     ev.SelfEvaluationCorrected: lambda s, e: replace(s, self_evaluation={e.entry_id: e.text}),
     ev.BallotCast: _ballot,
     ev.BallotTokensIssued: lambda s, e: replace(
-        s, tokens_issued={**s.tokens_issued, e.rater_group: s.tokens_issued.get(e.rater_group, 0) + e.count}),
+        s, tokens_issued={**s.tokens_issued, e.rater_group: s.tokens_issued.get(e.rater_group, 0) + e.count},
+        open_token_issues=s.open_token_issues | {e.entry_id}),
     ev.TallyEntered: _tally,
     ev.DemocraticEntryCorrected: _tally,
     ev.PerformanceScoreEntered: _score,
     ev.PerformanceScoreCorrected: _score,
     ev.PerformanceScoreAdjusted: _adjusted,
-    ev.AssessmentFinalised: lambda s, e: replace(s, status=FINALISED, final_grade=e.final_grade),
+    # The finalisation closes the ballot: tokens not spent by then stay void after a reopen.
+    ev.AssessmentFinalised: lambda s, e: replace(s, status=FINALISED, final_grade=e.final_grade,
+                                                 open_token_issues=frozenset(), ever_finalised=True),
     ev.AssessmentReopened: lambda s, e: replace(s, status=OPEN),
 }
 
