@@ -183,7 +183,9 @@ class FindingIn(Strict):
 class SurveyReportIn(Strict):
     csv = fields.String(required=True, validate=validate.Length(min=1, max=500_000),
                         metadata={"description": "CSV with a header line `unit,score,summary`; errors name the file line"})
-    revises_entry_id = fields.String(load_default=None, validate=ENTRY)
+    revises_entry_id = fields.String(load_default=None, validate=ENTRY, metadata={
+        "description": "the live report's entry id, to revise it: the units listed get new results, every other "
+                       "unit keeps the earlier report's (a reason is required)"})
     reason = _reason()
 
 

@@ -964,6 +964,22 @@ def test_a_survey_revision_names_the_live_report_and_gives_a_reason() -> None:
     assert stream.state.score_of("survey", "bureau-1")[1] == 82
 
 
+def test_a_survey_revision_revises_the_units_it_lists_and_keeps_the_others_from_the_earlier_report() -> None:
+    stream = fed_campaign()
+    first = stream.state.survey_entry_id
+    [revision] = stream.when(decide_upload_survey_report,
+                             UploadSurveyReport("K1", [{**SURVEY_ROWS[1], "score": "75"}], first),
+                             ctx(AGENCY, "bureau-2 sample re-weighted")).events
+    assert stream.state.survey_entry_id == revision.entry_id
+    assert stream.state.score_of("survey", "bureau-2") == (revision.entry_id, 75)
+    assert stream.state.score_of("survey", "bureau-1") == (first, 80)  # not listed: kept, with its report's id
+    finalise_bureau_1 = FinaliseTeamAssessment("K1", "bureau-1", "excellent")
+    stream.when(decide_finalise_team_assessment, finalise_bureau_1, ctx(ORG, "x"))
+    with refused("unit_finalised", StepOrderError):  # a finalised team's survey result is not revised
+        decide_upload_survey_report(stream.state, UploadSurveyReport("K1", SURVEY_ROWS, revision.entry_id),
+                                    ctx(AGENCY, "late returns"))
+
+
 def test_a_finding_needs_a_known_source_and_deduction_within_0_to_100() -> None:
     state = campaign().state
     with refused("unknown_finding_source"):

@@ -62,6 +62,9 @@ class InterviewNoteRecorded(Event):
 
 @dataclass(frozen=True)
 class SurveyReportUploaded(Event):
+    """The agency's survey results per unit. A revision (`revises_entry_id`, with a reason) replaces the results
+    of the units it lists; a unit it does not list keeps the result of the earlier report."""
+
     TYPE = "assessment.SurveyReportUploaded"
     campaign_id: str
     entry_id: str

@@ -1,4 +1,9 @@
-"""The third-party agency's survey upload: only the appointed agency, refused whole when a line is wrong."""
+"""The third-party agency's survey upload: only the appointed agency, refused whole when a line is wrong.
+
+A revision gives new results for the units it names and leaves every other unit's result as the earlier
+report gave it (its score keeps that report's entry id): a team already finalised cannot be revised, so a
+revision after the first finalisation could not be whole, and an omitted unit is never dropped silently.
+"""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
@@ -69,7 +74,8 @@ def parse_survey_rows(
 
 
 def decide_upload_survey_report(state: Campaign | None, command: UploadSurveyReport, ctx: Context) -> Decision:
-    """Only the campaign's appointed agency uploads; a revision names the report it replaces."""
+    """Only the campaign's appointed agency uploads; a revision names the live report and revises the units it
+    lists (none of them finalised), the others keeping their earlier results."""
     if state is None:
         raise NotFoundError("campaign_not_found", f"no campaign {command.campaign_id}")
     require_role(ctx, "third_party_agency")
