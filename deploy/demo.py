@@ -170,7 +170,8 @@ def close(api: Client, c: Cadre) -> None:
             "decided_on": data.REWARD_DATE.isoformat()}, data.OD, f"{c.key}:reward")
     if c.extension:
         api.command("posting", f"/posting/placements/{pid}/extension", {
-            "extra_months": data.EXTENSION_MONTHS, "reason": "县重点项目二期建设需要，经三方协商延长挂职期限"}, data.OD,
+            "extra_months": data.EXTENSION_MONTHS, "reason": "县重点项目二期建设需要，经三方协商延长挂职期限",
+            "decided_on": data.EXTENSION_DATE.isoformat()}, data.OD,
             f"{c.key}:extension")
         api.command("posting", f"/posting/placements/{pid}/check-ins", {
             "checked_on": data.add_months(c.start, 15).isoformat(), "thinking": "延期后思想稳定，干劲足",

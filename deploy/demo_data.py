@@ -71,6 +71,7 @@ DECISIONS = {"gap_filling": ("县委〔2025〕7号", date(2025, 1, 24)),
 STARTS = {"gap_filling": date(2025, 2, 17), "strength": date(2025, 3, 3), "docking": date(2025, 3, 10)}
 REWARD_DATE = date(2026, 1, 12)
 EXTENSION_MONTHS = 6
+EXTENSION_DATE = date(2026, 2, 2)  # decided while the terms ran (the strength cadres' end in March 2026)
 
 POLICY = {"version": "county-2025", "effective_from": "2025-01-01",
           "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 45}, "reserve_preferred": True,

@@ -63,6 +63,8 @@ class StartIn(CommandIn):
 class ExtensionIn(CommandIn):
     extra_months = JsonInteger(required=True, validate=validate.Range(1, 120))
     reason = fields.String(required=True, validate=TEXT)
+    decided_on = Day(load_default=None, validate=WORK_DATE, metadata={
+        "description": "the day the extension was decided (default: today); within the running term"})
 
 
 class CompletionIn(CommandIn):

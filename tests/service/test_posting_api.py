@@ -260,6 +260,28 @@ def test_a_term_beyond_36_months_is_refused_at_planning_and_at_extension(running
     assert_refused(refused, 422, "term_not_allowed")
 
 
+def test_a_term_that_has_ended_is_not_extended_unless_the_extension_was_decided_in_time(running: dict[str, Any]) -> None:
+    api = running["posting"]
+    placement_id = active(running, start=TODAY - timedelta(days=400), term=12)
+    ends_on = date.fromisoformat(view(api, placement_id)["ends_on"])
+    assert ends_on < TODAY
+
+    late = api.post(f"/posting/placements/{placement_id}/extension", {"extra_months": 6, "reason": "项目未完成"}, "od")
+    assert_refused(late, 409, "extension_after_term_end")
+    assert ends_on.isoformat() in late.json()["detail"]
+    assert "posting.PlacementExtended" not in events(api, f"placement-{placement_id}")
+    assert (view(api, placement_id)["status"], view(api, placement_id)["term_months"]) == ("active", 12)
+
+    in_time = {"extra_months": 6, "reason": "项目未完成", "decided_on": (ends_on - timedelta(days=10)).isoformat()}
+    extended = api.post(f"/posting/placements/{placement_id}/extension", in_time, "od")
+    assert extended.status_code == 200, extended.text
+    with psycopg.connect(POSTING_DB) as conn:
+        recorded = conn.execute("SELECT data->>'decided_on' FROM posting.events WHERE stream = %s"
+                                " AND type = 'posting.PlacementExtended'", (f"placement-{placement_id}",)).fetchall()
+    assert recorded == [(in_time["decided_on"],)]
+    assert (view(api, placement_id)["status"], view(api, placement_id)["term_months"]) == ("extended", 18)
+
+
 def test_a_post_above_the_level_the_mode_allows_is_refused_and_the_nomination_stays_placeable(
         running: dict[str, Any]) -> None:
     api, nomination_id = running["posting"], approved(running)

@@ -686,7 +686,7 @@ def test_an_extension_to_36_months_is_allowed() -> None:
         given(*ACTIVE), d.ExtendPlacement("pl-1", 12, "项目未完"), ctx(ORG)
     )
     assert decision.events == [
-        d.PlacementExtended("pl-1", 12, 36, date(2027, 3, 1), "项目未完")
+        d.PlacementExtended("pl-1", 12, 36, date(2027, 3, 1), "项目未完", NOW.date())
     ]
     state = given(*ACTIVE, *decision.events)
     assert state is not None and state.status == "extended" and state.term_months == 36
@@ -715,7 +715,7 @@ def test_extensions_add_up_against_the_maximum() -> None:
         ctx(ORG),
     )
     again = d.decide_extend_placement(once, d.ExtendPlacement("pl-1", 6, "y"), ctx(ORG))
-    assert again.events[0] == d.PlacementExtended("pl-1", 6, 36, date(2027, 3, 1), "y")
+    assert again.events[0] == d.PlacementExtended("pl-1", 6, 36, date(2027, 3, 1), "y", NOW.date())
 
 
 def test_an_extension_adds_months() -> None:
@@ -727,6 +727,31 @@ def test_an_extension_adds_months() -> None:
         d.ExtendPlacement("pl-1", 0, "x"),
         ctx(ORG),
     )
+
+
+def test_an_extension_after_the_term_ended_is_refused_saying_what_to_do_instead() -> None:
+    command = d.ExtendPlacement("pl-1", 6, "项目未完")  # ACTIVE's term ended on 2026-03-01; ENDED is a month on
+    error = refused(StepOrderError, "extension_after_term_end", d.decide_extend_placement, given(*ACTIVE), command,
+                    ctx(ORG, ENDED))
+    assert "2026-03-01" in error.message and "decided_on" in error.message and "complete" in error.message
+    late = replace(command, decided_on=date(2026, 3, 2))
+    refused(StepOrderError, "extension_after_term_end", d.decide_extend_placement, given(*ACTIVE), late, ctx(ORG, ENDED))
+
+
+def test_an_extension_decided_while_the_term_ran_is_recorded_later_with_its_day() -> None:
+    in_time = d.ExtendPlacement("pl-1", 6, "项目未完", decided_on=date(2026, 2, 20))
+    decision = d.decide_extend_placement(given(*ACTIVE), in_time, ctx(ORG, ENDED))
+    assert decision.events == [d.PlacementExtended("pl-1", 6, 30, date(2026, 9, 1), "项目未完", date(2026, 2, 20))]
+    on_the_last_day = d.decide_extend_placement(given(*ACTIVE), d.ExtendPlacement("pl-1", 6, "项目未完"),
+                                                ctx(ORG, datetime(2026, 3, 1, 20, 0, tzinfo=UTC)))
+    assert on_the_last_day.events[0].decided_on == date(2026, 3, 1)
+
+
+@pytest.mark.parametrize(("decided_on", "rule"), [(date(2024, 2, 29), "extension_before_start"),
+                                                  (date(2024, 6, 3), "extension_in_future")])
+def test_an_extension_is_dated_between_the_start_and_today(decided_on: date, rule: str) -> None:
+    command = d.ExtendPlacement("pl-1", 6, "项目未完", decided_on=decided_on)
+    refused(DomainError, rule, d.decide_extend_placement, given(*ACTIVE), command, ctx(ORG))
 
 
 def test_only_a_running_placement_is_extended_by_the_department() -> None:

@@ -6,11 +6,16 @@ These rules judge new commands only; events already in the log fold as they were
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from services.backbone.domain import DomainError
+from services.backbone.domain import TOLERANCE, DomainError, latest_past_day
 from services.backbone.domain import require_not_in_future as require_not_in_future  # re-exported for the domain
 from services.posting.domain.placement import Placement
+
+
+def utc_today(now: datetime) -> date:
+    """The UTC date of `now`: the earliest date the county's today can be (it runs up to a day ahead)."""
+    return latest_past_day(now) - TOLERANCE
 
 
 def require_within_term(

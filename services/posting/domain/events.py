@@ -71,12 +71,15 @@ class PlacementStarted(Event):
 
 @dataclass(frozen=True)
 class PlacementExtended(Event):
+    """The term lengthened; `decided_on` (added to v1): the day decided, within the term (null on older records)."""
+
     TYPE = "posting.PlacementExtended"
     placement_id: str
     extra_months: int
     term_months: int
     ends_on: date
     reason: str
+    decided_on: date | None = None
 
 
 @dataclass(frozen=True)

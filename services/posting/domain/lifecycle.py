@@ -7,7 +7,7 @@ from datetime import date
 
 from services.backbone.domain import Context, Decision, DomainError, StepOrderError
 from services.posting.domain import events as ev
-from services.posting.domain.dates import require_not_in_future
+from services.posting.domain.dates import require_not_in_future, utc_today
 from services.posting.domain.placement import Placement
 from services.posting.domain.rules import (
     require_department_or_own_host_unit,
@@ -34,6 +34,7 @@ class ExtendPlacement:
     placement_id: str
     extra_months: int
     reason: str
+    decided_on: date | None = None  # None: today
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,11 @@ def decide_extend_placement(
     *,
     max_term_months: int = MAX_TERM_MONTHS,
 ) -> Decision:
-    """PlacementExtended, keeping the whole term within max_term_months."""
+    """PlacementExtended, decided while the term runs and keeping the whole term within max_term_months."""
     s = require_placement(state, command.placement_id)
     require_organisation_department(ctx, "extend a placement")
     require_running(s, "extend")
+    decided_on = _extension_day(s, command, ctx)
     if command.extra_months <= 0:
         raise DomainError(
             "extension_months_invalid",
@@ -114,10 +116,35 @@ def decide_extend_placement(
     return Decision(
         [
             ev.PlacementExtended(
-                s.placement_id, command.extra_months, total, ends_on, command.reason
+                s.placement_id, command.extra_months, total, ends_on, command.reason, decided_on
             )
         ]
     )
+
+
+def _extension_day(s: Placement, command: ExtendPlacement, ctx: Context) -> date:
+    """The day the extension was decided (today unless given): not in the future, and within the term, since
+    an extension lengthens a term that is still running; a term that has ended is completed instead."""
+    day = command.decided_on or utc_today(ctx.now)
+    what = f"an extension decided on {day}" if command.decided_on else f"an extension decided today ({day}, UTC)"
+    require_not_in_future(day, "an extension", "extension_in_future", ctx)
+    if s.started_on is not None and day < s.started_on:
+        raise DomainError(
+            "extension_before_start",
+            f"{what} is before placement {s.placement_id} started on {s.started_on}",
+            field="decided_on",
+            started_on=s.started_on.isoformat(),
+        )
+    if s.ends_on is not None and day > s.ends_on:
+        raise StepOrderError(
+            "extension_after_term_end",
+            f"the term of placement {s.placement_id} ended on {s.ends_on}, so {what} comes too late: a term "
+            "is extended while it runs. If the extension was decided by then, send that day as decided_on; "
+            "if not, complete the placement with its outcome (a further secondment needs a new nomination)",
+            field="decided_on",
+            ends_on=s.ends_on.isoformat(),
+        )
+    return day
 
 
 def decide_complete_placement(
