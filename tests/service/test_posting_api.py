@@ -341,6 +341,29 @@ def test_a_silent_placement_raises_one_alert_across_two_replicas_and_a_check_in_
     assert events(api, f"placement-{placement_id}")[-2:] == ["posting.CheckInRecorded", "posting.CheckInOverdueCleared"]
 
 
+def test_a_check_in_recorded_late_for_an_old_day_leaves_the_alert_open_until_one_ends_the_silence(
+        running: dict[str, Any]) -> None:
+    api = running["posting"]
+    start = TODAY - timedelta(days=CHECKIN_MAX_DAYS + 10)
+    placement_id = active(running, start=start)
+    assert eventually(lambda: view(api, placement_id)["overdue_alert_open"])
+
+    old_day = {"checked_on": (start + timedelta(days=2)).isoformat(), **CHECK_IN}  # 38 days ago: still too long
+    recorded = api.post(f"/posting/placements/{placement_id}/check-ins", old_day, "qingshui")
+    assert recorded.status_code == 200, recorded.text
+    assert [e["type"] for e in recorded.json()["events"]] == ["posting.CheckInRecorded"]
+    time.sleep(2)  # several scans on both replicas
+    shown = view(api, placement_id)
+    assert shown["overdue_alert_open"] is True and shown["last_check_in_on"] == old_day["checked_on"]
+    stream = events(api, f"placement-{placement_id}")
+    assert (stream.count("posting.CheckInOverdue"), stream.count("posting.CheckInOverdueCleared")) == (1, 0)
+
+    recent = {"checked_on": (TODAY - timedelta(days=3)).isoformat(), **CHECK_IN}
+    cleared = api.post(f"/posting/placements/{placement_id}/check-ins", recent, "qingshui")
+    assert [e["type"] for e in cleared.json()["events"]] == ["posting.CheckInRecorded", "posting.CheckInOverdueCleared"]
+    assert view(api, placement_id)["overdue_alert_open"] is False
+
+
 def test_the_annual_plan_is_shown_against_actual_placements(running: dict[str, Any]) -> None:
     api = running["posting"]
     plan = {"year": 2030, "gap_filling": 19, "strength": 5, "docking": 3}

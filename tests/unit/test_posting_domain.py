@@ -1083,7 +1083,7 @@ def test_no_alert_within_the_interval() -> None:
 def test_a_check_in_clears_the_alert_and_a_new_silence_raises_it_again() -> None:
     alert = d.check_overdue(given(*ACTIVE), at(date(2024, 4, 2)), 30).events
     checked = d.decide_record_check_in(
-        given(*ACTIVE, *alert), CHECK_IN, ctx(HOST)
+        given(*ACTIVE, *alert), CHECK_IN, ctx(HOST, at(date(2024, 4, 2)))  # recorded the day it took place
     ).events
     assert checked[1:] == [d.CheckInOverdueCleared("pl-1", date(2024, 4, 2))]
     state = given(*ACTIVE, *alert, *checked)
@@ -1092,6 +1092,20 @@ def test_a_check_in_clears_the_alert_and_a_new_silence_raises_it_again() -> None
     assert again == [
         d.CheckInOverdue("pl-1", date(2024, 4, 2), 38, 30, date(2024, 5, 10))
     ]
+
+
+def test_a_check_in_recorded_late_for_an_old_day_fills_that_gap_and_leaves_the_alert_open() -> None:
+    alert = d.check_overdue(given(*ACTIVE), at(date(2024, 6, 1)), 30).events  # silent since the start on 3-01
+    old_day = d.decide_record_check_in(given(*ACTIVE, *alert), replace(CHECK_IN, checked_on=date(2024, 3, 15)),
+                                       ctx(HOST, at(date(2024, 6, 1)))).events
+    assert [type(e) for e in old_day] == [d.CheckInRecorded]  # 3-15 to 6-01 is still 78 days without one
+    state = given(*ACTIVE, *alert, *old_day)
+    assert state is not None and state.overdue_alert_open and state.last_check_in_on == date(2024, 3, 15)
+    assert d.check_overdue(state, at(date(2024, 6, 2)), 30).events == []  # one alert for the one silence
+
+    recent = d.decide_record_check_in(state, replace(CHECK_IN, checked_on=date(2024, 5, 20)),
+                                      ctx(HOST, at(date(2024, 6, 1)))).events
+    assert recent[1:] == [d.CheckInOverdueCleared("pl-1", date(2024, 5, 20))]  # 12 days ago: within the 30
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
-"""The overdue check-in alert: raised once per silence, cleared by the next check-in."""
+"""The overdue check-in alert: raised once per silence, cleared by a check-in whose date ends the silence."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from services.backbone.domain import Decision
 from services.posting.domain import supervision_events as sv
@@ -25,11 +25,23 @@ def check_overdue(state: Placement | None, now: datetime, max_days: int) -> Deci
     last_seen = state.last_check_in_on or state.started_on
     if last_seen is None:
         return Decision()
-    # Check-ins are due within the term only (one after its end is refused), so silence stops counting there.
-    until = min(now.date(), state.ends_on) if state.ends_on is not None else now.date()
-    days = (until - last_seen).days
+    days = _silent_days(state, last_seen, now)
     if days <= max_days:
         return Decision()
     return Decision(
         [sv.CheckInOverdue(state.placement_id, last_seen, days, max_days, now.date())]
     )
+
+
+def ends_silence(state: Placement, checked_on: date, now: datetime) -> bool:
+    """Whether a check-in dated `checked_on` ends the silence the open alert reports. Judged by the check-in's
+    own date, not the day it is recorded: a late record of an old check-in fills the gap it belongs to, and
+    the alert stays while the silence since the latest check-in is still longer than the alert's interval."""
+    last_seen = max(filter(None, (state.last_check_in_on, checked_on)))
+    return state.overdue_max_days is None or _silent_days(state, last_seen, now) <= state.overdue_max_days
+
+
+def _silent_days(state: Placement, last_seen: date, now: datetime) -> int:
+    # Check-ins are due within the term only (one after its end is refused), so silence stops counting there.
+    until = min(now.date(), state.ends_on) if state.ends_on is not None else now.date()
+    return (until - last_seen).days

@@ -54,6 +54,7 @@ class Placement:
     last_check_in_on: date | None = None
     check_ins: int = 0
     overdue_alert_open: bool = False
+    overdue_max_days: int | None = None  # the interval the open alert was raised for
     attendance_reports: int = 0
     discipline_incidents: int = 0
     trainings: int = 0
@@ -132,8 +133,8 @@ _HANDLERS: dict[type[Event], Callable[[Placement, Any], Placement]] = {
         s, status="recalled", recall_reason=e.reason, ended_on=e.recalled_on
     ),
     sv.CheckInRecorded: _check_in,
-    sv.CheckInOverdue: lambda s, e: replace(s, overdue_alert_open=True),
-    sv.CheckInOverdueCleared: lambda s, e: replace(s, overdue_alert_open=False),
+    sv.CheckInOverdue: lambda s, e: replace(s, overdue_alert_open=True, overdue_max_days=e.max_days),
+    sv.CheckInOverdueCleared: lambda s, e: replace(s, overdue_alert_open=False, overdue_max_days=None),
     sv.AttendanceReported: lambda s, e: replace(
         s, attendance_reports=s.attendance_reports + 1
     ),

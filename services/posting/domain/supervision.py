@@ -7,6 +7,7 @@ from datetime import date
 
 from services.backbone.domain import Context, Decision, DomainError, Event
 from services.posting.domain import supervision_events as sv
+from services.posting.domain.compliance import ends_silence
 from services.posting.domain.dates import require_not_in_future, require_within_term
 from services.posting.domain.placement import Placement
 from services.posting.domain.rules import (
@@ -53,7 +54,8 @@ class RecordDisciplineIncident:
 def decide_record_check_in(
     state: Placement | None, command: RecordCheckIn, ctx: Context
 ) -> Decision:
-    """CheckInRecorded by the placement's own host unit; also clears an open overdue alert."""
+    """CheckInRecorded by the placement's own host unit; also clears an open overdue alert when, by its date,
+    it ends the silence (a check-in recorded late for an earlier day fills that day's gap, not today's)."""
     s = require_placement(state, command.placement_id)
     require_own_host_unit(s, ctx, "record a check-in")
     require_running(s, "record a check-in")
@@ -72,7 +74,7 @@ def decide_record_check_in(
             s.placement_id, c.checked_on, c.thinking, c.work, c.met_by, c.notes
         )
     ]
-    if s.overdue_alert_open:
+    if s.overdue_alert_open and ends_silence(s, c.checked_on, ctx.now):
         events.append(sv.CheckInOverdueCleared(s.placement_id, c.checked_on))
     return Decision(events)
 

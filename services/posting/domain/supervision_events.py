@@ -33,6 +33,8 @@ class CheckInOverdue(Event):
 
 @dataclass(frozen=True)
 class CheckInOverdueCleared(Event):
+    """The alert ended by a check-in whose own date (`cleared_on`) ends the silence; a late record of an older day does not."""
+
     TYPE = "posting.CheckInOverdueCleared"
     placement_id: str
     cleared_on: date
