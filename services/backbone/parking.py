@@ -212,7 +212,7 @@ def _erased_body(body: str, cadres: set[str], streams: set[str], personal: Mappi
     if data.get("cadre_id") not in cadres and message.get("subject") not in streams:
         return None
     type_ = message.get("type")
-    if type_ not in personal:
+    if not isinstance(type_, str) or type_ not in personal:
         return None
     message["data"] = {k: placeholder(v) if k in personal[type_] and v not in (None, "") else v for k, v in data.items()}
     metadata = message.get("fourgatesmetadata")
