@@ -32,7 +32,9 @@ class PlacementIn(CommandIn):
     start_date = Day(required=True, validate=WORK_DATE)
     placement_type = fields.String(validate=validate.OneOf(PLACEMENT_TYPES),
                                    metadata={"description": "default: the nomination's"})
-    host_unit = fields.String(validate=ID, metadata={"description": "default: the nomination's"})
+    host_unit = fields.String(validate=ID, metadata={
+        "description": "the nomination's: the host unit the party committee approved (the default); another is "
+                       "refused 422 host_unit_not_approved"})
     host_post = fields.String(validate=SHORT, metadata={"description": "default: the nomination's"})
     post_level = fields.String(validate=validate.OneOf(RANKS), metadata={"description": "default: the nomination's"})
     posting_mode = fields.String(validate=validate.OneOf(POSTING_MODES),

@@ -149,6 +149,16 @@ def test_the_organisation_department_places_an_approved_nomination() -> None:
     )
 
 
+def test_a_placement_goes_to_the_host_unit_the_committee_approved_and_no_other() -> None:
+    approved = nomination()
+    with pytest.raises(DomainError, match=f"approved for host unit {approved.host_unit}, not county-petition") as no:
+        d.decide_plan_placement(None, plan(host_unit="county-petition"), ctx(ORG), approved)
+    assert no.value.rule == "host_unit_not_approved" and no.value.details["approved_host_unit"] == approved.host_unit
+    # naming the approved unit again is no change
+    named = d.decide_plan_placement(None, plan(host_unit=approved.host_unit), ctx(ORG), approved)
+    assert named.events == [PLANNED, d.NominationPlaced("nom-1", "pl-1")]
+
+
 def test_a_placement_cannot_start_before_the_committee_approved_it() -> None:
     approved = nomination(decided_on=date(2024, 3, 5))
     with pytest.raises(DomainError, match="before the party committee approved it on 2024-03-05") as refused:

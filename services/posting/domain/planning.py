@@ -68,6 +68,15 @@ def decide_plan_placement(
             "nomination_already_placed",
             f"nomination {nomination.nomination_id} is already placed as {nomination.placement_id}",
         )
+    if command.host_unit is not None and command.host_unit != nomination.host_unit:
+        # The party committee approved the secondment to one host unit; placing it elsewhere would bypass that
+        # approval (and give the other unit the cadre's records while selection still names the first).
+        raise DomainError(
+            "host_unit_not_approved",
+            f"host_unit: nomination {nomination.nomination_id} was approved for host unit {nomination.host_unit}, "
+            f"not {command.host_unit}; a placement elsewhere needs a nomination to that unit, inspected and approved",
+            approved_host_unit=nomination.host_unit,
+        )
     _require_no_placement_under_way(nomination, cadre_placements)
     if nomination.decided_on is not None and command.start_date < nomination.decided_on:
         raise DomainError(
