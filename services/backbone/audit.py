@@ -25,6 +25,7 @@ from psycopg import sql
 import services.backbone.cooperative  # noqa: F401  (psycopg must yield to eventlet before connecting)
 from services.backbone.envelope import FEED_START, FeedCursor, RecordedEvent
 from services.backbone.heads import ChainHead, database_identity, heads_path, read_heads
+from services.backbone.metrics import HEAD_EXPORT_FAILURES
 from services.backbone.store import EventStore
 
 __all__ = ["ChainHead", "EarlierDatabase", "Sequencer", "VerifyResult", "canonical_bytes", "chain_hash",
@@ -87,10 +88,21 @@ class Sequencer:
                 now = datetime.now(UTC).timestamp()
                 if self.head_dir is not None and (sealed or now - exported > self.export_every):
                     if now - exported > min(self.export_every, 5.0):
-                        self.export_head()
-                        exported = now
+                        self._export_or_report()
+                        exported = now  # failed or not: tried again at the next round, not at every poll
                 if not sealed:
                     self.stop.wait(self.poll_seconds)
+
+    def _export_or_report(self) -> None:
+        # A head that cannot be written (folder not writable, disk full) must not cost the lock: leaving
+        # `_lead_and_seal` would drop the leadership, so sealing would flap between replicas or stall.
+        try:
+            self.export_head()
+        except OSError as exc:
+            HEAD_EXPORT_FAILURES.labels(self.service).inc()
+            log.warning("sequencer %s: could not export the chain head to %s (%s); sealing goes on, the next round"
+                        " exports again", self.service, self.head_dir, exc,
+                        extra={"service": self.service, "head_dir": str(self.head_dir), "error": type(exc).__name__})
 
     def seal_batch(self, limit: int = 1000) -> int:
         """Seal the next committed events after the chain's end; returns how many."""

@@ -28,6 +28,9 @@ CONSUMER_LAG = Histogram("fourgates_consumer_lag_seconds", "From an event's comm
                          " here (events caught up through the feed count from their commit too; of a topic's"
                          " subscriber, the topic's events only)", ["consumer", "source"],
                          buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, float("inf")))
+HEAD_EXPORT_FAILURES = Counter("fourgates_chain_head_export_failures_total", "Times the sequencer could not write"
+                               " the audit chain's head outside the database (it seals on and tries again at its next"
+                               " export)", ["service"])
 HTTP_REQUESTS = Histogram("fourgates_http_request_seconds", "HTTP requests by route and status",
                           ["service", "method", "route", "status"])
 
