@@ -99,7 +99,7 @@ FEED_ROLES = ("auditor", "integration", "operator", "organisation_department")
 
 
 def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) -> type:
-    """A mixin with /<service>/health, /<service>/openapi.json and /<service>/feed for one service."""
+    """A mixin with /<service>/health, /<service>/live, /<service>/openapi.json and /<service>/feed for one service."""
     service = table.service
 
     class Edge(FeedEndpoints):
@@ -109,12 +109,18 @@ def edge_endpoints(table: RouteTable, feed_roles: tuple[str, ...] = FEED_ROLES) 
 
         @http("GET", f"/{service}/health")
         def health(self, request: Request) -> Response:
-            """200 when the database and the broker answer, 503 otherwise (readiness and liveness probes)."""
+            """200 when the database and the broker answer, 503 otherwise (the startup and readiness probes)."""
             checks = {"database": _check_database(self.store), "broker": _check_broker(amqp_uri(self.config))}
             relay = getattr(self, "relay", None)
             body = {"status": "ok" if all(v == "ok" for v in checks.values()) else "unavailable", "service": service,
                     **checks, "relay_leader": bool(relay and relay.is_leader)}
             return json_response(body, 200 if body["status"] == "ok" else 503)
+
+        @http("GET", f"/{service}/live")
+        def live(self, request: Request) -> Response:
+            """200 while this process serves HTTP, whatever its dependencies do (the liveness probe: a restart
+            brings back neither a database nor a broker, and restarting every replica slows recovery)."""
+            return json_response({"status": "alive", "service": service})
 
         @http("GET", f"/{service}/metrics")
         def metrics(self, request: Request) -> Response:

@@ -315,9 +315,11 @@ def test_every_service_has_a_probed_resourced_deployment(service: str) -> None:
     assert container["args"] == [service]
     port_names = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert port_names == {"http": 8000}
-    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+    # Ready when the database and the broker answer; alive while the process answers at all, so an outage of
+    # either takes the replicas out of the Service without restarting every one of them.
+    for probe, path in (("readinessProbe", "health"), ("startupProbe", "health"), ("livenessProbe", "live")):
         get = container[probe]["httpGet"]
-        assert get["path"] == f"/{service}/health" and get["port"] in ("http", 8000), probe
+        assert get["path"] == f"/{service}/{path}" and get["port"] in ("http", 8000), probe
     assert container["livenessProbe"]["failureThreshold"] * container["livenessProbe"]["periodSeconds"] >= 30, (
         "a short database hiccup must not restart every replica")
     resources = container["resources"]
