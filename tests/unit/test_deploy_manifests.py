@@ -510,6 +510,22 @@ def test_every_deployment_mounts_a_writable_volume_for_the_chain_heads(service: 
     assert mount and not mount.get("readOnly"), f"{service}: nothing writable at {chain_head_dir()}"
     volumes = {volume["name"]: volume for volume in template["spec"]["volumes"]}
     assert "secret" not in volumes[mount["name"]] and "configMap" not in volumes[mount["name"]]
+    # The heads are the auditors' evidence outside the database: a volume that dies with the pod (emptyDir)
+    # takes them along at every rescheduling, and `verify` then cannot see the newest events removed.
+    claim = volumes[mount["name"]].get("persistentVolumeClaim")
+    assert claim, f"{service}: the chain heads must outlive the pod (a PersistentVolumeClaim, not {volumes[mount['name']]})"
+    assert claim["claimName"] == CHAIN_HEADS_CLAIM and not claim.get("readOnly")
+
+
+CHAIN_HEADS_CLAIM = "fourgates-chain-heads"
+
+
+def test_the_chain_heads_claim_is_shared_by_every_replica_of_every_sealing_service() -> None:
+    """Replicas on different nodes append to the same files (the sequencer's lock passes between them), and
+    `verify` reads every service's heads in one folder: one claim, mountable read-write by many nodes."""
+    claim = find("PersistentVolumeClaim", CHAIN_HEADS_CLAIM)
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
 
 
 @pytest.mark.parametrize("service", SEALING)
