@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import services.backbone.cooperative  # noqa: F401  (psycopg made cooperative before any connection)
 from services.backbone.domain import Actor
@@ -19,6 +20,12 @@ from services.backbone.migrations import ensure_database, migrate
 TEST_DB = os.environ.get(
     "FOURGATES_TEST_DB", "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test"
 )
+
+
+def sibling_db(suffix: str) -> str:
+    """The database of one test module that runs services of its own: the test database's name + `_<suffix>`,
+    so a second run on the machine with its own FOURGATES_TEST_DB keeps apart from this one in every module."""
+    return make_conninfo(TEST_DB, dbname=f"{conninfo_to_dict(TEST_DB).get('dbname', 'fourgates_test')}_{suffix}")
 
 
 @pytest.fixture(scope="session")

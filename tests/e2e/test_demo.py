@@ -19,11 +19,11 @@ import requests
 
 from deploy import demo_data as data
 from deploy.supervise import ROOT, Supervisor, available_services
+from tests.conftest import sibling_db
 from tests.support.api import free_port
 from tests.support.processes import throwaway_vhost
 
-DB = os.environ.get("FOURGATES_TEST_DEMO_DB",
-                    "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_demo")
+DB = os.environ.get("FOURGATES_TEST_DEMO_DB", sibling_db("demo"))
 SCHEMAS = ("selection", "posting", "assessment", "reporting")
 
 

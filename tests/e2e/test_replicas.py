@@ -31,12 +31,12 @@ from bench.e2e import Step, fails_inspection, is_stale, journey, setup_steps
 from deploy.supervise import Supervisor
 from services.backbone.migrations import ensure_database
 from services.backbone.vault import MARKER, Vault
+from tests.conftest import sibling_db
 from tests.support.api import free_port
 from tests.support.consumed import backlog
 from tests.support.processes import throwaway_vhost
 
-BASE = "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname="
-DBS = {"one": BASE + "fourgates_test_replicas1", "two": BASE + "fourgates_test_replicas2"}
+DBS = {"one": sibling_db("replicas1"), "two": sibling_db("replicas2")}
 SERVICES = ("selection", "posting", "assessment", "reporting")
 SOURCES = ("selection", "posting", "assessment")
 # Who consumes whose events (each consumer's inbox holds every event of its sources, once).

@@ -10,18 +10,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from deploy.supervise import Replica, Supervisor
 from services.backbone.migrations import ensure_database
-from tests.conftest import TEST_DB
+from tests.conftest import sibling_db
 from tests.support.api import free_port
 from tests.support.processes import throwaway_vhost
 
 # A database of the test's own, beside the one FOURGATES_TEST_DB names (the services migrate it on start).
-DB = psycopg.conninfo.make_conninfo(
-    TEST_DB, dbname=f"{psycopg.conninfo.conninfo_to_dict(TEST_DB).get('dbname', 'fourgates_test')}_supervise")
+DB = sibling_db("supervise")
 GRACE = 3.0
 
 # Says READY, then TERM on each SIGTERM; exits the given seconds after the first one (inf: never by itself).

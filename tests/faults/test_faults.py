@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from services.backbone.migrations import ensure_database
+from tests.conftest import sibling_db
 from tests.faults.harness import CommandStream, assert_nothing_lost_or_doubled, assert_reporting_equals_a_rebuild
 from tests.support.api import free_port
 from tests.support.processes import ServiceProcess, throwaway_vhost
@@ -25,8 +26,7 @@ from tests.support.reporting_system import side_by_side
 
 # Overridable so the faults can be aimed at a PostgreSQL cluster and a RabbitMQ node of their own
 # (the outages then leave other test runs on the machine alone); CI uses the machine's own.
-DB = os.environ.get("FOURGATES_FAULTS_DB",
-                    "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_faults")
+DB = os.environ.get("FOURGATES_FAULTS_DB", sibling_db("faults"))
 PG_CLUSTER = os.environ.get("FOURGATES_FAULTS_PG_CLUSTER", "")  # "<version> <name>"; default: the newest, main
 RABBIT_NODE = os.environ.get("FOURGATES_FAULTS_RABBIT_NODE", "")  # e.g. faults@localhost; default: the local node
 # Assessment is not driven, but reporting consumes its feed: a rebuild reads it, as does reporting's catch-up.

@@ -21,9 +21,9 @@ from services.backbone.audit import Sequencer, heads_path
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.store import EventStore
 from services.backbone.vault import ERASED, Vault
-from tests.conftest import TEST_DB, new_event
+from tests.conftest import TEST_DB, new_event, sibling_db
 
-AUDIT_DB = TEST_DB.replace("dbname=fourgates_test", "dbname=fourgates_test_auditor")
+AUDIT_DB = sibling_db("auditor")
 
 
 def fresh_services() -> None:

@@ -1,6 +1,6 @@
 """A running Four Gates for the security and bad-input tests: real selection, posting and assessment
-processes on a throwaway vhost and the database `fourgates_test_security`, with a master key and a
-tokens file of their own, logs in a directory the tests can read, and builders for real aggregates.
+processes on a throwaway vhost and the database `<test database>_security` (`fourgates_test_security` by
+default), with a master key and a tokens file of their own, logs in a directory the tests can read, and builders for real aggregates.
 """
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ import pytest
 import requests
 
 from services.backbone.http import Route
+from tests.conftest import sibling_db
 from tests.support.api import free_port, uid
 from tests.support.processes import ROOT, ServiceProcess, throwaway_vhost
 
-DB = os.environ.get("FOURGATES_TEST_SECURITY_DB",
-                    "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_security")
+DB = os.environ.get("FOURGATES_TEST_SECURITY_DB", sibling_db("security"))
 SERVICES = ("selection", "posting", "assessment")
 TODAY = date.today()
 

@@ -28,11 +28,11 @@ from services.backbone.relay import events_exchange
 from services.backbone.store import EventStore
 from services.posting.domain import EVENT_TYPES as POSTING_EVENT_TYPES
 from services.posting.domain import PlacementCompleted, PlacementPlanned, PlacementRecalled, PlacementStarted
+from tests.conftest import sibling_db
 from tests.support.api import Api, free_port, uid
 from tests.support.processes import ServiceProcess, throwaway_vhost
 
-DB = os.environ.get("FOURGATES_TEST_ASSESSMENT_DB",
-                    "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_assessment")
+DB = os.environ.get("FOURGATES_TEST_ASSESSMENT_DB", sibling_db("assessment"))
 HOST = "qingshui"  # qingshui.wu, host unit qingshui-township
 DIMENSIONS = ("work_performance", "public_recognition", "quality_improvement")
 GROUPS = ("leaders", "colleagues", "public")

@@ -11,15 +11,14 @@ from typing import Any
 import psycopg
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tests.conftest import TEST_DB
+from tests.conftest import sibling_db
 from tests.support.api import Api, Samples, free_port, metric, scrape, uid
 from tests.support.processes import ServiceProcess, rpc_config, throwaway_vhost
 
 # A database of its own beside the test database (its name + `_posting`): this module drops and recreates its
 # schemas, so a fixed name shared by every checkout made parallel runs break each other.
-POSTING_DB = make_conninfo(TEST_DB, dbname=f"{conninfo_to_dict(TEST_DB)['dbname']}_posting")
+POSTING_DB = sibling_db("posting")
 CHECKIN_MAX_DAYS = 30
 TODAY = date.today()
 TERMS = {"tasks": ["联系两个村的信访接待"], "term_goals": ["化解积案三件"], "post_requirements": ["每周在岗不少于四天"],

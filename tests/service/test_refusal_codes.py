@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import requests
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.support.api import Api, uid
 from tests.support.selection import running_selection
@@ -18,9 +17,9 @@ from tests.support.selection import running_selection
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    from tests.conftest import TEST_DB
+    from tests.conftest import sibling_db
 
-    db = make_conninfo(TEST_DB, dbname=f"{conninfo_to_dict(TEST_DB)['dbname']}_refusals")
+    db = sibling_db("refusals")
     with running_selection(db, tmp_path_factory.mktemp("logs")) as running:
         yield running["api"]
 

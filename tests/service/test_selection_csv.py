@@ -14,7 +14,6 @@ import psycopg
 import pytest
 import requests
 from openapi_schema_validator import OAS30Validator
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.support.api import TOKENS, Api, uid
 from tests.support.selection import running_selection
@@ -23,9 +22,9 @@ HEADER = "cadre_id,name,rank,home_unit,birth_date,grassroots_experience,fit_for_
 
 
 def integration_db() -> str:
-    from tests.conftest import TEST_DB
+    from tests.conftest import sibling_db
 
-    return make_conninfo(TEST_DB, dbname=f"{conninfo_to_dict(TEST_DB)['dbname']}_csv")
+    return sibling_db("csv")
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,11 @@ from services.backbone.envelope import FeedCursor, Metadata, NewEvent
 from services.backbone.migrations import ensure_database, migrate
 from services.backbone.providers import EventStoreProvider, FeedEndpoints, RelayProvider
 from services.backbone.store import EventStore
+from tests.conftest import sibling_db
 from tests.support.api import Api, free_port
 from tests.support.processes import ServiceProcess, throwaway_vhost
 
-REPORTING_DB = os.environ.get(
-    "FOURGATES_TEST_REPORTING_DB",
-    "host=127.0.0.1 hostaddr=127.0.0.1 port=5432 user=postgres dbname=fourgates_test_reporting")
+REPORTING_DB = os.environ.get("FOURGATES_TEST_REPORTING_DB", sibling_db("reporting"))
 SOURCES = ("selection", "posting", "assessment")
 SCHEMAS = (*SOURCES, "reporting")
 
