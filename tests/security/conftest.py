@@ -1,6 +1,7 @@
 """A running Four Gates for the security and bad-input tests: real selection, posting and assessment
 processes on a throwaway vhost and the database `<test database>_security` (`fourgates_test_security` by
-default), with a master key and a tokens file of their own, logs in a directory the tests can read, and builders for real aggregates.
+default), with a master key and a tokens file of their own, logs in a directory the tests can read, and
+builders for real aggregates.
 """
 from __future__ import annotations
 
