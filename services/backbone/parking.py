@@ -175,14 +175,16 @@ class ParkedMessages:
 
 
 def erase_parked(conn: psycopg.Connection, schema: str, cadres: Collection[str], streams: Collection[str],
-                 personal: Mapping[str, tuple[str, ...]]) -> int:
+                 personal: Mapping[str, tuple[str, ...]],
+                 earlier: Mapping[str, Mapping[int, tuple[str, ...]]] | None = None) -> int:
     """On a cadre's erasure, in the consumer's transaction: erase the personal values of every parked message
     (of any consumer of `schema`, open or resolved) about the cadre, found by its `data.cadre_id` or its stream.
 
     A message is parked as it arrived: revealed by the source's relay, its personal fields in clear, which the
     source's erasure (destroying a key) cannot reach. `personal` names, per event type, the fields the source
-    seals; they become the placeholders a revealed erased field reads as, and so does the command's reason of
-    these types. A body that is no readable event but names the cadre or one of its streams is replaced whole.
+    seals (`earlier`: per older schema version, the fields it sealed then, if others); they become the placeholders
+    a revealed erased field reads as, and so does the command's reason of these types. A body that is no readable
+    event but names the cadre or one of its streams is replaced whole.
     Returns how many parked messages were changed."""
     names = {*cadres, *streams}
     if not names:
@@ -193,14 +195,15 @@ def erase_parked(conn: psycopg.Connection, schema: str, cadres: Collection[str],
                         (patterns,)).fetchall()
     changed = 0
     for parked_id, body in rows:
-        erased = _erased_body(str(body), set(cadres), set(streams), personal)
+        erased = _erased_body(str(body), set(cadres), set(streams), personal, earlier or {})
         if erased is not None and erased != body:
             conn.execute(sql.SQL("UPDATE {}.parked_messages SET body = %s WHERE id = %s").format(s), (erased, parked_id))
             changed += 1
     return changed
 
 
-def _erased_body(body: str, cadres: set[str], streams: set[str], personal: Mapping[str, tuple[str, ...]]) -> str | None:
+def _erased_body(body: str, cadres: set[str], streams: set[str], personal: Mapping[str, tuple[str, ...]],
+                 earlier: Mapping[str, Mapping[int, tuple[str, ...]]]) -> str | None:
     """The body with the cadre's personal values erased; None when it is not about the cadre."""
     try:
         message = json.loads(body)
@@ -214,8 +217,16 @@ def _erased_body(body: str, cadres: set[str], streams: set[str], personal: Mappi
     type_ = message.get("type")
     if not isinstance(type_, str) or type_ not in personal:
         return None
-    message["data"] = {k: placeholder(v) if k in personal[type_] and v not in (None, "") else v for k, v in data.items()}
+    version = _schema_version(message)
+    sealed = personal[type_] if version is None else earlier.get(type_, {}).get(version, personal[type_])
+    message["data"] = {k: placeholder(v) if k in sealed and v not in (None, "") else v for k, v in data.items()}
     metadata = message.get("fourgatesmetadata")
     if isinstance(metadata, dict) and metadata.get("reason"):
         metadata["reason"] = ERASED
     return dumps(message)
+
+
+def _schema_version(message: dict[str, Any]) -> int | None:
+    """The payload version a CloudEvent's `dataschema` names (`urn:fourgates:<type>:v<n>`), if it names one."""
+    version = str(message.get("dataschema") or "").rpartition(":v")[2]
+    return int(version) if version.isdigit() else None

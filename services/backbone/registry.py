@@ -27,6 +27,12 @@ class EventType:
     upcasters: dict[int, Upcaster] = field(default_factory=dict)
     personal: tuple[str, ...] = ()
     subject_field: str | None = None
+    # The fields older versions sealed, where they differ from `personal` (stored events keep their version).
+    personal_earlier: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+    def sealed_in(self, version: int) -> tuple[str, ...]:
+        """The payload fields an event of this type stored at `version` holds sealed."""
+        return self.personal_earlier.get(version, self.personal)
 
 
 class EventRegistry:
@@ -43,11 +49,13 @@ class EventRegistry:
         schema = schema or marshmallow_dataclass.class_schema(cls)()
         self._types[cls.TYPE] = EventType(cls.TYPE, cls, version, schema)
 
-    def personal(self, cls: type[Event], fields: tuple[str, ...], subject_field: str) -> None:
+    def personal(self, cls: type[Event], fields: tuple[str, ...], subject_field: str,
+                 earlier: dict[int, tuple[str, ...]] | None = None) -> None:
         """Declare an event type about the person of `data[subject_field]`: its `fields` (may be none) and the
-        command's reason (metadata) are stored encrypted under that subject's key, and read as erased after it."""
+        command's reason (metadata) are stored encrypted under that subject's key, and read as erased after it.
+        `earlier`: per older schema version, the fields its events were sealed with, if others."""
         entry = self.get(cls.TYPE)
-        entry.personal, entry.subject_field = fields, subject_field
+        entry.personal, entry.subject_field, entry.personal_earlier = fields, subject_field, dict(earlier or {})
 
     def upcaster(self, type_name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Decorator: turn data of `from_version` into `from_version + 1`."""

@@ -18,7 +18,8 @@ RULES: dict[str, Rule] = {**SELECTION_RULES, **POSTING_RULES, **ASSESSMENT_RULES
 # The payload version each rule reads. A newer version of one of these types is refused (and so parked)
 # until its rule is updated; types without a rule only reach the timeline and are taken in any version.
 UNDERSTOOD: dict[str, int] = {**dict.fromkeys(RULES, 1),
-                               "posting.NominationRecorded": 2}  # v2 adds decided_on, which no rule reads
+                               "posting.NominationRecorded": 2,  # v2 adds decided_on, which no rule reads
+                               "selection.CadreUpdated": 2}  # v2 keeps the changes of rank, unit, flags in clear
 
 
 class NewerVersionError(ValueError):
@@ -33,12 +34,13 @@ WITHHELD: dict[str, tuple[str, ...]] = {
     "selection.CadreRegistered": ("birth_date",),
 }
 WITHHELD_CHANGES = ("birth_date",)
+CHANGE_MAPS = ("changes", "personal_changes")  # selection.CadreUpdated's maps of field -> {"old", "new"}
 # The event types each source declares about a person, with their personal payload fields (stored sealed,
 # revealed in its feed): erased here when the cadre's personal data is erased, and so is the command's reason
 # (metadata) of every one of these types, which the sources seal too. A copy of the sources' declarations (a
 # service imports no other); tests/unit/test_registry.py keeps it in step with them.
 PERSONAL: dict[str, tuple[str, ...]] = {
-    "selection.CadreRegistered": ("name",), "selection.CadreUpdated": ("changes",),
+    "selection.CadreRegistered": ("name",), "selection.CadreUpdated": ("personal_changes",),
     "selection.CadreAddedToReservePool": ("reason",), "selection.CadreRemovedFromReservePool": ("reason",),
     "selection.NominationRecommended": ("reason",), "selection.NominationInspected": ("findings",),
     "selection.EligibilityOverridden": ("reason",), "selection.NominationApproved": (),
@@ -57,6 +59,8 @@ PERSONAL: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("assessment.AssessmentOpened", "assessment.BallotTokensIssued", "assessment.BallotCast",
                      "assessment.TallyEntered", "assessment.WarningRaised"), ()),
 }
+# Where an older payload version was sealed otherwise (its events keep their version): per type, per version.
+PERSONAL_EARLIER: dict[str, dict[int, tuple[str, ...]]] = {"selection.CadreUpdated": {1: ("changes",)}}
 # Read-model columns that copy a personal field.
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"cadres": ("name",), "nominations": ("reason",),
                                                 "placements": ("recall_reason",)}
@@ -117,8 +121,10 @@ def shown_data(event: SourceEvent) -> dict[str, Any]:
     if withheld is None and event.type != "selection.CadreUpdated":
         return dict(event.data)
     data = {k: v for k, v in event.data.items() if k not in (withheld or ())}
-    if event.type == "selection.CadreUpdated" and isinstance(data.get("changes"), dict):
-        data["changes"] = {k: v for k, v in data["changes"].items() if k not in WITHHELD_CHANGES}
+    if event.type == "selection.CadreUpdated":
+        for name in CHANGE_MAPS:
+            if isinstance(data.get(name), dict):
+                data[name] = {k: v for k, v in data[name].items() if k not in WITHHELD_CHANGES}
     return data
 
 

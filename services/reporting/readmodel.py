@@ -22,7 +22,14 @@ from services.backbone.pipelining import in_pipeline
 from services.backbone.store import UNPREPARED
 from services.backbone.vault import ERASED
 from services.reporting.model import TABLE_KEYS, Row, Slot, SourceEvent, Working
-from services.reporting.projections import PERSONAL, PERSONAL_COLUMNS, needs_of, project_all
+from services.reporting.projections import (
+    CHANGE_MAPS,
+    PERSONAL,
+    PERSONAL_COLUMNS,
+    PERSONAL_EARLIER,
+    needs_of,
+    project_all,
+)
 
 TABLES = (*TABLE_KEYS, "timeline", "erased_cadres")
 SMALL_BATCH = 64  # rows; more than this go in with COPY
@@ -148,12 +155,21 @@ class ReadModels:
                     self._s, sql.Identifier(table), sql.Identifier(column), sql.Identifier(column)),
                     (ERASED, cadres, ERASED))
         for type_, fields in PERSONAL.items():
-            patch = {f: {} if f == "changes" else ERASED for f in fields}
-            # the sources seal the command's reason (metadata) of these types too, under the same key
-            conn.execute(sql.SQL("UPDATE {}.timeline SET data = data || %s::jsonb,"
-                                 " reason = CASE WHEN reason IS NULL THEN NULL ELSE %s END"
-                                 " WHERE cadre_id = ANY(%s) AND type = %s").format(self._s),
-                         (_json(patch), ERASED, cadres, type_))
+            # an event keeps the version it was stored at, and so what was sealed then
+            earlier = PERSONAL_EARLIER.get(type_, {})
+            for version, sealed in earlier.items():
+                self._erase_timeline(conn, cadres, type_, sealed, [version], among=True)
+            self._erase_timeline(conn, cadres, type_, fields, list(earlier), among=False)
+
+    def _erase_timeline(self, conn: psycopg.Connection, cadres: list[str], type_: str, fields: tuple[str, ...],
+                        versions: list[int], among: bool) -> None:
+        """Erase `fields` of the cadres' timeline rows of `type_` stored at one of `versions` (`among`), or at none."""
+        patch = {f: {} if f in CHANGE_MAPS else ERASED for f in fields}
+        # the sources seal the command's reason (metadata) of these types too, under the same key
+        conn.execute(sql.SQL("UPDATE {}.timeline SET data = data || %s::jsonb,"
+                             " reason = CASE WHEN reason IS NULL THEN NULL ELSE %s END"
+                             " WHERE cadre_id = ANY(%s) AND type = %s AND (schema_version = ANY(%s)) = %s"
+                             ).format(self._s), (_json(patch), ERASED, cadres, type_, versions, among))
 
     def streams_of(self, conn: psycopg.Connection, cadres: list[str]) -> list[str]:
         """The source streams of every event the timeline attributes to the cadres (their register, nominations,

@@ -34,8 +34,10 @@ def registered(e: SourceEvent, w: Working) -> Attribution:
 
 
 def updated(e: SourceEvent, w: Working) -> Attribution:
-    changes = {f: change.get("new") for f, change in e.data["changes"].items() if f in CADRE_FIELDS}
-    return _cadre(e, w, changes)
+    """v2 keeps the changes of rank, unit and flags in `changes`, in clear through an erasure, and the personal
+    ones in `personal_changes`; v1 had them all in `changes`, sealed whole (read as {} once the cadre is erased)."""
+    both = {**e.data["changes"], **(e.data.get("personal_changes") or {})}
+    return _cadre(e, w, {f: change.get("new") for f, change in both.items() if f in CADRE_FIELDS})
 
 
 def reserve(flag: bool) -> Callable[[SourceEvent, Working], Attribution]:
@@ -84,7 +86,7 @@ def unit_named(e: SourceEvent, w: Working) -> Attribution:
 def erased(e: SourceEvent, w: Working) -> Attribution:
     """The cadre's personal data is erased in every service: reporting forgets its copies too. The register
     fields the erasure retained (no personal data) are the cadre's from then on: read again from the feed (a
-    rebuild), the updates that set them read as erased."""
+    rebuild), the v1 updates that set them read as erased."""
     w.erased.append((e.data["cadre_id"], e.recorded_at, e.event_id))
     previous = w.get("cadres", (e.data["cadre_id"],))
     retained = {f: v for f, v in (e.data.get("retained") or {}).items() if f in CADRE_FIELDS and f != "name"}

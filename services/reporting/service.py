@@ -32,7 +32,7 @@ from services.reporting.dashboard import asset
 from services.reporting.feeds import from_recorded
 from services.reporting.model import SOURCES
 from services.reporting.output import page_limit, respond, shown
-from services.reporting.projections import PERSONAL, UNDERSTOOD
+from services.reporting.projections import PERSONAL, PERSONAL_EARLIER, UNDERSTOOD
 from services.reporting.queries import Reader, View
 from services.reporting.readmodel import ReadModels
 from services.reporting.status import consumer_status
@@ -57,7 +57,7 @@ def apply_events_from(source: str) -> BatchHandler:
         failed = models.apply(conn, [from_recorded(source, event) for event in events])
         failed_ids = {projected.event_id for projected, _ in failed}
         if erased := [e.data["cadre_id"] for e in events if e.type == ERASURE_EVENT and str(e.event_id) not in failed_ids]:
-            erase_parked(conn, store.schema, erased, models.streams_of(conn, erased), PERSONAL)
+            erase_parked(conn, store.schema, erased, models.streams_of(conn, erased), PERSONAL, PERSONAL_EARLIER)
         return [(by_id[projected.event_id], exc) for projected, exc in failed]
     return apply
 

@@ -21,9 +21,12 @@ from services.backbone.registry import EventRegistry
 from services.selection import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+# v2: the changes of fields an erasure retains (rank, unit, flags) in clear, the personal ones apart
+REGISTRY.register(d.CadreUpdated, version=2)
+REGISTRY.upcaster(d.CadreUpdated.TYPE, 1)(d.upcast_cadre_updated_v1)
 # Personal fields, stored encrypted under the cadre's own key (erasable without breaking the audit chain).
 REGISTRY.personal(d.CadreRegistered, ("name",), "cadre_id")
-REGISTRY.personal(d.CadreUpdated, ("changes",), "cadre_id")
+REGISTRY.personal(d.CadreUpdated, ("personal_changes",), "cadre_id", earlier={1: ("changes",)})
 REGISTRY.personal(d.NominationRecommended, ("reason",), "cadre_id")
 REGISTRY.personal(d.NominationInspected, ("findings",), "cadre_id")
 REGISTRY.personal(d.EligibilityOverridden, ("reason",), "cadre_id")
@@ -237,8 +240,10 @@ def cadre_hosts(agg: Aggregates, host_unit: str, until: datetime | None = None,
 
 
 # Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
+# Refolded on an erasure: what an update sealed (a v2's personal changes, such as a birth date; a v1's changes whole,
+# the rank and unit too) reads as {} from then on, and the kept fold must be what a fresh fold gives.
 CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name=""),
-                   refold_on=frozenset({d.PersonalDataErased.TYPE}))  # erased, an update's sealed changes read as {}
+                   refold_on=frozenset({d.PersonalDataErased.TYPE}))
 
 
 def versioned_cadre_page(agg: Aggregates, offset: int, limit: int | None, readable: Callable[[d.Cadre], bool],

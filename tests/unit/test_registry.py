@@ -67,11 +67,15 @@ def test_reporting_erases_exactly_what_the_sources_seal() -> None:
     sealed at the source but missing here would leave its fields, or its reason, in clear in the timeline
     after the cadre's erasure."""
     from deploy.catalogue import registries
-    from services.reporting.projections import PERSONAL
+    from services.reporting.projections import PERSONAL, PERSONAL_EARLIER
 
     declared = {name: registry.get(name).personal for registry in registries().values() for name in registry.names()
                 if registry.get(name).subject_field}
     assert PERSONAL == declared
+    # and what older versions sealed: a CadreUpdated v1 holds all its changes sealed, a v2 only the personal ones
+    earlier = {name: registry.get(name).personal_earlier for registry in registries().values()
+               for name in registry.names() if registry.get(name).personal_earlier}
+    assert PERSONAL_EARLIER == earlier == {"selection.CadreUpdated": {1: ("changes",)}}
 
 
 def test_every_event_about_a_cadre_is_declared_about_its_subject_unless_listed_as_kept_in_clear() -> None:

@@ -177,9 +177,36 @@ def test_a_changed_cadre_yields_one_update_listing_each_change() -> None:
 
 def test_a_corrected_birth_date_is_listed_as_iso_text_and_folds_back_to_a_date() -> None:
     decision = decide_register_cadre(fold_cadre([registered()]), register(birth_date=date(1991, 5, 20)), HR_SYSTEM)
-    assert decision.events == [CadreUpdated("c-001", {"birth_date": {"old": "1990-05-20", "new": "1991-05-20"}})]
+    assert decision.events == [CadreUpdated("c-001", {}, {"birth_date": {"old": "1990-05-20", "new": "1991-05-20"}})]
     corrected = fold_cadre([registered(), *decision.events])
     assert corrected is not None and corrected.birth_date == date(1991, 5, 20)
+
+
+def test_an_update_keeps_the_changes_an_erasure_retains_apart_from_the_personal_ones() -> None:
+    """Rank, unit and flags are no personal data: their changes stay readable after an erasure (kept in clear),
+    while a name or a birth date goes into `personal_changes` (sealed)."""
+    decision = decide_register_cadre(fold_cadre([registered()]), register(
+        name="王明", birth_date=date(1991, 5, 20), rank="deputy_division", home_unit="county-audit"), HR_SYSTEM)
+    [event] = decision.events
+    assert isinstance(event, CadreUpdated)
+    assert set(event.changes) == {"rank", "home_unit"} and set(event.personal_changes) == {"name", "birth_date"}
+    # erased, the personal changes read as {}: the rank and unit it gave stay in the cadre's history
+    as_then = fold_cadre([registered(), replace(event, personal_changes={})])
+    assert as_then is not None and (as_then.rank, as_then.home_unit, as_then.name) == (
+        "deputy_division", "county-audit", registered().name)
+
+
+def test_an_update_stored_as_v1_reads_split_and_reads_as_lost_once_erased() -> None:
+    """v1 sealed every change in `changes`: revealed, they read as v2 would have them; erased, nothing is left."""
+    from services.selection.domain import upcast_cadre_updated_v1
+
+    v1 = {"cadre_id": "c-001", "changes": {"rank": {"old": "section_chief", "new": "deputy_division"},
+                                           "name": {"old": "Zhang Wei", "new": "王明"}}}
+    assert upcast_cadre_updated_v1(v1) == {"cadre_id": "c-001",
+                                           "changes": {"rank": {"old": "section_chief", "new": "deputy_division"}},
+                                           "personal_changes": {"name": {"old": "Zhang Wei", "new": "王明"}}}
+    assert upcast_cadre_updated_v1({"cadre_id": "c-001", "changes": {}}) == {
+        "cadre_id": "c-001", "changes": {}, "personal_changes": {}}
 
 
 def test_only_integration_and_the_organisation_department_register_cadres() -> None:

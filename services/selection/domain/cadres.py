@@ -41,13 +41,35 @@ class CadreRegistered(Event):
     open_disciplinary_matter: bool
 
 
+# The register fields that are personal data (sealed in an update): every field an erasure does not retain.
+PERSONAL_REGISTER_FIELDS: tuple[str, ...] = tuple(name for name in REGISTER_FIELDS if name not in RETAINED_FIELDS)
+
+
 @dataclass(frozen=True)
 class CadreUpdated(Event):
-    """`changes` maps each changed register field to {"old": ..., "new": ...}; dates as ISO strings."""
+    """Changed register fields, each {"old", "new"}: rank, unit, flags in `changes` (clear), name, birth date sealed apart.
+
+    Dates are ISO strings. `changes` holds the fields an erasure retains (no personal data), so their history
+    outlives it; `personal_changes` the others. Before v2 every change was in `changes`, sealed whole: the history
+    of those updates reads `{}` once the cadre is erased."""
 
     TYPE: ClassVar[str] = "selection.CadreUpdated"
     cadre_id: str
     changes: dict[str, dict[str, Any]]
+    personal_changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def split_changes(changes: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(the changes of fields an erasure retains, the changes of every other field: personal, so sealed)."""
+    kept = {name: change for name, change in changes.items() if name in RETAINED_FIELDS}
+    return kept, {name: change for name, change in changes.items() if name not in RETAINED_FIELDS}
+
+
+def upcast_cadre_updated_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2: the changes split by field. A v1 sealed them whole, so once its cadre is erased both read as {}:
+    the history of updates made before v2 is lost with the erasure (the erasure's `retained` keeps the last values)."""
+    kept, personal = split_changes(data.get("changes") or {})
+    return {**data, "changes": kept, "personal_changes": personal}
 
 
 @dataclass(frozen=True)
@@ -131,8 +153,10 @@ def evolve(state: Cadre | None, event: Event) -> Cadre | None:
     if state is None:
         raise ValueError(f"{event.TYPE} cannot come before selection.CadreRegistered")
     if isinstance(event, CadreUpdated):
-        # After erasure the changes read back as {} (their ciphertext can no longer be opened).
-        return replace(state, **{name: _typed(name, change["new"]) for name, change in event.changes.items()})
+        # After the erasure `personal_changes` (and a v1's `changes`, sealed whole) read as {}: a field they set
+        # keeps its earlier value, and the erasure's `retained` restores the last value of those no personal data.
+        changes = {**event.changes, **event.personal_changes}
+        return replace(state, **{name: _typed(name, change["new"]) for name, change in changes.items()})
     if isinstance(event, CadreAddedToReservePool):
         return replace(state, reserve_cadre=True)
     if isinstance(event, CadreRemovedFromReservePool):

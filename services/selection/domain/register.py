@@ -16,6 +16,7 @@ from .cadres import (
     CadreRegistered,
     CadreRemovedFromReservePool,
     CadreUpdated,
+    split_changes,
 )
 from .labels import ASSESSMENT_KIND_LABELS, GRADE_LABELS
 from .ranks import rank_level
@@ -75,7 +76,7 @@ def decide_register_cadre(state: Cadre | None, command: RegisterCadre, ctx: Cont
                              f"the personal data of {command.cadre_id} was erased; the cadre cannot be updated again")
     _require_same_reserve_pool(state, command)
     changes = _changes(state.register_fields(), incoming)
-    return Decision([CadreUpdated(command.cadre_id, changes)] if changes else [])
+    return Decision([CadreUpdated(command.cadre_id, *split_changes(changes))] if changes else [])
 
 
 def incoming_fields(command: RegisterCadre, state: Cadre | None) -> dict[str, Any]:
