@@ -85,7 +85,8 @@ def _sealing(entry: Any) -> str:
     fields = ", ".join(f"`{f}`" for f in entry.personal)
     sealed = f"Sealed under the key of `{entry.subject_field}`: {fields + ' and ' if fields else ''}the command's `reason`."
     earlier = [f"v{v}: {', '.join(f'`{f}`' for f in fs) or 'no field'}" for v, fs in sorted(entry.personal_earlier.items())]
-    return sealed + (f" An event stored at an older version keeps what was sealed then ({'; '.join(earlier)})." if earlier else "")
+    kept = f" An event stored at an older version keeps what was sealed then ({'; '.join(earlier)})."
+    return sealed + (kept if earlier else "")
 
 
 def _topics() -> list[str]:
