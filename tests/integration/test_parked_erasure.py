@@ -70,3 +70,25 @@ def test_a_parked_event_about_an_erased_cadre_keeps_no_personal_text(
     assert "另一人的原因" in kept  # another cadre's parked message is left as it was
     listed, total = reporting.parked()
     assert total == 2 and {p["type"] for p in listed} == {"posting.PlacementRecalled"}  # still there to dismiss
+
+
+def test_a_parked_cadre_update_loses_what_its_version_sealed_and_keeps_its_rank_change_from_v2_on(
+        reporting: IdempotentConsumer, db_url: str, reporting_schema: str) -> None:
+    """A CadreUpdated v1 sealed all its changes (the rank's too), a v2 (and later) only `personal_changes`: a parked
+    copy is erased as the source sealed it, so a v2 replayed after the erasure still gives the rank it changed."""
+    rank = {"rank": {"old": "deputy_section", "new": "section_chief"}}
+    v1 = body(1, "cadre-c1", "selection.CadreUpdated", {"cadre_id": "c1", "changes": {
+        **rank, "name": {"old": "李明", "new": PRIVATE}, "fit_for_duty": "unreadable"}})  # malformed: parked
+    assert reporting.receive("selection", v1) == "parked"
+    newer = body(2, "cadre-c1", "selection.CadreUpdated", {"cadre_id": "c1", "changes": {"home_unit": {
+        "old": "county-finance", "new": "county-audit"}}, "personal_changes": {"name": {"old": "李明", "new": PRIVATE}}},
+                 version=UNDERSTOOD["selection.CadreUpdated"] + 1)  # newer than reporting reads: parked
+    assert reporting.receive("selection", newer) == "parked"
+
+    erasure = body(3, "cadre-c1", "selection.PersonalDataErased",
+                   {"cadre_id": "c1", "reason": "本人申请", "erased_by": "od.zhang", "retained": {}})
+    assert reporting.receive("selection", erasure) == "applied"
+
+    kept = parked_bodies(db_url, reporting_schema)
+    assert PRIVATE not in kept and "section_chief" not in kept  # v1: every change was sealed
+    assert "county-audit" in kept  # v2 on: the unit change is no personal data

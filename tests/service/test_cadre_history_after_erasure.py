@@ -118,6 +118,10 @@ def test_after_an_erasure_an_updated_rank_is_still_the_rank_of_the_days_between_
     assert '"new": "section_chief"' in feed and new_name not in feed
 
     projected(county, cadre_id, 3)
+    timeline = county["reporting"].get("/reporting/timeline", "od", cadre_id=cadre_id).json()["items"]
+    [update] = [row["data"] for row in timeline if row["type"] == "selection.CadreUpdated"]
+    assert update == {"cadre_id": cadre_id, "changes": {"rank": {"old": "deputy_section", "new": "section_chief"}},
+                      "personal_changes": {}}  # erased in reporting's copy: the personal change only
     live = reporting_cadre(county, cadre_id, as_of=between)
     rebuild(county)
     rebuilt = reporting_cadre(county, cadre_id, as_of=between)
