@@ -30,10 +30,6 @@ class EventType:
     # The fields older versions sealed, where they differ from `personal` (stored events keep their version).
     personal_earlier: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
-    def sealed_in(self, version: int) -> tuple[str, ...]:
-        """The payload fields an event of this type stored at `version` holds sealed."""
-        return self.personal_earlier.get(version, self.personal)
-
 
 class EventRegistry:
     """Maps stable type names to their domain class and schema; dumps and loads payloads."""
