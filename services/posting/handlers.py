@@ -42,6 +42,7 @@ for _about_placement in (d.PlacementPlanned, d.NominationPlaced, d.PlacementStar
 PERSONAL_STEPS = frozenset({"check_in", "attendance", "discipline", "reward", "penalty", "recall"})
 PLACEMENT_PREFIX = "placement-"
 NOMINATION_PREFIX = "approved-nomination-"
+POLICY_STREAM = "policy-book"
 
 # One step on one placement: the command it builds and the rule that decides it.
 STEPS: dict[str, tuple[type[Any], Callable[..., Decision]]] = {
@@ -87,8 +88,26 @@ def record_approved_nomination(agg: Aggregates, conn: psycopg.Connection, meta: 
                 lambda s: d.decide_record_nomination(s, command, meta.context), meta, conn=conn)
 
 
-def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:
-    """PlacementPlanned and NominationPlaced, appended to both streams at once or not at all."""
+def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None,
+                 default: d.TermPolicy = d.DEFAULT_POLICY) -> CommandResult:
+    """posting.PolicyAdopted: a version of the term rules; an identical repeat appends nothing. `if_match`: the
+    version of the policy book the caller saw; `default`: the built-in rules this deployment runs with."""
+    policy = d.TermPolicy(payload["version"], payload["effective_from"], tuple(payload["allowed_term_months"]),
+                          payload["max_term_months"], payload["check_in_days"])
+    return agg.execute(POLICY_STREAM, lambda events: (default, *d.fold_policies(events)),
+                       lambda adopted: d.decide_adopt_policy(adopted, d.AdoptPolicy(policy), meta.context), meta, if_match)
+
+
+def policies(agg: Aggregates, default: d.TermPolicy = d.DEFAULT_POLICY, conn: psycopg.Connection | None = None,
+             until: datetime | None = None) -> tuple[d.TermPolicy, ...]:
+    """The built-in default followed by every adopted version (adopted by `until`, if given)."""
+    return (default, *d.fold_policies(agg.history(POLICY_STREAM, until=until, conn=conn)))
+
+
+def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any],
+                   default: d.TermPolicy = d.DEFAULT_POLICY) -> CommandResult:
+    """PlacementPlanned and NominationPlaced, appended to both streams at once or not at all, under the term
+    policy in force (`default`: the built-in rules this deployment runs with)."""
     command = _command(d.PlanPlacement, payload)
     p_stream, n_stream = placement_stream(command.placement_id), nomination_stream(command.nomination_id)
     if meta.context.reason and agg.store.vault is not None:
@@ -98,7 +117,8 @@ def plan_placement(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) 
             placement, p_version = agg.load(p_stream, d.fold_placement, conn=conn)
             nomination, n_version = agg.load(n_stream, d.fold_nomination, conn=conn)
             others = cadre_placements(agg, nomination.cadre_id, conn) if nomination is not None else []
-            decision = d.decide_plan_placement(placement, command, meta.context, nomination, cadre_placements=others)
+            decision = d.decide_plan_placement(placement, command, meta.context, nomination,
+                                               policies=policies(agg, default, conn), cadre_placements=others)
             if nomination is not None and agg.store.vault is not None:
                 agg.store.vault.hold_person(conn, nomination.cadre_id)  # an erased cadre is placed no more
             new = agg.new_events(decision.events, meta, decision.policy_version, conn=conn)
@@ -129,8 +149,10 @@ def _nomination_event(event: Event) -> bool:
 
 
 def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: str,
-                   payload: dict[str, Any], if_match: int | None) -> CommandResult:
-    """One step of a placement's life, agreement, supervision or safeguards, on its own stream."""
+                   payload: dict[str, Any], if_match: int | None,
+                   default: d.TermPolicy = d.DEFAULT_POLICY) -> CommandResult:
+    """One step of a placement's life, agreement, supervision or safeguards, on its own stream (`default`: the
+    built-in term rules, for an extension)."""
     cls, decide = STEPS[step]
     command = _command(cls, {**payload, "placement_id": placement_id})
     if (step in PERSONAL_STEPS or meta.context.reason) and agg.store.vault is not None:
@@ -140,12 +162,17 @@ def placement_step(agg: Aggregates, meta: CommandMeta, placement_id: str, step: 
         # Aggregates.execute, except that the state comes from the per-process fold cache: a placement's
         # stream grows with every check-in, and refolding it all on every command made each one dearer.
         return agg.decide_on(stream, lambda: placement_state(agg, stream, conn),
-                             lambda state: decide(state, command, meta.context, **_step_facts(agg, step, state, conn)),
+                             lambda state: decide(state, command, meta.context,
+                                                  **_step_facts(agg, step, state, conn, default)),
                              meta, if_match, conn=conn)
 
 
-def _step_facts(agg: Aggregates, step: str, state: d.Placement | None, conn: psycopg.Connection) -> dict[str, Any]:
-    """What a step needs beside the placement: a start, the day the committee approved its nomination."""
+def _step_facts(agg: Aggregates, step: str, state: d.Placement | None, conn: psycopg.Connection,
+                default: d.TermPolicy) -> dict[str, Any]:
+    """What a step needs beside the placement: an extension, the term policies; a start, the day the committee
+    approved its nomination."""
+    if step == "extend":
+        return {"policies": policies(agg, default, conn)}
     if step != "start" or state is None:
         return {}
     nomination, _ = agg.load(nomination_stream(state.nomination_id), d.fold_nomination, conn=conn)
@@ -160,22 +187,26 @@ def record_plan(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_
                        lambda s: d.decide_record_placement_plan(s, command, meta.context), meta, if_match)
 
 
-def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime, max_days: int) -> int:
-    """Raise posting.CheckInOverdue on every running placement silent for more than `max_days`.
+def flag_overdue_check_ins(agg: Aggregates, actor: Actor, now: datetime,
+                           default: d.TermPolicy = d.DEFAULT_POLICY) -> int:
+    """Raise posting.CheckInOverdue on every running placement silent for longer than the check-in interval of the
+    term policy in force (`default`: the built-in rules), stamped with that policy's version.
 
     Safe on every replica at once: the command id is the stream and the version the decision was
     made on, so racing replicas produce the same event ids and the store keeps one of them.
     """
     raised = 0
+    book = policies(agg, default)
+    max_days = d.policy_in_force(book, now.date()).check_in_days
     for stream, (version, state) in placement_states(agg).items():
-        decision = d.check_overdue(state, now, max_days)
+        decision = d.check_overdue_under(state, now, book)
         if not decision.events:
             continue
         command_id = f"check-in-overdue:{stream}:{version}"
         meta = CommandMeta(Context(actor, now, f"超过{max_days}天未跟踪督查 no check-in for more than {max_days} days"),
                            command_id, command_id, "posting")
         try:
-            agg.append(stream, decision.events, version, meta)
+            agg.append(stream, decision.events, version, meta, decision.policy_version)
         except ConcurrencyConflictError:
             continue  # a check-in (or another replica) moved the stream on; the next scan decides again
         except IdempotencyMismatchError:

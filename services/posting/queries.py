@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from services.backbone.commands import Aggregates
+from services.backbone.commands import Aggregates, utcnow
 from services.backbone.domain import Event, NotFoundError
 from services.posting import domain as d
 from services.posting.handlers import (
@@ -21,7 +21,16 @@ from services.posting.handlers import (
     placement_states,
     placement_stream,
     plan_stream,
+    policies,
 )
+
+
+def policy_views(agg: Aggregates, default: d.TermPolicy, until: datetime | None = None) -> list[dict[str, Any]]:
+    """The built-in term rules then every adopted version, in adoption order, each saying whether it is the one in
+    force (as recorded at `until`, on its day; else today, UTC) and the rules in Chinese."""
+    found = policies(agg, default, until=until)
+    current = d.policy_in_force(found, (until or utcnow()).date())
+    return [{**dataclasses.asdict(p), "label": p.label, "in_force": p is current} for p in found]
 
 
 def placement(agg: Aggregates, placement_id: str, until: datetime | None = None) -> dict[str, Any]:

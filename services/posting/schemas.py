@@ -27,8 +27,9 @@ class CommandIn(Strict):
 class PlacementIn(CommandIn):
     placement_id = fields.String(required=True, validate=ID)
     nomination_id = fields.String(required=True, validate=ID, metadata={"description": "an approved nomination"})
-    term_months = JsonInteger(required=True, validate=validate.Range(1, 120),
-                                 metadata={"description": "12 or 24; longer only by extension, 36 at most"})
+    term_months = JsonInteger(required=True, validate=validate.Range(1, 120), metadata={
+        "description": "one the term policy in force today allows (GET /posting/policies; built in: 12 or 24); "
+                       "longer only by extension. Another is refused 422 term_not_allowed"})
     start_date = Day(required=True, validate=WORK_DATE)
     placement_type = fields.String(validate=validate.OneOf(PLACEMENT_TYPES),
                                    metadata={"description": "default: the nomination's"})
@@ -63,7 +64,9 @@ class StartIn(CommandIn):
 
 
 class ExtensionIn(CommandIn):
-    extra_months = JsonInteger(required=True, validate=validate.Range(1, 120))
+    extra_months = JsonInteger(required=True, validate=validate.Range(1, 120), metadata={
+        "description": "the whole term stays within max_term_months of the term policy in force on decided_on "
+                       "(built in: 36), else 422 term_exceeds_maximum"})
     reason = fields.String(required=True, validate=TEXT)
     decided_on = Day(load_default=None, validate=WORK_DATE, metadata={
         "description": "the day the extension was decided (default: today); within the running term"})
@@ -123,6 +126,41 @@ class PlanIn(CommandIn):
     gap_filling = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "补短型 placements called for"})
     strength = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "扬长型 placements called for"})
     docking = JsonInteger(required=True, validate=PLAN_COUNT, metadata={"description": "对接型 placements called for"})
+
+
+MONTHS = validate.Range(1, 120)
+
+
+class PolicyIn(CommandIn):
+    """A version of the term rules (挂职期限政策); the field and rule of a refusal are named in its code."""
+
+    version = fields.String(required=True, validate=ID, metadata={"description": "never redefined once adopted"})
+    effective_from = Day(required=True, validate=WORK_DATE, metadata={
+        "description": "plans made, extensions decided and check-ins overdue from this day on follow it"})
+    allowed_term_months = fields.List(JsonInteger(validate=MONTHS), required=True, validate=validate.Length(1, 12),
+                                      metadata={"description": "挂职期限: the term lengths a placement may be planned "
+                                                               "for, in months, shortest first (e.g. [12, 24])"})
+    max_term_months = JsonInteger(required=True, validate=MONTHS, metadata={
+        "description": "延期后最长期限: the longest a term may run with extensions, in months (e.g. 36)"})
+    check_in_days = JsonInteger(required=True, validate=validate.Range(1, 366), metadata={
+        "description": "跟踪督查间隔: days a running placement may go without a check-in before "
+                       "posting.CheckInOverdue (e.g. 90)"})
+
+
+class PolicyOut(Schema):
+    version = fields.String()
+    effective_from = fields.Date()
+    allowed_term_months = fields.List(fields.Integer())
+    max_term_months = fields.Integer()
+    check_in_days = fields.Integer()
+    label = fields.String(metadata={"description": "the rules in Chinese"})
+    in_force = fields.Boolean(metadata={"description": "the version in force today (or on as_of's day)"})
+
+
+class PolicyPageOut(PageOut):
+    items = fields.List(fields.Nested(PolicyOut), metadata={
+        "description": "the built-in default first (its version names a deployment's own check-in interval), "
+                       "then every adopted version in order"})
 
 
 class PlacementQuery(ListQuery):

@@ -33,7 +33,7 @@ from services.backbone.vault import ERASURE_EVENT, erase_person_everywhere
 from services.posting import handlers as h
 from services.posting import queries as q
 from services.posting import schemas as s
-from services.posting.domain import SOURCE_EVENT_TYPE
+from services.posting.domain import DEFAULT_POLICY, SOURCE_EVENT_TYPE, TermPolicy, default_policy
 from services.topics import SELECTION_APPROVALS, published_by, subscribed_by
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def _placement_step(step: str, path: str, summary: str, body: type[s.CommandIn],
     @endpoint(ROUTES, "POST", f"/placements/{{placement_id}}{path}", summary=summary, body=body,
               response=s.CommandOut, roles=roles)
     def run(self: PostingService, call: Call, placement_id: str) -> Any:
-        return h.placement_step(self.aggregates, call.meta, placement_id, step, call.payload, call.if_match).to_json()
+        return h.placement_step(self.aggregates, call.meta, placement_id, step, call.payload, call.if_match,
+                                self.default_policy).to_json()
 
     return cast(Callable[..., Any], run)
 
@@ -106,10 +107,26 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def aggregates(self) -> Aggregates:
         return Aggregates(self.store, h.REGISTRY)
 
+    @property
+    def default_policy(self) -> TermPolicy:
+        """The built-in term rules, with this deployment's check-in interval (FOURGATES_CHECKIN_MAX_DAYS) if set."""
+        return default_policy(int(setting(self.config, "CHECKIN_MAX_DAYS", DEFAULT_POLICY.check_in_days)))
+
+    @endpoint(ROUTES, "POST", "/policies", summary="Adopt a version of the term rules (期限政策)", body=s.PolicyIn,
+              response=s.CommandOut, roles=OD, status=201)
+    def adopt_policy(self, call: Call) -> Any:
+        return h.adopt_policy(self.aggregates, call.meta, call.payload, call.if_match, self.default_policy).to_json()
+
+    @endpoint(ROUTES, "GET", "/policies", summary="Every term-policy version, the built-in default first",
+              query=s.ListQuery, response=s.PolicyPageOut)
+    def list_policies(self, call: Call) -> Any:
+        views = q.policy_views(self.aggregates, self.default_policy, call.payload["as_of"])
+        return _page([s.PolicyOut().dump(v) for v in views], call.payload)
+
     @endpoint(ROUTES, "POST", "/placements", summary="Plan the placement of an approved nomination",
               body=s.PlacementIn, response=s.CommandOut, roles=OD, status=201, if_match=False)
     def plan_placement(self, call: Call) -> Any:
-        return h.plan_placement(self.aggregates, call.meta, call.payload).to_json()
+        return h.plan_placement(self.aggregates, call.meta, call.payload, self.default_policy).to_json()
 
     @endpoint(ROUTES, "GET", "/placements", summary="List placements", query=s.PlacementQuery, response=s.PageOut)
     def list_placements(self, call: Call) -> Any:
@@ -134,7 +151,7 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
                                      s.SignatureIn, ("organisation_department", "sending_unit", "host_unit"))
     start_placement = _placement_step("start", "/start", "Start a placement whose agreement all three signed",
                                       s.StartIn, OD_OR_HOST)
-    extend_placement = _placement_step("extend", "/extension", "Extend a running placement (36 months in all at most)",
+    extend_placement = _placement_step("extend", "/extension", "Extend a running placement (within the term policy's maximum)",
                                        s.ExtensionIn, OD)
     complete_placement = _placement_step("complete", "/completion", "Complete a served placement with its outcome",
                                          s.CompletionIn, OD)
@@ -206,11 +223,11 @@ class PostingService(edge_endpoints(ROUTES)):  # type: ignore[misc]
 
     @every("CHECKIN_SCAN_SECONDS", 60.0)
     def flag_overdue_check_ins(self) -> None:
-        """Raises posting.CheckInOverdue once per silent placement; every replica may scan, one alert results."""
-        max_days = int(setting(self.config, "CHECKIN_MAX_DAYS", 90))
-        flagged = h.flag_overdue_check_ins(self.aggregates, SCANNER_ACTOR, utcnow(), max_days)
+        """Raises posting.CheckInOverdue once per placement silent for longer than the term policy in force allows;
+        every replica may scan, one alert results."""
+        flagged = h.flag_overdue_check_ins(self.aggregates, SCANNER_ACTOR, utcnow(), self.default_policy)
         if flagged:  # a replica racing on the same alert may log it too; the log holds it once
-            log.info("overdue check-in alert on %d placement(s) (no check-in for more than %d days)", flagged, max_days)
+            log.info("overdue check-in alert on %d placement(s)", flagged)
 
 
 def _readable(call: Call, view: Any) -> bool:

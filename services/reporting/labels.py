@@ -44,7 +44,7 @@ EVENT_TYPE = {
     "posting.CheckInOverdue": "督查逾期预警", "posting.CheckInOverdueCleared": "督查逾期解除",
     "posting.AttendanceReported": "考勤报告", "posting.DisciplineIncidentRecorded": "违纪记录",
     "posting.TrainingRecorded": "培训记录", "posting.RewardDecided": "奖励决定", "posting.PenaltyDecided": "惩戒决定",
-    "posting.PlacementPlanRecorded": "年度挂职计划",
+    "posting.PlacementPlanRecorded": "年度挂职计划", "posting.PolicyAdopted": "挂职期限政策发布",
     "assessment.PolicyAdopted": "考核办法发布", "assessment.AssessmentOpened": "考核启动",
     "assessment.SelfEvaluationEntered": "个人自评", "assessment.SelfEvaluationCorrected": "个人自评更正",
     "assessment.BallotTokensIssued": "测评票发放", "assessment.BallotCast": "民主测评投票",

@@ -259,6 +259,10 @@ CASES: list[WriteCase] = [
               "od"),
     WriteCase("POST /posting/plans", lambda s: ("/posting/plans", {"year": 2030, "gap_filling": 19, "strength": 5,
                                                                    "docking": 3, "reason": "年度计划"}), "od"),
+    # the built-in rules under a version of their own: the other cases keep planning 24 months in this system
+    WriteCase("POST /posting/policies", lambda s: ("/posting/policies", {
+        "version": uid("tpol"), "effective_from": "2020-01-01", "allowed_term_months": [12, 24], "max_term_months": 36,
+        "check_in_days": 90, "reason": "县委组织部挂职期限规定"}), "od"),
     # assessment
     WriteCase("POST /assessment/policies", lambda s: ("/assessment/policies", {
         "version": uid("apol"), "effective_from": "2020-01-01", "reason": "旧版考核办法补录"}), "od"),

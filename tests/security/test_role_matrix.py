@@ -62,6 +62,8 @@ EXPECTED: dict[str, set[str]] = {
     "POST /posting/placements/{placement_id}/rewards": OD,
     "POST /posting/placements/{placement_id}/penalties": OD,
     "POST /posting/plans": OD,
+    # Term lengths and the check-in interval are the county's local settings, like selection's age caps.
+    "POST /posting/policies": OD,
     # Annual assessment is run by the host unit; appeals come from the sending unit or the organisation department.
     "POST /assessment/policies": OD,
     "POST /assessment/assessments": HOST,

@@ -475,3 +475,48 @@ def test_a_cadre_erased_after_approval_is_placed_no_more(running: dict[str, Any]
     assert_refused(refused, 409, "personal_data_erased")
     assert cadre_id in refused.json()["detail"]
     assert events(api) == before
+
+
+def stamped(placement_or_stream: str, event_type: str) -> list[tuple[str | None, dict[str, Any]]]:
+    """(policy_version, data) of each event of one type on one stream, straight from posting's table."""
+    with psycopg.connect(POSTING_DB) as conn:
+        rows = conn.execute("SELECT metadata->>'policy_version', data FROM posting.events WHERE stream = %s AND type = %s"
+                            " ORDER BY version", (placement_or_stream, event_type)).fetchall()
+    return [(version, data) for version, data in rows]
+
+
+def test_term_rules_adopted_as_a_version_govern_plans_and_the_overdue_alert_and_are_stamped_on_them(
+        running: dict[str, Any]) -> None:
+    """Runs last in this module: the rules it adopts keep 12/24 months, 36 at most and alerts after 30 days or more
+    for the others, and add 6-month terms and a 20-day check-in interval."""
+    api = running["posting"]
+    [default] = api.get("/posting/policies").json()["items"]
+    assert (default["version"], default["allowed_term_months"], default["max_term_months"], default["check_in_days"],
+            default["in_force"]) == (f"default-1-checkin-{CHECKIN_MAX_DAYS}d", [12, 24], 36, CHECKIN_MAX_DAYS, True)
+    assert "挂职期限12或24个月" in default["label"]
+    six_months = {"placement_id": uid("p"), "nomination_id": approved(running), "term_months": 6,
+                  "start_date": TODAY.isoformat()}
+    assert_refused(api.post("/posting/placements", six_months, "od"), 422, "term_not_allowed")
+
+    policy = {"version": uid("county"), "effective_from": "2020-01-01", "allowed_term_months": [6, 12, 24],
+              "max_term_months": 36, "check_in_days": 20, "reason": "县委组织部关于挂职期限的规定"}
+    before = events(api, "policy-book")
+    unordered = api.post("/posting/policies", {**policy, "allowed_term_months": [24, 6]}, "od")
+    assert_refused(unordered, 422, "allowed_term_months_not_ascending")
+    assert unordered.json()["field"] == "allowed_term_months"
+    assert_refused(api.post("/posting/policies", policy, "qingshui"), 403, "role_not_allowed")
+    assert events(api, "policy-book") == before
+    adopted = api.post("/posting/policies", policy, "od")
+    assert adopted.status_code == 201, adopted.text
+    assert api.post("/posting/policies", policy, "od").json()["events"] == []  # the same again: nothing new
+    assert_refused(api.post("/posting/policies", {**policy, "check_in_days": 25}, "od"), 409, "policy_version_exists")
+    listed = api.get("/posting/policies").json()["items"]
+    assert [(p["version"], p["in_force"]) for p in listed] == [(default["version"], False), (policy["version"], True)]
+
+    assert api.post("/posting/placements", six_months, "od").status_code == 201
+    assert [v for v, _ in stamped(f"placement-{six_months['placement_id']}", "posting.PlacementPlanned")] == [
+        policy["version"]]
+    silent = active(running, start=TODAY - timedelta(days=25), term=12)  # within 30 days, beyond 20
+    assert eventually(lambda: view(api, silent)["overdue_alert_open"])
+    [(version, alert)] = stamped(f"placement-{silent}", "posting.CheckInOverdue")
+    assert (version, alert["max_days"], alert["days_without_check_in"]) == (policy["version"], 20, 25)

@@ -360,10 +360,11 @@ def test_any_other_planned_term_is_refused(months: int) -> None:
 
 
 def test_the_allowed_terms_are_a_setting() -> None:
+    eighteen = d.TermPolicy("county-18", date(2024, 1, 1), (18,), 36)
     decision = d.decide_plan_placement(
-        None, plan(term_months=18), ctx(ORG), nomination(), allowed_terms=(18,)
+        None, plan(term_months=18), ctx(ORG), nomination(), policies=(d.DEFAULT_POLICY, eighteen)
     )
-    assert len(decision.events) == 2
+    assert len(decision.events) == 2 and decision.policy_version == "county-18"
 
 
 def test_an_unknown_placement_type_is_refused() -> None:
@@ -1467,7 +1468,7 @@ def test_event_types_are_stable_posting_names_with_json_friendly_fields() -> Non
         name == cls.TYPE and name.startswith("posting.")
         for name, cls in d.EVENT_TYPES.items()
     )
-    assert len(d.EVENT_TYPES) == 19
+    assert len(d.EVENT_TYPES) == 20
     samples: list[Event] = [
         NOMINATION,
         *ACTIVE,

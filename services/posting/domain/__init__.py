@@ -1,7 +1,7 @@
 """Pure domain of the posting service (Gates 2-4): approved nominations, placements, the
-tripartite responsibility agreement, tracking supervision, safeguards and the annual plan.
+tripartite responsibility agreement, tracking supervision, safeguards, the annual plan and the term rules.
 
-Three aggregates, one stream each: a nomination record, a placement, and a year's plan.
+Four aggregates, one stream each: a nomination record, a placement, a year's plan, and the book of term policies.
 Every decide_* takes (state, command, ctx) and returns a Decision or raises a DomainError.
 """
 
@@ -16,7 +16,7 @@ from services.posting.domain.agreement import (
     decide_draft_agreement,
     decide_sign_agreement,
 )
-from services.posting.domain.compliance import check_overdue
+from services.posting.domain.compliance import check_overdue, check_overdue_under
 from services.posting.domain.events import (
     AgreementAmended,
     AgreementDrafted,
@@ -87,13 +87,22 @@ from services.posting.domain.supervision_events import (
     RewardDecided,
     TrainingRecorded,
 )
+from services.posting.domain.terms import (
+    DEFAULT_POLICY,
+    AdoptPolicy,
+    PolicyAdopted,
+    TermPolicy,
+    check_policy,
+    decide_adopt_policy,
+    default_policy,
+    fold_policies,
+    policy_in_force,
+)
 from services.posting.domain.vocabulary import (
     AGREEMENT_PARTIES,
     AGREEMENT_PARTY_LABELS,
     ATTENDANCE_KIND_LABELS,
     ATTENDANCE_KINDS,
-    DEFAULT_TERMS,
-    MAX_TERM_MONTHS,
     OUTCOME_LABELS,
     OUTCOMES,
     PLACEMENT_TYPE_LABELS,
@@ -127,9 +136,10 @@ PLACEMENT_EVENTS: tuple[type[Event], ...] = (
     PenaltyDecided,
 )
 PLAN_EVENTS: tuple[type[Event], ...] = (PlacementPlanRecorded,)
+POLICY_EVENTS: tuple[type[Event], ...] = (PolicyAdopted,)
 # Stable type name -> class, for whoever turns stored payloads back into events.
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.TYPE: cls for cls in NOMINATION_EVENTS + PLACEMENT_EVENTS + PLAN_EVENTS
+    cls.TYPE: cls for cls in NOMINATION_EVENTS + PLACEMENT_EVENTS + PLAN_EVENTS + POLICY_EVENTS
 }
 
 __all__ = [
@@ -137,9 +147,8 @@ __all__ = [
     "AGREEMENT_PARTY_LABELS",
     "ATTENDANCE_KINDS",
     "ATTENDANCE_KIND_LABELS",
-    "DEFAULT_TERMS",
+    "DEFAULT_POLICY",
     "EVENT_TYPES",
-    "MAX_TERM_MONTHS",
     "NOMINATION_EVENTS",
     "OUTCOMES",
     "OUTCOME_LABELS",
@@ -147,6 +156,7 @@ __all__ = [
     "PLACEMENT_TYPES",
     "PLACEMENT_TYPE_LABELS",
     "PLAN_EVENTS",
+    "POLICY_EVENTS",
     "POSTING_MODES",
     "POSTING_MODE_LABELS",
     "RANKS",
@@ -158,6 +168,7 @@ __all__ = [
     "AgreementAmended",
     "AgreementDrafted",
     "AgreementSigned",
+    "AdoptPolicy",
     "AmendAgreement",
     "ApprovedNomination",
     "AttendanceReported",
@@ -182,6 +193,7 @@ __all__ = [
     "PlacementRecalled",
     "PlacementStarted",
     "PlanPlacement",
+    "PolicyAdopted",
     "RecallPlacement",
     "RecordCheckIn",
     "RecordDisciplineIncident",
@@ -192,10 +204,14 @@ __all__ = [
     "RewardDecided",
     "SignAgreement",
     "StartPlacement",
+    "TermPolicy",
     "TrainingRecorded",
     "add_months",
     "check_overdue",
+    "check_overdue_under",
+    "check_policy",
     "check_posting_level",
+    "decide_adopt_policy",
     "decide_amend_agreement",
     "decide_complete_placement",
     "decide_draft_agreement",
@@ -213,10 +229,13 @@ __all__ = [
     "decide_reward",
     "decide_sign_agreement",
     "decide_start_placement",
+    "default_policy",
     "evolve_nomination",
     "evolve_placement",
     "evolve_plan",
     "fold_nomination",
     "fold_placement",
     "fold_plan",
+    "fold_policies",
+    "policy_in_force",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from services.backbone.domain import Decision
 from services.posting.domain import supervision_events as sv
 from services.posting.domain.placement import Placement
+from services.posting.domain.terms import TermPolicy, policy_in_force
 from services.posting.domain.vocabulary import RUNNING_STATUSES
 
 
@@ -31,6 +33,14 @@ def check_overdue(state: Placement | None, now: datetime, max_days: int) -> Deci
     return Decision(
         [sv.CheckInOverdue(state.placement_id, last_seen, days, max_days, now.date())]
     )
+
+
+def check_overdue_under(state: Placement | None, now: datetime, policies: Sequence[TermPolicy]) -> Decision:
+    """check_overdue with the check-in interval of the term policy in force on `now`'s UTC date, whose version
+    the alert carries."""
+    policy = policy_in_force(policies, now.date())
+    decision = check_overdue(state, now, policy.check_in_days)
+    return Decision(decision.events, policy_version=policy.version if decision.events else None)
 
 
 def ends_silence(state: Placement, checked_on: date, now: datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,11 +17,8 @@ from services.posting.domain.rules import (
     require_running,
     require_text,
 )
-from services.posting.domain.vocabulary import (
-    MAX_TERM_MONTHS,
-    OUTCOMES,
-    add_months,
-)
+from services.posting.domain.terms import DEFAULT_POLICY, TermPolicy, policy_in_force
+from services.posting.domain.vocabulary import OUTCOMES, add_months
 
 
 @dataclass(frozen=True)
@@ -92,9 +90,10 @@ def decide_extend_placement(
     command: ExtendPlacement,
     ctx: Context,
     *,
-    max_term_months: int = MAX_TERM_MONTHS,
+    policies: Sequence[TermPolicy] = (DEFAULT_POLICY,),
 ) -> Decision:
-    """PlacementExtended, decided while the term runs and keeping the whole term within max_term_months."""
+    """PlacementExtended, decided while the term runs and keeping the whole term within the max_term_months of
+    the term policy in force on the day decided (its version stamped)."""
     s = require_placement(state, command.placement_id)
     require_organisation_department(ctx, "extend a placement")
     require_running(s, "extend")
@@ -106,11 +105,15 @@ def decide_extend_placement(
         )
     require_text(command.reason, "reason")
     total = s.term_months + command.extra_months
-    if total > max_term_months:
+    policy = policy_in_force(policies, decided_on)
+    if total > policy.max_term_months:
         raise DomainError(
             "term_exceeds_maximum",
-            f"term rule: {s.term_months} + {command.extra_months} = {total} months "
-            f"exceeds the maximum of {max_term_months}",
+            f"term rule (term policy {policy.version}): {s.term_months} + {command.extra_months} = {total} months "
+            f"exceeds the maximum of {policy.max_term_months}",
+            field="extra_months",
+            policy_version=policy.version,
+            max_term_months=policy.max_term_months,
         )
     ends_on = add_months(s.started_on or s.start_date, total)
     return Decision(
@@ -118,7 +121,8 @@ def decide_extend_placement(
             ev.PlacementExtended(
                 s.placement_id, command.extra_months, total, ends_on, command.reason, decided_on
             )
-        ]
+        ],
+        policy_version=policy.version,
     )
 
 

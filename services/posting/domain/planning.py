@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,6 +14,7 @@ from services.backbone.domain import (
     StepOrderError,
 )
 from services.posting.domain import events as ev
+from services.posting.domain.dates import utc_today
 from services.posting.domain.nomination import ApprovedNomination, NominationPlaced
 from services.posting.domain.placement import Placement
 from services.posting.domain.rules import (
@@ -21,7 +22,8 @@ from services.posting.domain.rules import (
     check_term,
     require_organisation_department,
 )
-from services.posting.domain.vocabulary import CLOSED_STATUSES, DEFAULT_TERMS, PLACEMENT_TYPES
+from services.posting.domain.terms import DEFAULT_POLICY, TermPolicy, policy_in_force
+from services.posting.domain.vocabulary import CLOSED_STATUSES, PLACEMENT_TYPES
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,12 @@ def decide_plan_placement(
     ctx: Context,
     nomination: ApprovedNomination | None,
     *,
-    allowed_terms: tuple[int, ...] = DEFAULT_TERMS,
+    policies: Sequence[TermPolicy] = (DEFAULT_POLICY,),
     cadre_placements: Iterable[Placement] = (),
 ) -> Decision:
     """PlacementPlanned (placement stream) + NominationPlaced (nomination stream), or refuse.
 
+    The term is one the term policy in force on the day the plan is made (UTC) allows; its version is stamped.
     `cadre_placements` are the cadre's other placements; one not yet completed or recalled refuses a new one.
     """
     require_organisation_department(ctx, "plan a placement")
@@ -93,9 +96,11 @@ def decide_plan_placement(
             f"allowed: {', '.join(PLACEMENT_TYPES)}",
         )
     check_posting_level(planned.cadre_rank, planned.post_level, planned.posting_mode)
-    check_term(planned.term_months, allowed_terms)
+    policy = policy_in_force(policies, utc_today(ctx.now))
+    check_term(planned.term_months, policy)
     return Decision(
-        [planned, NominationPlaced(nomination.nomination_id, command.placement_id)]
+        [planned, NominationPlaced(nomination.nomination_id, command.placement_id)],
+        policy_version=policy.version,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from services.backbone.domain import (
     Context,
     DomainError,
@@ -15,6 +17,9 @@ from services.posting.domain.vocabulary import (
     RANKS,
     RUNNING_STATUSES,
 )
+
+if TYPE_CHECKING:  # terms.py leans on the role rule here
+    from services.posting.domain.terms import TermPolicy
 
 ORGANISATION_DEPARTMENT = "organisation_department"
 
@@ -134,10 +139,15 @@ def require_text(value: str, field: str) -> None:
         raise DomainError(f"{field}_required", f"{field} rule: a non-blank {field} is required", field=field)
 
 
-def check_term(term_months: int, allowed_terms: tuple[int, ...]) -> None:
-    if term_months not in allowed_terms:
+def check_term(term_months: int, policy: TermPolicy) -> None:
+    """Refuse a term the policy does not list."""
+    if term_months not in policy.allowed_term_months:
         raise DomainError(
             "term_not_allowed",
-            f"term rule: a placement runs {' or '.join(map(str, allowed_terms))} months; "
+            f"term rule (term policy {policy.version}): a placement runs "
+            f"{' or '.join(map(str, policy.allowed_term_months))} months; "
             f"got {term_months} (longer terms come only by extension)",
+            field="term_months",
+            policy_version=policy.version,
+            allowed_term_months=list(policy.allowed_term_months),
         )

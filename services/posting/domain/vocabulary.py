@@ -80,9 +80,6 @@ AGREEMENT_PARTY_LABELS: dict[str, str] = {
 ATTENDANCE_KINDS: tuple[str, ...] = ("attendance", "leave")
 ATTENDANCE_KIND_LABELS: dict[str, str] = {"attendance": "考勤", "leave": "请假"}
 
-DEFAULT_TERMS: tuple[int, ...] = (12, 24)
-MAX_TERM_MONTHS = 36
-
 
 def add_months(start: date, months: int) -> date:
     """The same day `months` later, clamped to the month's last day (31 Jan + 1 = 28/29 Feb)."""

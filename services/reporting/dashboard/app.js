@@ -376,6 +376,7 @@ const SUMMARY_FIELDS = {
   "posting.AgreementSigned": ["party", "version"], "posting.PlacementStarted": ["ends_on"],
   "posting.PlacementCompleted": ["outcome"], "posting.CheckInRecorded": ["met_by", "thinking", "work"],
   "posting.CheckInOverdue": ["days_without_check_in", "max_days"], "posting.TrainingRecorded": ["course", "provider", "hours"],
+  "posting.PolicyAdopted": ["version", "allowed_term_months", "max_term_months", "check_in_days"],
   "posting.RewardDecided": ["description", "basis"], "posting.PenaltyDecided": ["description", "basis"],
   "assessment.AssessmentOpened": ["kind", "year"], "assessment.AssessmentFinalised": ["final_grade", "composite"],
   "assessment.BallotCast": ["rater_group"], "assessment.TallyEntered": ["rater_group"],
