@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -13,6 +14,7 @@ from kombu import Connection, Queue
 
 from services.backbone.relay import events_exchange
 from tests.support.api import Api, uid
+from tests.support.dates import born_years_ago, utc_today
 from tests.support.selection import running_selection
 
 
@@ -526,11 +528,10 @@ def test_a_decision_dated_before_the_recommendation_is_refused_and_writes_nothin
 
 
 def test_a_nomination_recommended_without_a_date_is_recommended_today(api: Api) -> None:
-    from datetime import UTC, datetime
-
-    nomination_id, response = recommend(api, cadre(api), recommended_on=None)
+    # Eligible today whenever the test runs: it needs the inspection to pass (a fixed birth date outgrows the cap).
+    nomination_id, response = recommend(api, cadre(api, birth_date=born_years_ago(30)), recommended_on=None)
     assert response.status_code == 201, response.text
-    assert api.get(f"/selection/nominations/{nomination_id}").json()["recommended_on"] == datetime.now(UTC).date().isoformat()
+    assert api.get(f"/selection/nominations/{nomination_id}").json()["recommended_on"] == utc_today().isoformat()
     api.post(f"/selection/nominations/{nomination_id}/inspection", {"findings": "ok", "passed": True}, "od")
     refused = api.post(f"/selection/nominations/{nomination_id}/decision",
                        {"approved": True, "decision_ref": "x", "decision_date": "2025-03-01"}, "pc")
@@ -539,7 +540,7 @@ def test_a_nomination_recommended_without_a_date_is_recommended_today(api: Api) 
 
 def test_a_recommendation_dated_in_the_future_is_refused(api: Api) -> None:
     before = event_count(api)
-    _, refused = recommend(api, cadre(api), recommended_on="2099-01-01")
+    _, refused = recommend(api, cadre(api), recommended_on=(utc_today() + timedelta(days=30)).isoformat())
     assert refused.status_code == 422 and refused.json()["rule"] == "recommended_on_in_future", refused.text
     assert event_count(api) == before + 1  # the cadre's registration only
 

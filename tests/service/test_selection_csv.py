@@ -16,6 +16,7 @@ import requests
 from openapi_schema_validator import OAS30Validator
 
 from tests.support.api import TOKENS, Api, uid
+from tests.support.dates import born_years_ago
 from tests.support.selection import running_selection
 
 HEADER = "cadre_id,name,rank,home_unit,birth_date,grassroots_experience,fit_for_duty,reserve_cadre,open_disciplinary_matter"
@@ -261,7 +262,9 @@ def test_the_cadre_export_has_labels_beside_codes_and_imports_again_unchanged(ru
 
 def test_the_nomination_export_shows_each_nomination_with_its_labels(running: dict[str, Any]) -> None:
     api, cadre_id, nomination_id = running["api"], uid("c"), uid("n")
-    assert post_csv(api, rows((cadre_id, "李明", "deputy_section", "county-finance", "1992-05-01", "false", "true",
+    # Recommended today, so born a fixed number of years before today: a fixed birth date outgrows the age cap
+    # (1992-05-01 turned 41, over deputy_section's 40, on 2033-05-01, and the row read blocked=true).
+    assert post_csv(api, rows((cadre_id, "李明", "deputy_section", "county-finance", born_years_ago(30), "false", "true",
                                "true", "false"))).status_code == 200
     recommended = api.post("/selection/nominations", {
         "nomination_id": nomination_id, "cadre_id": cadre_id, "placement_type": "gap_filling",
