@@ -143,6 +143,13 @@ def ballot_steps(prefix: str, n: int) -> Callable[[dict[str, Any]], list[Step]]:
     return cast
 
 
+def birth_date(n: int, today: date) -> str:
+    """Cadre n's birth date, in the 38th to 31st year before `today`'s (1988–1995 when run in 2026): every cadre
+    is under the policy's age cap of 40 on the day it is recommended, whichever day the journey runs. Fixed
+    years put cadre 0 (born 1988-01-10) over the cap in runs from 2029-02-23 on, and its inspection was refused."""
+    return f"{today.year - 38 + n % 8}-0{1 + n % 9}-1{n % 10}"
+
+
 def journey(prefix: str, n: int, today: date) -> list[Step]:
     """Cadre n through the four gates: registered, recommended, inspected, approved (selection); placed,
     agreement drafted and signed by all three, started, checked in on (posting); annual assessment with
@@ -155,7 +162,7 @@ def journey(prefix: str, n: int, today: date) -> list[Step]:
     steps = [
         Step("register", "selection", "/selection/cadres", HR, {
             "cadre_id": cadre, "name": f"干部{n}", "rank": "deputy_section", "home_unit": home,
-            "birth_date": f"{1988 + n % 8}-0{1 + n % 9}-1{n % 10}", "grassroots_experience": False, "fit_for_duty": True,
+            "birth_date": birth_date(n, today), "grassroots_experience": False, "fit_for_duty": True,
             "reserve_cadre": n % 2 == 0}, f"{key}:register"),
         Step("recommend", "selection", "/selection/nominations", sending, {
             "nomination_id": nomination, "cadre_id": cadre, "placement_type": "gap_filling", "host_unit": host_unit,
