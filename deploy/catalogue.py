@@ -125,7 +125,8 @@ def openapi_document() -> dict[str, Any]:
 ASYNCAPI_VERSION = "3.0.0"
 AMQP_BINDING_VERSION = "0.3.0"
 ERASED_NOTE = ("Personal: stored encrypted under the person's key, sent in clear on the wire; once the person's data "
-               "is erased it reads as the placeholder `[已删除 erased]` (text), `{}` (object), `[]` (list) or null (number).")
+               "is erased it reads as the placeholder `[已删除 erased]` (text, a date too), `{}` (object), `[]` (list) or null "
+               "(number).")
 
 
 def asyncapi() -> str:
@@ -282,6 +283,8 @@ def _payload_schemas(regs: dict[str, Any]) -> dict[str, Any]:
     from apispec import APISpec
     from apispec.ext.marshmallow import MarshmallowPlugin
 
+    from services.backbone.vault import ERASED
+
     def nested_name(schema: Any) -> str:
         cls = schema if isinstance(schema, type) else type(schema)
         return f"{cls.__module__.split('.')[1] if cls.__module__.startswith('services.') else 'shared'}.{cls.__name__}"
@@ -303,6 +306,8 @@ def _payload_schemas(regs: dict[str, Any]) -> dict[str, Any]:
                 prop = schema["properties"][field]
                 if prop.get("type") in ("integer", "number"):
                     prop["type"] = [prop["type"], "null"]
+                if "format" in prop:  # a sealed date reads as the text placeholder once erased: no date then
+                    prop["anyOf"] = [{"format": prop.pop("format")}, {"const": ERASED}]
                 prop.update({"description": ERASED_NOTE, "x-fourgates-personal": True})
     return converted
 

@@ -19,7 +19,8 @@ RULES: dict[str, Rule] = {**SELECTION_RULES, **POSTING_RULES, **ASSESSMENT_RULES
 # until its rule is updated; types without a rule only reach the timeline and are taken in any version.
 UNDERSTOOD: dict[str, int] = {**dict.fromkeys(RULES, 1),
                                "posting.NominationRecorded": 2,  # v2 adds decided_on, which no rule reads
-                               "selection.CadreUpdated": 2}  # v2 keeps the changes of rank, unit, flags in clear
+                               "selection.CadreUpdated": 2,  # v2 keeps the changes of rank, unit, flags in clear
+                               "selection.CadreRegistered": 2}  # v2 seals the birth date, which no rule reads
 
 
 class NewerVersionError(ValueError):
@@ -40,7 +41,7 @@ CHANGE_MAPS = ("changes", "personal_changes")  # selection.CadreUpdated's maps o
 # (metadata) of every one of these types, which the sources seal too. A copy of the sources' declarations (a
 # service imports no other); tests/unit/test_registry.py keeps it in step with them.
 PERSONAL: dict[str, tuple[str, ...]] = {
-    "selection.CadreRegistered": ("name",), "selection.CadreUpdated": ("personal_changes",),
+    "selection.CadreRegistered": ("name", "birth_date"), "selection.CadreUpdated": ("personal_changes",),
     "selection.CadreAddedToReservePool": ("reason",), "selection.CadreRemovedFromReservePool": ("reason",),
     "selection.NominationRecommended": ("reason",), "selection.NominationInspected": ("findings",),
     "selection.EligibilityOverridden": ("reason",), "selection.NominationApproved": (),
@@ -60,7 +61,8 @@ PERSONAL: dict[str, tuple[str, ...]] = {
                      "assessment.TallyEntered", "assessment.WarningRaised"), ()),
 }
 # Where an older payload version was sealed otherwise (its events keep their version): per type, per version.
-PERSONAL_EARLIER: dict[str, dict[int, tuple[str, ...]]] = {"selection.CadreUpdated": {1: ("changes",)}}
+PERSONAL_EARLIER: dict[str, dict[int, tuple[str, ...]]] = {"selection.CadreUpdated": {1: ("changes",)},
+                                                         "selection.CadreRegistered": {1: ("name",)}}
 # Read-model columns that copy a personal field.
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"cadres": ("name",), "nominations": ("reason",),
                                                 "placements": ("recall_reason",)}

@@ -27,6 +27,7 @@ from services.reporting.projections import (
     PERSONAL,
     PERSONAL_COLUMNS,
     PERSONAL_EARLIER,
+    WITHHELD,
     needs_of,
     project_all,
 )
@@ -164,7 +165,8 @@ class ReadModels:
     def _erase_timeline(self, conn: psycopg.Connection, cadres: list[str], type_: str, fields: tuple[str, ...],
                         versions: list[int], among: bool) -> None:
         """Erase `fields` of the cadres' timeline rows of `type_` stored at one of `versions` (`among`), or at none."""
-        patch = {f: {} if f in CHANGE_MAPS else ERASED for f in fields}
+        # a field the timeline withholds (a birth date) was never copied: erasing it must not add it
+        patch = {f: {} if f in CHANGE_MAPS else ERASED for f in fields if f not in WITHHELD.get(type_, ())}
         # the sources seal the command's reason (metadata) of these types too, under the same key
         conn.execute(sql.SQL("UPDATE {}.timeline SET data = data || %s::jsonb,"
                              " reason = CASE WHEN reason IS NULL THEN NULL ELSE %s END"

@@ -116,7 +116,8 @@ def _header_errors(header: list[str]) -> list[RowError]:
               for name in header if name not in CADRE_COLUMNS + CADRE_EXPORT_ONLY]
     errors += [RowError(1, name, "duplicate_column", f"column {name!r} appears more than once")
                for i, name in enumerate(header) if name and name in header[:i]]
-    required = [name for name, f in CadreIn().fields.items() if f.required]
+    # a birth date may be left empty in a row (an update keeps the stored one), but the column is the register's
+    required = [name for name, f in CadreIn().fields.items() if f.required or name == "birth_date"]
     errors += [RowError(1, name, "missing_column", f"the required column {name!r} is missing")
                for name in required if name not in header]
     return errors

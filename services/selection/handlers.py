@@ -10,6 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import marshmallow
+import marshmallow_dataclass
 import psycopg
 from psycopg import sql
 
@@ -18,14 +20,29 @@ from services.backbone.domain import DomainError
 from services.backbone.envelope import AlreadyStored, deterministic_event_id
 from services.backbone.foldcache import FoldCache
 from services.backbone.registry import EventRegistry
+from services.backbone.vault import ERASED
 from services.selection import domain as d
 
 REGISTRY = EventRegistry(d.EVENT_TYPES.values())
+
+
+class _ErasedBirthDateReadsNone(marshmallow.Schema):
+    """A sealed birth date whose key was destroyed is revealed as the text placeholder: no date, so None."""
+
+    @marshmallow.pre_load
+    def _erased(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {**data, "birth_date": None} if data.get("birth_date") == ERASED else data
+
+
+# v2: the birth date sealed with the name (personal data); v1 events keep theirs in clear
+REGISTRY.register(d.CadreRegistered, version=2,
+                  schema=marshmallow_dataclass.class_schema(d.CadreRegistered, base_schema=_ErasedBirthDateReadsNone)())
+REGISTRY.upcaster(d.CadreRegistered.TYPE, 1)(d.upcast_cadre_registered_v1)
 # v2: the changes of fields an erasure retains (rank, unit, flags) in clear, the personal ones apart
 REGISTRY.register(d.CadreUpdated, version=2)
 REGISTRY.upcaster(d.CadreUpdated.TYPE, 1)(d.upcast_cadre_updated_v1)
 # Personal fields, stored encrypted under the cadre's own key (erasable without breaking the audit chain).
-REGISTRY.personal(d.CadreRegistered, ("name",), "cadre_id")
+REGISTRY.personal(d.CadreRegistered, ("name", "birth_date"), "cadre_id", earlier={1: ("name",)})
 REGISTRY.personal(d.CadreUpdated, ("personal_changes",), "cadre_id", earlier={1: ("changes",)})
 REGISTRY.personal(d.NominationRecommended, ("reason",), "cadre_id")
 REGISTRY.personal(d.NominationInspected, ("findings",), "cadre_id")
@@ -56,7 +73,7 @@ def unit_stream(unit_id: str) -> str:
 def register_cadre(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if_match: int | None = None) -> CommandResult:
     """Register or update one cadre; an identical repeat appends nothing."""
     command = d.RegisterCadre(**payload)
-    _ensure_key(agg, command.cadre_id)  # the cadre's name is sealed under the cadre's own key
+    _ensure_key(agg, command.cadre_id)  # the cadre's name and birth date are sealed under the cadre's own key
     with agg.store.transaction() as conn:
         return agg.execute(cadre_stream(command.cadre_id), d.fold_cadre,
                            lambda s: d.decide_register_cadre(s, command, meta.context), meta, if_match, conn=conn)
@@ -80,7 +97,7 @@ def register_cadres(agg: Aggregates, meta: CommandMeta, cadres: list[dict[str, A
         return [{"cadre_id": cadre["cadre_id"], **register_cadre(agg, each, cadre).to_json()}
                 for each, cadre in zip(metas, cadres, strict=True)]
     for cadre in cadres:
-        _ensure_key(agg, cadre["cadre_id"])  # the names are sealed under each cadre's own key
+        _ensure_key(agg, cadre["cadre_id"])  # the names and birth dates are sealed under each cadre's own key
     batches, decided = [], []
     with agg.store.transaction() as conn:  # one connection for every read; append_streams checks the versions
         for i, (cadre, each) in enumerate(zip(cadres, metas, strict=True)):
@@ -239,10 +256,11 @@ def cadre_hosts(agg: Aggregates, host_unit: str, until: datetime | None = None,
     return d.cadre_hosts(n for _, n in folded.values() if n is not None)
 
 
-# Cadres as the service keeps them folded for its lists, without their names (personal: a page is folded in full).
+# Cadres as the service keeps them folded for its lists, without their names and birth dates (personal: a page is
+# folded in full).
 # Refolded on an erasure: what an update sealed (a v2's personal changes, such as a birth date; a v1's changes whole,
 # the rank and unit too) reads as {} from then on, and the kept fold must be what a fresh fold gives.
-CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name=""),
+CADRES = FoldCache(d.evolve_cadre, REGISTRY.load, lambda cadre: dataclasses.replace(cadre, name="", birth_date=None),
                    refold_on=frozenset({d.PersonalDataErased.TYPE}))
 
 

@@ -20,7 +20,9 @@ class CadreIn(Strict):
     name = fields.String(required=True, validate=SHORT)
     rank = fields.String(required=True, validate=validate.OneOf(RANKS))
     home_unit = fields.String(required=True, validate=ID)
-    birth_date = Day(required=True, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)))
+    birth_date = Day(load_default=None, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)), metadata={
+        "description": "required to register a cadre; left out of an update: the stored value (so an exported erased "
+                       "cadre, whose birth date is empty, imports again unchanged)"})
     grassroots_experience = JsonBoolean(required=True)
     fit_for_duty = JsonBoolean(required=True, metadata={"description": "a yes/no attestation only, never health details"})
     reserve_cadre = JsonBoolean(metadata={"description": (
@@ -162,7 +164,9 @@ class CadreOut(Schema):
     rank = fields.String()
     rank_label = fields.String()
     home_unit = fields.String()
-    birth_date = fields.Date()
+    birth_date = fields.Date(allow_none=True, metadata={
+        "description": "null once the cadre's personal data is erased (registered before v2 of "
+                       "selection.CadreRegistered: still shown, as its event holds it in clear)"})
     grassroots_experience = fields.Boolean()
     fit_for_duty = fields.Boolean()
     reserve_cadre = fields.Boolean()
@@ -170,7 +174,8 @@ class CadreOut(Schema):
     assessments = fields.List(fields.Nested(AssessmentResultOut))
     retention_reason = fields.String(allow_none=True, metadata={
         "description": "why the law requires the records to be kept (erasure is refused meanwhile); null if not"})
-    erased = fields.Boolean(metadata={"description": "personal data erased: the name reads as a placeholder"})
+    erased = fields.Boolean(metadata={
+        "description": "personal data erased: the name reads as a placeholder, the birth date as null"})
     version = fields.Integer()
 
 

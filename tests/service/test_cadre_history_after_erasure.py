@@ -9,7 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -160,3 +160,65 @@ def test_an_update_stored_as_v1_still_reads_and_its_history_is_lost_with_the_era
     [update] = [row for row in timeline if row["type"] == "selection.CadreUpdated"]
     assert update["data"] == {"cadre_id": cadre_id, "changes": {}}  # erased in reporting's copy too, as stored (v1)
     assert new_name not in json.dumps(timeline, ensure_ascii=False)
+
+
+def born(cadre_id: str) -> str:
+    """A birth date of the cadre's own (from its id), to be looked for in the log, the feed and the read models."""
+    return (date(1980, 1, 1) + timedelta(days=int(cadre_id.encode().hex(), 16) % 5000)).isoformat()
+
+
+def about(county: dict[str, Any], cadre_id: str) -> tuple[str, str, str]:
+    """The cadre's rows in selection's log (data and metadata), its events in the feed, its reporting timeline."""
+    with county["pool"].connection() as conn:
+        raw = conn.execute("SELECT string_agg(data::text || metadata::text, ' ') FROM selection.events"
+                           " WHERE stream = %s", (f"cadre-{cadre_id}",)).fetchone()[0]
+    feed = [e for e in county["selection"].get("/selection/feed", limit=1000).json()["events"] if cadre_id in json.dumps(e)]
+    timeline = county["reporting"].get("/reporting/timeline", "od", cadre_id=cadre_id, limit=100).json()
+    return raw, json.dumps(feed, ensure_ascii=False), json.dumps(timeline, ensure_ascii=False)
+
+
+def test_after_an_erasure_the_birth_date_registered_appears_nowhere(county: dict[str, Any]) -> None:
+    cadre_id = uid("c")
+    birth_date = born(cadre_id)
+    register(county["selection"], cadre_id, birth_date=birth_date)
+    assert selection_cadre(county, cadre_id)["birth_date"] == birth_date
+    raw, feed, _ = about(county, cadre_id)
+    assert birth_date not in raw and birth_date in feed  # sealed in the log, revealed to subscribers
+
+    erase(county["selection"], cadre_id)
+
+    view = selection_cadre(county, cadre_id)
+    assert (view["erased"], view["birth_date"], view["rank"]) == (True, None, "deputy_section")
+    projected(county, cadre_id, 2)
+    raw, feed, timeline = about(county, cadre_id)
+    for place in (raw, feed, timeline, json.dumps(reporting_cadre(county, cadre_id), ensure_ascii=False)):
+        assert birth_date not in place
+    assert f'"birth_date": "{ERASED}"' in feed
+    exported = county["selection"].get("/selection/cadres/export.csv", "hr")
+    assert exported.status_code == 200 and cadre_id in exported.text and birth_date not in exported.text
+    listed = county["selection"].get("/selection/cadres", "od", limit=1000)
+    assert listed.status_code == 200 and birth_date not in listed.text
+
+
+def test_a_registration_stored_as_v1_still_reads_and_keeps_its_birth_date_through_the_erasure(
+        county: dict[str, Any]) -> None:
+    """v1 sealed the name alone: the birth date it holds in clear in the log outlives the erasure (a documented
+    limit of events stored before v2), the name does not."""
+    cadre_id, name = uid("c"), f"钱{uid('n')[-6:]}"
+    birth_date = born(cadre_id)
+    pool = county["pool"]
+    data = {"cadre_id": cadre_id, "name": name, "rank": "deputy_section", "home_unit": "county-finance",
+            "birth_date": birth_date, "grassroots_experience": False, "fit_for_duty": True, "reserve_cadre": False,
+            "open_disciplinary_matter": False}
+    sealed = Vault(pool, "selection").seal(cadre_id, data, ("name",))
+    EventStore(pool, "selection").append(f"cadre-{cadre_id}", [new_event("selection.CadreRegistered", sealed)],
+                                         expected_version=0)
+    assert (selection_cadre(county, cadre_id)["name"], selection_cadre(county, cadre_id)["birth_date"]) == (
+        name, birth_date)
+
+    erase(county["selection"], cadre_id)
+
+    view = selection_cadre(county, cadre_id)
+    assert (view["erased"], view["name"], view["birth_date"]) == (True, ERASED, birth_date)
+    raw, feed, _ = about(county, cadre_id)
+    assert name not in raw and name not in feed and birth_date in raw

@@ -75,7 +75,8 @@ def test_reporting_erases_exactly_what_the_sources_seal() -> None:
     # and what older versions sealed: a CadreUpdated v1 holds all its changes sealed, a v2 only the personal ones
     earlier = {name: registry.get(name).personal_earlier for registry in registries().values()
                for name in registry.names() if registry.get(name).personal_earlier}
-    assert PERSONAL_EARLIER == earlier == {"selection.CadreUpdated": {1: ("changes",)}}
+    assert PERSONAL_EARLIER == earlier == {"selection.CadreUpdated": {1: ("changes",)},
+                                           "selection.CadreRegistered": {1: ("name",)}}
 
 
 def test_every_event_about_a_cadre_is_declared_about_its_subject_unless_listed_as_kept_in_clear() -> None:

@@ -597,6 +597,22 @@ def test_age_on_the_recommendation_date_is_compared_with_the_cap_for_the_rank(bi
     )
 
 
+def test_a_cadre_whose_birth_date_was_erased_fails_an_age_cap_it_cannot_be_checked_against() -> None:
+    """Once erased, a registration sealed at v2 reads its birth date as None: no age, so no cap can be passed."""
+    event = recommended(replace(registered(), birth_date=None))
+    result = criterion(event, "age_under_cap")
+    assert (result["passed"], event.eligible) == (False, False)
+    assert result["detail"] == ("age unknown (birth date erased); the cap of 40 for rank section_chief under "
+                                "policy 2024-01 cannot be checked")
+
+
+def test_a_cadre_is_registered_with_a_birth_date_and_an_update_may_leave_it_out() -> None:
+    with refused(DomainError, "birth_date_required"):
+        decide_register_cadre(None, register(birth_date=None), HR_SYSTEM)
+    cadre = fold_cadre([registered()])
+    assert decide_register_cadre(cadre, register(birth_date=None), HR_SYSTEM).events == []
+
+
 def test_the_policy_in_force_on_the_recommendation_date_decides() -> None:
     later = adopted("2024-09", date(2024, 9, 1), age_caps={"section_chief": 30})
     book = fold_policy_book([adopted(), later])

@@ -17,6 +17,7 @@ from .cadres import (
     CadreRegistered,
     CadreRemovedFromReservePool,
     CadreUpdated,
+    upcast_cadre_registered_v1,
     upcast_cadre_updated_v1,
 )
 from .cadres import evolve as evolve_cadre
@@ -186,5 +187,6 @@ __all__ = [
     "fold_unit",
     "incoming_fields",
     "rank_level",
+    "upcast_cadre_registered_v1",
     "upcast_cadre_updated_v1",
 ]

@@ -29,12 +29,17 @@ REGISTER_FIELDS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class CadreRegistered(Event):
+    """A cadre entered in the register; v2 seals the birth date with the name, and after an erasure it reads erased.
+
+    A v1 sealed the name only: its birth date stays in clear in the log, after an erasure too. A v2's reads as the
+    placeholder in the feed and as None when loaded (no age can be computed from then on)."""
+
     TYPE: ClassVar[str] = "selection.CadreRegistered"
     cadre_id: str
     name: str
     rank: str
     home_unit: str
-    birth_date: date
+    birth_date: date | None
     grassroots_experience: bool
     fit_for_duty: bool
     reserve_cadre: bool
@@ -70,6 +75,11 @@ def upcast_cadre_updated_v1(data: dict[str, Any]) -> dict[str, Any]:
     the history of updates made before v2 is lost with the erasure (the erasure's `retained` keeps the last values)."""
     kept, personal = split_changes(data.get("changes") or {})
     return {**data, "changes": kept, "personal_changes": personal}
+
+
+def upcast_cadre_registered_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2: the same fields; only what was sealed differs (the name alone), so a v1's birth date reads in clear."""
+    return data
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,7 @@ class Cadre:
     name: str
     rank: str
     home_unit: str
-    birth_date: date
+    birth_date: date | None  # None once the cadre is erased (a registration sealed it: v2)
     grassroots_experience: bool
     fit_for_duty: bool
     reserve_cadre: bool

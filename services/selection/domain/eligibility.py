@@ -64,9 +64,12 @@ def _no_grassroots_experience(cadre: Cadre) -> CriterionResult:
 
 
 def _age_under_cap(cadre: Cadre, policy: EligibilityPolicy, on: date) -> CriterionResult:
-    age = age_on(cadre.birth_date, on)
     cap = policy.age_caps.get(cadre.rank)
     where = f"for rank {cadre.rank} under policy {policy.version}"
+    if cadre.birth_date is None:  # erased with the cadre's personal data: no age can be shown under a cap
+        return _flag("age_under_cap", cap is None, f"age unknown (birth date erased); no age cap {where}",
+                     f"age unknown (birth date erased); the cap of {cap} {where} cannot be checked")
+    age = age_on(cadre.birth_date, on)
     if cap is None:
         return _flag("age_under_cap", True, f"age {age} on {on}; no age cap {where}", "")
     return _flag(

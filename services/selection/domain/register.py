@@ -29,7 +29,7 @@ class RegisterCadre:
     name: str
     rank: str
     home_unit: str
-    birth_date: date
+    birth_date: date | None  # None: not sent; required to register, the stored value on an update
     grassroots_experience: bool
     fit_for_duty: bool
     reserve_cadre: bool | None = None  # None: not sent (see `incoming_fields`)
@@ -68,6 +68,9 @@ def decide_register_cadre(state: Cadre | None, command: RegisterCadre, ctx: Cont
     for text in ("cadre_id", "name", "home_unit"):
         require_text(getattr(command, text), text)
     rank_level(command.rank)
+    if state is None and command.birth_date is None:
+        raise DomainError("birth_date_required", "birth_date rule: a cadre is registered with a birth date",
+                          field="birth_date")
     incoming = incoming_fields(command, state)
     if state is None:
         return Decision([CadreRegistered(cadre_id=command.cadre_id, **incoming)])
