@@ -15,7 +15,7 @@ import marshmallow_dataclass
 import psycopg
 from psycopg import sql
 
-from services.backbone.commands import Aggregates, CommandMeta, CommandResult, check_retry
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult, check_retry, utcnow
 from services.backbone.domain import DomainError
 from services.backbone.envelope import AlreadyStored, deterministic_event_id
 from services.backbone.foldcache import FoldCache
@@ -161,6 +161,15 @@ def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if
                             payload["reserve_preferred"])
     return agg.execute(POLICY_STREAM, d.fold_policy_book,
                        lambda s: d.decide_adopt_policy(s, command, meta.context), meta, if_match)
+
+
+def policy_views(agg: Aggregates, until: datetime | None = None) -> list[dict[str, Any]]:
+    """Every adopted eligibility policy version in adoption order (as recorded at `until`), each with its rules in
+    Chinese and whether it is the one in force (on `until`'s day; else today, UTC). Selection has no built-in
+    rules: until a version is adopted, nothing is in force and no cadre can be recommended."""
+    book = d.fold_policy_book(agg.history(POLICY_STREAM, until=until)) or d.PolicyBook()
+    current = book.in_force((until or utcnow()).date())
+    return [{**dataclasses.asdict(p), "label": p.label, "in_force": p is current} for p in book.policies]
 
 
 def recommend(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any]) -> CommandResult:

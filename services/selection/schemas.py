@@ -72,6 +72,22 @@ class PolicyIn(Strict):
     reason = fields.String(validate=TEXT)
 
 
+class PolicyOut(Schema):
+    version = fields.String()
+    effective_from = fields.Date()
+    age_caps = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "rank code -> the oldest age (inclusive) at which a cadre of that rank qualifies"})
+    reserve_preferred = fields.Boolean()
+    label = fields.String(metadata={"description": "the rules in Chinese"})
+    in_force = fields.Boolean(metadata={"description": "the version in force today (or on as_of's day)"})
+
+
+class PolicyPageOut(PageOut):
+    items = fields.List(fields.Nested(PolicyOut), metadata={
+        "description": "every adopted version in adoption order (selection has no built-in rules: before the first "
+                       "adoption the list is empty and no cadre can be recommended)"})
+
+
 class NominationIn(Strict):
     nomination_id = fields.String(required=True, validate=ID)
     cadre_id = fields.String(required=True, validate=ID)

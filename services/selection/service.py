@@ -133,6 +133,13 @@ class SelectionService(edge_endpoints(ROUTES)):  # type: ignore[misc]
     def adopt_policy(self, call: Call) -> Any:
         return h.adopt_policy(self.aggregates, call.meta, call.payload, call.if_match).to_json()
 
+    @endpoint(ROUTES, "GET", "/policies", summary="Every eligibility policy version (资格政策), in adoption order",
+              query=s.ListQuery, response=s.PolicyPageOut)
+    def list_policies(self, call: Call) -> Any:
+        q = call.payload
+        views = h.policy_views(self.aggregates, q["as_of"])
+        return page_body([s.PolicyOut().dump(v) for v in views[q["offset"]:q["offset"] + q["limit"]]], len(views), q)
+
     @endpoint(ROUTES, "POST", "/nominations", summary="Recommend a cadre for a placement", body=s.NominationIn,
               response=s.CommandOut, roles=("sending_unit",), status=201, if_match=False)
     def recommend(self, call: Call) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -274,6 +274,25 @@ def test_a_stale_if_match_on_adopting_a_policy_is_refused(api: Api) -> None:
     policy = {"version": uid("p"), "effective_from": "2031-01-01", "age_caps": {"deputy_section": 40}, "reason": "测试"}
     stale = api.post("/selection/policies", policy, "od", **{"If-Match": "999999"})
     assert stale.status_code == 412, stale.text
+
+
+def test_an_integrating_system_reads_the_eligibility_policies_and_which_is_in_force(api: Api) -> None:
+    """Which age caps selection judges by, readable like posting's and assessment's: every adopted version in
+    order, the one in force marked, its rules in Chinese, paged and as recorded at a moment (as_of)."""
+    listed = api.get("/selection/policies", "hr")
+    assert listed.status_code == 200, listed.text
+    [current] = [p for p in listed.json()["items"] if p["in_force"]]
+    assert (current["version"], current["age_caps"]["deputy_section"]) == ("county-2025", 40)
+    assert "副科不超过40岁" in current["label"] and "优先推荐后备干部" in current["label"]
+    seen_at = datetime.now(UTC).isoformat()
+    later = {"version": uid("county"), "effective_from": (utc_today() + timedelta(days=3650)).isoformat(),
+             "age_caps": {"clerk": 35, "deputy_section": 40, "section_chief": 40}, "reason": "下一版年龄上限"}
+    assert api.post("/selection/policies", later, "od").status_code == 201
+    page = api.get("/selection/policies", "qingshui", limit=1, offset=listed.json()["total"]).json()
+    assert page["total"] == listed.json()["total"] + 1
+    assert [(p["version"], p["in_force"]) for p in page["items"]] == [(later["version"], False)]
+    assert "county-2025" in [p["version"] for p in api.get("/selection/policies").json()["items"] if p["in_force"]]
+    assert api.get("/selection/policies", as_of=seen_at).json() == listed.json()
 
 
 def test_a_stale_if_match_is_refused(api: Api) -> None:

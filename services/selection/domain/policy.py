@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from services.backbone.domain import Context, Decision, DomainError, Event
 
+from .labels import RANK_LABELS
 from .ranks import rank_level
 from .rules import require_role, require_text
 
@@ -36,6 +37,13 @@ class EligibilityPolicy:
     effective_from: date
     age_caps: dict[str, int]
     reserve_preferred: bool
+
+    @property
+    def label(self) -> str:
+        """The rules in the users' words."""
+        caps = "，".join(f"{RANK_LABELS.get(rank, rank)}不超过{cap}岁" for rank, cap in self.age_caps.items())
+        reserve = "优先推荐后备干部" if self.reserve_preferred else "不设后备干部优先"
+        return f"年龄上限：{caps or '不设'}；{reserve}"
 
 
 @dataclass(frozen=True)
