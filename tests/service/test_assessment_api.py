@@ -596,3 +596,17 @@ def test_the_built_in_default_policy_version_is_not_redefined(api: Api) -> None:
     assert redefined.status_code == 409 and redefined.json()["rule"] == "policy_version_exists", redefined.text
     versions = [p["version"] for p in ok(api.get("/assessment/policies", "od", limit=100))["items"]]
     assert versions.count("default-1") == 1
+
+
+def test_assessment_rules_that_could_not_be_applied_are_refused_naming_the_field_and_the_rule(api: Api) -> None:
+    """Weights that do not add up are 422 with a code per field and rule and `field` (not one `invalid_policy`
+    for every mistake); nothing is adopted."""
+    version = uid("county")
+    bad = api.post("/assessment/policies", {"version": version, "effective_from": "2030-01-01",
+                                            "group_weights": {"leaders": 0.5, "colleagues": 0.4}, "reason": "权重有误"},
+                   "od")
+    assert bad.status_code == 422, bad.text
+    assert (bad.json()["rule"], bad.json()["field"]) == ("group_weights_sum_not_one", "group_weights")
+    assert "group_weights" in bad.json()["detail"]
+    versions = [p["version"] for p in ok(api.get("/assessment/policies", "od", limit=1000))["items"]]
+    assert version not in versions

@@ -275,17 +275,35 @@ def test_default_policy_holds_the_local_settings_of_the_domain() -> None:
     assert set(DEFAULT_POLICY.dimension_weights) == set(DIMENSIONS)
 
 
-@pytest.mark.parametrize("change", [
-    {"democratic_weight": 0.5},
-    {"group_weights": {"leaders": 0.5, "colleagues": 0.4}},
-    {"dimension_weights": {"work_performance": 1.0}},
-    {"grade_thresholds": {"excellent": 70, "competent": 75, "basically_competent": 60}},
-    {"min_group_count": 0},
-    {"excellent_cap": 0},
+@pytest.mark.parametrize("change, rule, field", [
+    ({"democratic_weight": 0.5}, "democratic_weight_sum_not_one", "democratic_weight"),
+    ({"performance_weight": -0.1, "democratic_weight": 1.1}, "performance_weight_negative", "performance_weight"),
+    ({"group_weights": {"leaders": 0.5, "colleagues": 0.4}}, "group_weights_sum_not_one", "group_weights"),
+    ({"group_weights": {}}, "group_weights_empty", "group_weights"),
+    ({"dimension_weights": {"work_performance": 1.0}}, "dimension_weights_incomplete", "dimension_weights"),
+    ({"grade_points": {"excellent": 100, "competent": 80}}, "grade_points_incomplete", "grade_points"),
+    ({"grade_thresholds": {"excellent": 70, "competent": 75, "basically_competent": 60}},
+     "grade_thresholds_not_descending", "grade_thresholds"),
+    ({"min_group_count": 0}, "min_group_count_below_one", "min_group_count"),
+    ({"excellent_cap": 0}, "excellent_cap_out_of_range", "excellent_cap"),
+    ({"max_incompetent_share": 1.5}, "max_incompetent_share_out_of_range", "max_incompetent_share"),
 ])
-def test_an_inconsistent_policy_is_refused(change: dict[str, Any]) -> None:
-    with refused("invalid_policy"):
-        replace(POLICY, **change)
+def test_an_inconsistent_policy_is_refused_at_adoption_naming_the_field_and_the_rule(
+        change: dict[str, Any], rule: str, field: str) -> None:
+    """A client is told which field broke which rule (it used to read `invalid_policy` for all of them)."""
+    with refused(rule) as info:
+        decide_adopt_policy([DEFAULT_POLICY], AdoptPolicy(replace(POLICY, version="bad", **change)), ctx(ORG))
+    assert info.value.details["field"] == field
+    assert field in info.value.message
+
+
+def test_a_version_adopted_under_looser_rules_still_reads_back_and_opens_assessments() -> None:
+    """The log is read as it was written: a rule tightened later refuses new versions only, so an old version's
+    events (its adoption, and the copy an assessment froze when it opened) stay readable."""
+    loose = replace(POLICY, version="loose-2019", min_group_count=0, excellent_cap=0,
+                    group_weights={"leaders": 0.5, "colleagues": 0.4})
+    assert fold_policies([PolicyAdopted(loose.version, loose.as_dict())]) == (loose,)
+    assert opened(policy=loose).state.policy == loose
 
 
 def test_a_policy_survives_the_round_trip_through_its_event_values() -> None:

@@ -82,6 +82,8 @@ def test_grade_points_and_thresholds_off_the_0_to_100_scale_are_refused_when_the
     """Points of 1e308 were adopted and then made every read and finalisation of an assessment answer 500. Refused
     when adopted; a version already in the log stays readable (the log is folded without this rule)."""
     off_scale = replace(POLICY, version="off-scale", **change)
-    with refused("invalid_policy"):
+    field = next(iter(change))
+    with refused(f"{field}_off_scale") as info:
         decide_adopt_policy([POLICY], AdoptPolicy(off_scale), ctx(ORG))
+    assert info.value.details["field"] == field
     assert fold_policies([PolicyAdopted(off_scale.version, off_scale.as_dict())]) == (off_scale,)

@@ -6,15 +6,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from services.backbone.domain import Context, Decision, DomainError, Event, NotFoundError, StepOrderError
+from services.backbone.domain import Context, Decision, Event, NotFoundError, StepOrderError
 
-from .guards import require_descending, require_role, require_weights
+from .guards import require_role
+from .policy_checks import check_policy
 from .vocabulary import (
     BASICALLY_COMPETENT,
     COMPETENT,
-    DIMENSIONS,
     EXCELLENT,
-    GRADES,
     INCOMPETENT,
     PUBLIC_RECOGNITION,
     QUALITY_IMPROVEMENT,
@@ -40,7 +39,8 @@ def _grade_thresholds() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class AssessmentPolicy:
-    """Local settings of the annual assessment; `version` is stamped on every decision it judges."""
+    """Local settings of the annual assessment; `version` is stamped on every decision it judges. Not checked when
+    built (a version read back from the log is taken as it was adopted): `check_policy` runs at adoption."""
 
     version: str
     effective_from: date
@@ -54,32 +54,6 @@ class AssessmentPolicy:
     dimension_weights: Mapping[str, float] = field(default_factory=_dimension_weights)
     grade_points: Mapping[str, float] = field(default_factory=_grade_points)
     grade_thresholds: Mapping[str, float] = field(default_factory=_grade_thresholds)
-
-    def __post_init__(self) -> None:
-        if self.min_group_count < 1:
-            raise DomainError("invalid_policy", f"min_group_count must be at least 1, got {self.min_group_count}")
-        for name in ("excellent_cap", "min_approval_share", "max_incompetent_share"):
-            if not 0 < getattr(self, name) <= 1:
-                raise DomainError("invalid_policy", f"{name} must be in (0, 1], got {getattr(self, name)}")
-        weights = {"democratic": self.democratic_weight, "performance": self.performance_weight}
-        require_weights(weights, "democratic and performance weights", "invalid_policy")
-        require_weights(self.group_weights, "rater group weights", "invalid_policy")
-        require_weights(self.dimension_weights, "dimension weights", "invalid_policy")
-        if not self.group_weights or set(self.dimension_weights) != set(DIMENSIONS):
-            raise DomainError("invalid_policy", f"weights needed for rater groups and for {', '.join(DIMENSIONS)}")
-        if set(self.grade_points) != set(GRADES):
-            raise DomainError("invalid_policy", f"grade points needed for {', '.join(GRADES)}")
-        if set(self.grade_thresholds) != set(GRADES[:-1]):
-            raise DomainError("invalid_policy", f"grade thresholds needed for {', '.join(GRADES[:-1])}")
-        require_descending(self.grade_thresholds, GRADES, "invalid_policy")
-
-    def require_scale(self) -> None:
-        """Points and thresholds share the 0–100 scale of the scores they are combined with and compared to.
-        Checked when a policy is adopted, not when the log is folded: a version adopted before this rule stays
-        readable."""
-        for what, values in (("grade points", self.grade_points), ("grade thresholds", self.grade_thresholds)):
-            if any(not 0 <= v <= 100 for v in values.values()):
-                raise DomainError("invalid_policy", f"{what} must be between 0 and 100, got {dict(values)}")
 
     @property
     def rater_groups(self) -> tuple[str, ...]:
@@ -122,14 +96,15 @@ class AdoptPolicy:
 
 
 def decide_adopt_policy(adopted: Sequence[AssessmentPolicy], command: AdoptPolicy, ctx: Context) -> Decision:
-    """The organisation department adopts a policy version; a version is never redefined."""
+    """The organisation department adopts a policy version; a version is never redefined, and rules that could
+    not be applied are refused naming the field and the rule (`check_policy`)."""
     require_role(ctx, "organisation_department")
     same = [p for p in adopted if p.version == command.policy.version]
     if same and same[0] == command.policy:
         return Decision([])
     if same:
         raise StepOrderError("policy_version_exists", f"policy {command.policy.version} exists; adopt a new version")
-    command.policy.require_scale()
+    check_policy(command.policy)
     event = PolicyAdopted(command.policy.version, command.policy.as_dict())
     return Decision([event], policy_version=command.policy.version)
 
