@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
+from services.backbone.commands import utcnow
 from services.backbone.schemas import ID, SHORT, TEXT, WORK_DATE, Day, EventRefOut, JsonBoolean, JsonInteger, PageOut, Strict
 from services.backbone.schemas import AsOfQuery as AsOfQuery  # re-exported for service.py
 from services.backbone.schemas import CommandOut as CommandOut  # re-exported for service.py
@@ -14,15 +15,45 @@ from services.backbone.schemas import ListQuery as ListQuery  # re-exported for 
 from services.selection.domain import ASSESSMENT_KIND_LABELS, GRADE_LABELS, PLACEMENT_TYPE_LABELS, POSTING_MODE_LABELS, RANKS
 from services.selection.domain.units import MAX_NAME_LENGTH
 
+YOUNGEST_AGE = 16
+T = TypeVar("T")
+
+
+def years_before(day: date, years: int) -> date:
+    """The same day `years` earlier; 29 February becomes the 28th in a year without it."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+class BornAtLeastYearsAgo(validate.Range):
+    """A birth date from 1940 on and at least `years` before the day the request is read (UTC). Not a fixed latest
+    date, which would refuse the young hires of later years; kept out of the OpenAPI document (it would change
+    daily) and said in the field's description. A Range, so a refusal's rule code is `range`."""
+
+    def __init__(self, years: int) -> None:
+        super().__init__(min=date(1940, 1, 1), error="must be on or after {min}")
+        self.years = years
+
+    def __call__(self, value: T) -> T:
+        latest = years_before(utcnow().date(), self.years)
+        if isinstance(value, date) and value > latest:
+            raise ValidationError(f"must be on or before {latest.isoformat()}: a cadre is at least {self.years} "
+                                  f"years old (年满{self.years}周岁)")
+        return super().__call__(value)
+
 
 class CadreIn(Strict):
     cadre_id = fields.String(required=True, validate=ID)
     name = fields.String(required=True, validate=SHORT)
     rank = fields.String(required=True, validate=validate.OneOf(RANKS))
     home_unit = fields.String(required=True, validate=ID)
-    birth_date = Day(load_default=None, validate=validate.Range(min=date(1940, 1, 1), max=date(2015, 1, 1)), metadata={
-        "description": "required to register a cadre; left out of an update: the stored value (so an exported erased "
-                       "cadre, whose birth date is empty, imports again unchanged)"})
+    birth_date = Day(load_default=None, validate=BornAtLeastYearsAgo(YOUNGEST_AGE), metadata={"description": (
+        f"YYYY-MM-DD, from 1940-01-01 on and at least {YOUNGEST_AGE} years before today (UTC): a cadre is at least "
+        f"{YOUNGEST_AGE} (年满{YOUNGEST_AGE}周岁); refused otherwise with rule `range`. Required to register a cadre; "
+        "left out of an update: the stored value (so an exported erased cadre, whose birth date is empty, imports "
+        "again unchanged)")})
     grassroots_experience = JsonBoolean(required=True)
     fit_for_duty = JsonBoolean(required=True, metadata={"description": "a yes/no attestation only, never health details"})
     reserve_cadre = JsonBoolean(metadata={"description": (

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from tests.support.api import Api, uid
+from tests.support.dates import born_years_ago
 from tests.support.selection import running_selection
 
 
@@ -48,11 +49,23 @@ def refused(response: requests.Response) -> list[tuple[str, str]]:
     ({"name": "李" * 201}, ("name", "length")),
     ({"cadre_id": "c 1001"}, ("cadre_id", "pattern")),
     ({"birth_date": "1930-01-01"}, ("birth_date", "range")),
+    ({"birth_date": born_years_ago(10)}, ("birth_date", "range")),
     ({"name": "李\x00明"}, ("name", "unstorable_text")),
 ], ids=["bad rank", "missing name", "yes for a boolean", "30 February", "unknown field", "201 characters",
-        "a blank in an id", "born before 1940", "NUL in a name"])
+        "a blank in an id", "born before 1940", "ten years old", "NUL in a name"])
 def test_a_refused_cadre_names_the_field_and_its_rule(api: Api, overrides: dict[str, Any], expected: tuple[str, str]) -> None:
     assert refused(api.post("/selection/cadres", cadre(**overrides), "hr")) == [expected]
+
+
+def test_a_cadre_born_twenty_years_ago_registers_and_one_born_ten_years_ago_is_told_the_latest_birth_date(
+        api: Api) -> None:
+    """The youngest birth date follows the calendar (at least 16 years before today), not a fixed 2015-01-01 that
+    would refuse the eighteen-year-old hires of the 2030s."""
+    assert api.post("/selection/cadres", cadre(birth_date=born_years_ago(20)), "hr").status_code == 200
+    young = api.post("/selection/cadres", cadre(birth_date=born_years_ago(10)), "hr").json()
+    assert [(e["field"], e["rule"], e["rule_label"]) for e in young["invalid_fields"]] == [
+        ("birth_date", "range", "超出允许范围")]
+    assert "at least 16 years old" in young["detail"] and "年满16周岁" in young["detail"]
 
 
 def test_a_date_written_another_way_is_refused_beside_every_other_error_of_the_body(api: Api) -> None:
