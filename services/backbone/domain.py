@@ -5,9 +5,10 @@ Nothing here imports nameko, psycopg or marshmallow, so a domain module stays a 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 ROLES = (
     "sending_unit",
@@ -114,3 +115,18 @@ def require_not_in_future(day: date, what: str, rule: str, ctx: Context) -> None
             date=day.isoformat(),
             latest=latest.isoformat(),
         )
+
+
+class Dated(Protocol):
+    @property
+    def effective_from(self) -> date: ...
+
+
+P = TypeVar("P", bound=Dated)
+
+
+def in_force(policies: Iterable[P], on: date) -> P | None:
+    """Of the versions of a policy in adoption order, the one in force on `on`: the latest `effective_from` not
+    after it; of two from the same day, the later adopted. None when none is yet in force."""
+    candidates = [(p.effective_from, i, p) for i, p in enumerate(policies) if p.effective_from <= on]
+    return max(candidates, key=lambda c: c[:2])[2] if candidates else None

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from services.backbone.domain import Context, Decision, Event, NotFoundError, StepOrderError
+from services.backbone.domain import Context, Decision, Event, NotFoundError, StepOrderError, in_force
 
 from .guards import require_role
 from .policy_checks import check_policy
@@ -75,10 +75,10 @@ DEFAULT_POLICY = AssessmentPolicy(version="default-1", effective_from=date(2000,
 
 def policy_in_force(policies: Iterable[AssessmentPolicy], on: date) -> AssessmentPolicy:
     """The policy with the latest `effective_from` not after `on`; of two from the same day, the later adopted."""
-    candidates = [(p.effective_from, i, p) for i, p in enumerate(policies) if p.effective_from <= on]
-    if not candidates:
+    policy = in_force(policies, on)
+    if policy is None:
         raise NotFoundError("no_policy_in_force", f"no assessment policy is in force on {on.isoformat()}")
-    return max(candidates, key=lambda c: c[:2])[2]
+    return policy
 
 
 @dataclass(frozen=True)

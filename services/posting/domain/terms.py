@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from services.backbone.domain import Context, Decision, DomainError, Event, NotFoundError, StepOrderError
+from services.backbone.domain import Context, Decision, DomainError, Event, NotFoundError, StepOrderError, in_force
 from services.posting.domain.rules import require_organisation_department
 
 # Earlier than any day a request may name (WORK_DATE), so the built-in default covers every decision.
@@ -52,10 +52,10 @@ def default_policy(check_in_days: int = DEFAULT_POLICY.check_in_days) -> TermPol
 
 def policy_in_force(policies: Iterable[TermPolicy], on: date) -> TermPolicy:
     """The policy with the latest `effective_from` not after `on`; of two from the same day, the later adopted."""
-    candidates = [(p.effective_from, i, p) for i, p in enumerate(policies) if p.effective_from <= on]
-    if not candidates:
+    policy = in_force(policies, on)
+    if policy is None:
         raise NotFoundError("no_term_policy_in_force", f"no term policy is in force on {on.isoformat()}")
-    return max(candidates, key=lambda c: c[:2])[2]
+    return policy
 
 
 @dataclass(frozen=True)

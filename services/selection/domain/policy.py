@@ -11,7 +11,7 @@ from datetime import date
 from functools import reduce
 from typing import ClassVar
 
-from services.backbone.domain import Context, Decision, DomainError, Event
+from services.backbone.domain import Context, Decision, DomainError, Event, in_force
 
 from .labels import RANK_LABELS
 from .ranks import rank_level
@@ -57,8 +57,7 @@ class PolicyBook:
 
     def in_force(self, on: date) -> EligibilityPolicy | None:
         """The version with the latest effective_from on or before `on`; a tie goes to the later adoption."""
-        candidates = [(p.effective_from, i) for i, p in enumerate(self.policies) if p.effective_from <= on]
-        return self.policies[max(candidates)[1]] if candidates else None
+        return in_force(self.policies, on)
 
 
 @dataclass(frozen=True)
