@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from services.assessment import domain as d
-from services.backbone.commands import Aggregates, CommandMeta, CommandResult
+from services.backbone.commands import Aggregates, CommandMeta, CommandResult, utcnow
 from services.backbone.domain import Decision, NotFoundError
 from services.backbone.envelope import RecordedEvent
 from services.backbone.foldcache import FoldCache
@@ -75,6 +75,14 @@ def adopt_policy(agg: Aggregates, meta: CommandMeta, payload: dict[str, Any], if
 def policies(agg: Aggregates, conn: Any = None, until: datetime | None = None) -> tuple[d.AssessmentPolicy, ...]:
     """The built-in default followed by every adopted version (adopted by `until`, if given)."""
     return (d.DEFAULT_POLICY, *d.fold_policies(agg.history(POLICY_STREAM, until=until, conn=conn)))
+
+
+def policy_views(agg: Aggregates, until: datetime | None = None) -> list[dict[str, Any]]:
+    """The built-in default then every adopted version (as recorded at `until`), each with its rules in Chinese and
+    whether it is the one in force (on `until`'s day; else today, UTC)."""
+    found = policies(agg, until=until)
+    current = d.policy_in_force(found, (until or utcnow()).date())
+    return [{**p.as_dict(), "label": p.label, "in_force": p is current} for p in found]
 
 
 def roster_for(agg: Aggregates, placement_id: str, conn: Any = None, until: datetime | None = None) -> d.PlacementRoster:

@@ -27,6 +27,8 @@ class PolicyOut(Schema):
     dimension_weights = fields.Dict(keys=fields.String(), values=fields.Float())
     grade_points = fields.Dict(keys=fields.String(), values=fields.Float())
     grade_thresholds = fields.Dict(keys=fields.String(), values=fields.Float())
+    label = fields.String(metadata={"description": "the rules in Chinese"})
+    in_force = fields.Boolean(metadata={"description": "the version in force today (or on as_of's day)"})
 
 
 class PolicyPageOut(PageOut):

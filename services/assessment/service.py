@@ -100,12 +100,12 @@ class AssessmentService(edge_endpoints(ROUTES, feed_roles=FEED_READERS)):  # typ
     def adopt_policy(self, call: Call) -> Any:
         return h.adopt_policy(self.aggregates, call.meta, call.payload, call.if_match).to_json()
 
-    @endpoint(ROUTES, "GET", "/policies", summary="Every policy version, the default first", query=s.ListQuery,
+    @endpoint(ROUTES, "GET", "/policies", summary="Every policy version (考核政策), the default first", query=s.ListQuery,
               response=r.PolicyPageOut)
     def list_policies(self, call: Call) -> Any:
         q = call.payload
-        found = h.policies(self.aggregates, until=q["as_of"])
-        return page_body([p.as_dict() for p in found[q["offset"]:q["offset"] + q["limit"]]], len(found), q)
+        views = h.policy_views(self.aggregates, q["as_of"])
+        return page_body(views[q["offset"]:q["offset"] + q["limit"]], len(views), q)
 
     @endpoint(ROUTES, "GET", "/placements/{placement_id}", summary="What this service knows of a placement",
               query=s.AsOfQuery, response=r.PlacementStatusOut)

@@ -610,3 +610,32 @@ def test_assessment_rules_that_could_not_be_applied_are_refused_naming_the_field
     assert "group_weights" in bad.json()["detail"]
     versions = [p["version"] for p in ok(api.get("/assessment/policies", "od", limit=1000))["items"]]
     assert version not in versions
+
+
+def test_the_policy_list_says_which_version_is_in_force_and_the_rules_in_chinese(api: Api) -> None:
+    """As posting's and selection's lists do: `in_force` on today's day (or on as_of's), and `label`."""
+    future = {"version": uid("county"), "effective_from": "2100-01-01", "min_group_count": 3, "excellent_cap": 0.15,
+              "reason": "远期考核办法"}
+    ok(api.post("/assessment/policies", future, "od"))
+
+    def listed(**query: Any) -> tuple[list[str], dict[str, str]]:
+        items = ok(api.get("/assessment/policies", "od", limit=1000, **query))["items"]
+        return [p["version"] for p in items if p["in_force"]], {p["version"]: p["label"] for p in items}
+
+    in_force, labels = listed()
+    assert in_force == ["county-2026"]  # adopted by the fixture, in force from 2026-01-01
+    assert listed(as_of="2000-01-01T00:00:00+00:00")[0] == ["default-1"]
+    assert listed(as_of="2100-06-01T00:00:00+00:00")[0] == [future["version"]]
+    assert labels["default-1"].startswith("每类测评人不少于5人；民主测评占40%（领导班子成员30%、干部职工40%、服务对象30%）")
+    assert "每类测评人不少于3人" in labels[future["version"]] and "优秀比例不超过15%" in labels[future["version"]]
+
+
+def test_campaign_settings_that_could_not_be_applied_are_refused_naming_the_field_and_the_rule(api: Api) -> None:
+    """A code per field and rule and `field`, not one `invalid_campaign_settings`; no campaign is opened."""
+    campaign_id = uid("camp")
+    bad = api.post("/assessment/campaigns", {"campaign_id": campaign_id, "year": 2026, "units": ["county-finance"],
+                                             "agency": "polling-co",
+                                             "settings": {"version": "city-2026", "qualitative_weight": 0.5}}, "od")
+    assert bad.status_code == 422, bad.text
+    assert (bad.json()["rule"], bad.json()["field"]) == ("qualitative_weight_sum_not_one", "qualitative_weight")
+    assert api.get(f"/assessment/campaigns/{campaign_id}", "od").status_code == 404

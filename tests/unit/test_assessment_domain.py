@@ -40,6 +40,7 @@ from services.assessment.domain import (
     BallotCast,
     BallotTokensIssued,
     Campaign,
+    CampaignOpened,
     CampaignSettings,
     CastBallot,
     CastTokenBallot,
@@ -893,15 +894,37 @@ def test_the_survey_agency_is_not_one_of_the_units_the_campaign_assesses() -> No
     assert refusal.value.status == 422
 
 
-@pytest.mark.parametrize("change", [
-    {"qualitative_weight": 0.5},
-    {"focus_weights": {"strategic_direction": 1.0}},
-    {"grade_thresholds": {"excellent": 90, "good": 95, "average": 65}},
-    {"min_respondents": 0},
+@pytest.mark.parametrize(("change", "rule", "field"), [
+    ({"qualitative_weight": 0.5}, "qualitative_weight_sum_not_one", "qualitative_weight"),
+    ({"quantitative_weight": -0.3, "qualitative_weight": 1.3}, "quantitative_weight_negative", "quantitative_weight"),
+    ({"source_weights": {"democratic": 0.5, "survey": 0.5}}, "source_weights_incomplete", "source_weights"),
+    ({"source_weights": {"democratic": 0.5, "survey": 0.6, "performance": -0.1}}, "source_weights_negative",
+     "source_weights"),
+    ({"focus_weights": {"strategic_direction": 1.0}}, "focus_weights_incomplete", "focus_weights"),
+    ({"focus_weights": dict.fromkeys(FOCUSES, 0.3)}, "focus_weights_sum_not_one", "focus_weights"),
+    ({"grade_thresholds": {"excellent": 90, "good": 80}}, "grade_thresholds_incomplete", "grade_thresholds"),
+    ({"grade_thresholds": {"excellent": 90, "good": 95, "average": 65}}, "grade_thresholds_not_descending",
+     "grade_thresholds"),
+    ({"min_respondents": 0}, "min_respondents_below_one", "min_respondents"),
 ])
-def test_inconsistent_campaign_settings_are_refused(change: dict[str, Any]) -> None:
-    with refused("invalid_campaign_settings"):
-        replace(SETTINGS, **change)
+def test_campaign_settings_that_could_not_be_applied_are_refused_at_opening_naming_field_and_rule(
+        change: dict[str, Any], rule: str, field: str) -> None:
+    with refused(rule) as refusal:
+        decide_open_campaign(None, OpenCampaign("K1", 2024, ["bureau-1"], "survey-co"), ctx(ORG),
+                             replace(SETTINGS, **change))
+    assert refusal.value.status == 422 and refusal.value.details["field"] == field
+    assert field in refusal.value.message
+
+
+def test_a_campaign_opened_under_looser_settings_rules_still_folds_and_grades() -> None:
+    """Settings are checked when a campaign opens, not when its log is read: a rule tightened later (here, one
+    that refuses a respondent minimum of 0 and non-descending thresholds) leaves stored campaigns readable."""
+    loose = replace(SETTINGS, version="city-2019", min_respondents=0,
+                    grade_thresholds={"excellent": 80, "good": 80, "average": 65})
+    opened_then = CampaignOpened("K1", 2019, ["bureau-1"], "survey-co", loose.version, loose.as_dict())
+    state = fold_campaign([opened_then])
+    assert isinstance(state, Campaign) and state.settings == loose
+    assert state.settings.team_grade(85) == "excellent"
 
 
 def test_democratic_scores_cover_all_four_focuses_from_enough_respondents() -> None:

@@ -13,6 +13,7 @@ from services.backbone.domain import (
 )
 
 from . import campaign_events as ev
+from .campaign_checks import check_campaign_settings
 from .campaign_settings import CampaignSettings
 from .campaign_state import Campaign, campaign_unit
 from .guards import require_member, require_reason, require_role, require_text
@@ -47,7 +48,8 @@ def decide_open_campaign(
     state: Campaign | None, command: OpenCampaign, ctx: Context, settings: CampaignSettings,
 ) -> Decision:
     """Open a campaign with `settings` frozen into it; the organisation department runs it, and the agency it
-    appoints for the survey is not one of the units it assesses."""
+    appoints for the survey is not one of the units it assesses; settings that could not be applied are refused
+    naming the field and the rule (`check_campaign_settings`)."""
     require_role(ctx, "organisation_department")
     if state is not None:
         raise StepOrderError("campaign_already_open", f"campaign {command.campaign_id} already exists")
@@ -60,6 +62,7 @@ def decide_open_campaign(
         raise DomainError("agency_is_assessed_unit",
                           f"the third-party survey agency {command.agency} is one of the units assessed in this campaign;"
                           " appoint an agency that is not assessed", agency=command.agency)
+    check_campaign_settings(settings)
     event = ev.CampaignOpened(
         command.campaign_id, command.year, units, command.agency, settings.version, settings.as_dict(),
     )

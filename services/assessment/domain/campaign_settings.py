@@ -5,11 +5,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from services.backbone.domain import DomainError
-
-from .guards import require_descending, require_weights
 from .scoring import to_hundredths
-from .vocabulary import FOCUSES, TEAM_GRADES, TEAM_SOURCES
+from .vocabulary import FOCUSES, TEAM_GRADES
 
 
 def _source_weights() -> dict[str, float]:
@@ -26,7 +23,8 @@ def _team_thresholds() -> dict[str, float]:
 
 @dataclass(frozen=True)
 class CampaignSettings:
-    """Qualitative vs quantitative weights, source and focus weights, grade thresholds."""
+    """Qualitative vs quantitative weights, source and focus weights, grade thresholds. Not checked when built
+    (settings read back from the log are taken as they were frozen): `check_campaign_settings` runs at opening."""
 
     version: str
     qualitative_weight: float = 0.3
@@ -35,19 +33,6 @@ class CampaignSettings:
     focus_weights: Mapping[str, float] = field(default_factory=_focus_weights)
     min_respondents: int = 5
     grade_thresholds: Mapping[str, float] = field(default_factory=_team_thresholds)
-
-    def __post_init__(self) -> None:
-        parts = {"qualitative": self.qualitative_weight, "quantitative": self.quantitative_weight}
-        require_weights(parts, "qualitative and quantitative weights", "invalid_campaign_settings")
-        require_weights(self.source_weights, "source weights", "invalid_campaign_settings")
-        require_weights(self.focus_weights, "focus weights", "invalid_campaign_settings")
-        if set(self.source_weights) != set(TEAM_SOURCES) or set(self.focus_weights) != set(FOCUSES):
-            raise DomainError("invalid_campaign_settings", f"weights needed for {TEAM_SOURCES} and {FOCUSES}")
-        if set(self.grade_thresholds) != set(TEAM_GRADES[:-1]):
-            raise DomainError("invalid_campaign_settings", f"thresholds needed for {', '.join(TEAM_GRADES[:-1])}")
-        require_descending(self.grade_thresholds, TEAM_GRADES, "invalid_campaign_settings")
-        if self.min_respondents < 1:
-            raise DomainError("invalid_campaign_settings", "min_respondents must be at least 1")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: dict(v) if isinstance(v, Mapping) else v for k, v in asdict(self).items()}

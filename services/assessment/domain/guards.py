@@ -1,8 +1,7 @@
 """Small checks every decision shares: who may act, what must be given, what range a number has."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from itertools import pairwise
+from collections.abc import Iterable
 
 from services.backbone.domain import Context, DomainError, ForbiddenError
 
@@ -56,17 +55,3 @@ def require_member(code: str, allowed: Iterable[str], rule: str, what: str) -> N
         raise DomainError(rule, f"unknown {what} {code!r}; expected one of {', '.join(allowed)}",
                           value=code, allowed=list(allowed))
 
-
-def require_weights(weights: Mapping[str, float], what: str, rule: str) -> None:
-    """Refuse weights that are negative or do not add up to 1."""
-    if any(w < 0 for w in weights.values()) or abs(sum(weights.values()) - 1) > WEIGHT_TOLERANCE:
-        raise DomainError(rule, f"{what} must be non-negative and sum to 1, got {dict(weights)}",
-                          weights=dict(weights))
-
-
-def require_descending(thresholds: Mapping[str, float], order: Iterable[str], rule: str) -> None:
-    """Refuse grade thresholds that are not strictly descending in grade order."""
-    values = [thresholds[g] for g in order if g in thresholds]
-    if any(a <= b for a, b in pairwise(values)):
-        raise DomainError(rule, f"grade thresholds must descend, got {dict(thresholds)}",
-                          thresholds=dict(thresholds))

@@ -13,10 +13,13 @@ from .policy_checks import check_policy
 from .vocabulary import (
     BASICALLY_COMPETENT,
     COMPETENT,
+    DIMENSION_LABELS,
     EXCELLENT,
+    GRADE_LABELS,
     INCOMPETENT,
     PUBLIC_RECOGNITION,
     QUALITY_IMPROVEMENT,
+    RATER_GROUP_LABELS,
     WORK_PERFORMANCE,
 )
 
@@ -59,6 +62,17 @@ class AssessmentPolicy:
     def rater_groups(self) -> tuple[str, ...]:
         return tuple(self.group_weights)
 
+    @property
+    def label(self) -> str:
+        """The rules in the users' words."""
+        groups = "、".join(f"{RATER_GROUP_LABELS.get(g, g)}{_pct(w)}" for g, w in self.group_weights.items())
+        dimensions = "、".join(f"{DIMENSION_LABELS.get(k, k)}{_pct(w)}" for k, w in self.dimension_weights.items())
+        thresholds = "、".join(f"{GRADE_LABELS.get(g, g)}{t:g}分" for g, t in self.grade_thresholds.items())
+        return (f"每类测评人不少于{self.min_group_count}人；民主测评占{_pct(self.democratic_weight)}（{groups}），"
+                f"实绩占{_pct(self.performance_weight)}（{dimensions}）；等次线：{thresholds}；"
+                f"优秀比例不超过{_pct(self.excellent_cap)}；称职以上票低于{_pct(self.min_approval_share)}"
+                f"或不称职票超过{_pct(self.max_incompetent_share)}时预警")
+
     def as_dict(self) -> dict[str, Any]:
         """The policy as JSON-friendly values, as frozen into an AssessmentOpened event."""
         values = asdict(self)
@@ -68,6 +82,10 @@ class AssessmentPolicy:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> AssessmentPolicy:
         return cls(**{**values, "effective_from": date.fromisoformat(values["effective_from"])})
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.4g}%"
 
 
 DEFAULT_POLICY = AssessmentPolicy(version="default-1", effective_from=date(2000, 1, 1))
