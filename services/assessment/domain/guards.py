@@ -1,7 +1,8 @@
 """Small checks every decision shares: who may act, what must be given, what range a number has."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import NoReturn
 
 from services.backbone.domain import Context, DomainError, ForbiddenError
 
@@ -55,3 +56,29 @@ def require_member(code: str, allowed: Iterable[str], rule: str, what: str) -> N
         raise DomainError(rule, f"unknown {what} {code!r}; expected one of {', '.join(allowed)}",
                           value=code, allowed=list(allowed))
 
+
+
+class SettingsRules:
+    """The checks that a set of rules (a policy, a campaign's settings) shares, each refusal coded `<field>_<rule>`
+    with `field` and a message opening with `what` ("assessment policy rule", "campaign settings rule")."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def refuse(self, field: str, rule: str, message: str) -> NoReturn:
+        raise DomainError(f"{field}_{rule}", f"{self.what}: {field}: {message}", field=field)
+
+    def weight_pair(self, pair: Mapping[str, float]) -> None:
+        """Two weights, each 0 or more, adding up to 1; a wrong sum is the first one's field."""
+        for name, weight in pair.items():
+            if weight < 0:
+                self.refuse(name, "negative", f"a weight is 0 or more; got {weight}")
+        if abs(sum(pair.values()) - 1) > WEIGHT_TOLERANCE:
+            self.refuse(next(iter(pair)), "sum_not_one", f"{' + '.join(pair)} must be 1; got {dict(pair)}")
+
+    def weights(self, name: str, weights: Mapping[str, float]) -> None:
+        """A field of weights, each 0 or more, adding up to 1."""
+        if any(w < 0 for w in weights.values()):
+            self.refuse(name, "negative", f"every weight is 0 or more; got {dict(weights)}")
+        if abs(sum(weights.values()) - 1) > WEIGHT_TOLERANCE:
+            self.refuse(name, "sum_not_one", f"the weights must add up to 1; got {dict(weights)}")
